@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test suite: sets up, builds, runs `meson test` (unit,
+# integration, clients, fidelity, fuzz), then the unit and integration suites
+# again under ASan/UBSan. Exits non-zero when any test fails.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+ci/setup.sh || exit 2
+ci/build.sh || exit 2
+
+status=0
+meson test -C build --print-errorlogs --num-processes 2 || status=1
+
+if [ "${PGTLS_SKIP_ASAN:-0}" != 1 ]; then
+  if [ ! -f build-asan/build.ninja ]; then
+    meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null || exit 2
+  fi
+  ninja -C build-asan >/dev/null || exit 2
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite integration \
+    || status=1
+fi
+
+# One closing line any reader understands.
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+import json, sys, os
+ok = bad = skip = 0
+for path in sys.argv[1:]:
+    if not os.path.exists(path):
+        continue
+    for line in open(path):
+        r = json.loads(line).get("result")
+        if r in ("OK", "EXPECTEDFAIL"): ok += 1
+        elif r == "SKIP": skip += 1
+        else: bad += 1
+print(f"tests: {ok} passed, {bad} failed, {skip} skipped")
+PY
+exit $status

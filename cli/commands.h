@@ -1,0 +1,15 @@
+/* pgtls: the subcommands of the front binary. Each component implements its
+ * own in its library; every entry point gets argv with argv[0] = the
+ * subcommand name and returns the process exit status (0 ok, 1 findings or
+ * failures, 2 usage or input error). */
+#ifndef PGTLS_COMMANDS_H
+#define PGTLS_COMMANDS_H
+
+int ca_cli_main(int argc, char **argv);     /* certs-gen/ca_cli.c */
+int ms_cli_main(int argc, char **argv);     /* mockserver/ms_cli.c */
+int rn_cli_run(int argc, char **argv);      /* runner/rn_cli.c */
+int rn_cli_repro(int argc, char **argv);    /* runner/rn_cli.c */
+int rn_cli_clients(int argc, char **argv);  /* runner/rn_cli.c */
+int rs_cli_report(int argc, char **argv);   /* results/rs_cli.c */
+
+#endif

@@ -1,0 +1,53 @@
+/* pgtls: the front binary. git-style subcommands, each implemented by its
+ * component's library (see commands.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "pgtls-config.h"
+
+static const struct command {
+    const char *name;
+    int (*main)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"ca", ca_cli_main, "the built-in CA: gen, list, show, verify, inspect"},
+    {"mock", ms_cli_main, "run the mock PostgreSQL server in the foreground"},
+    {"run", rn_cli_run, "run the compatibility matrix against the embedded mock"},
+    {"repro", rn_cli_repro, "print (or --exec) the commands that replay one case"},
+    {"clients", rn_cli_clients, "list detected clients with their versions"},
+    {"report", rs_cli_report, "render, merge and diff matrix.json files"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: pgtls [--version] [--help] COMMAND [ARGS]\n\n"
+                 "pgtls checks which PostgreSQL clients still connect when a server's\n"
+                 "TLS certificate chain changes, offline, against a mock server.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'pgtls COMMAND --help' describes one command.\n"
+                 "exit status: 0 ok, 1 findings or failures, 2 usage or input error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("pgtls %s\n", PGTLS_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].main(argc - 1, argv + 1);
+    fprintf(stderr, "pgtls: unknown command '%s' (see 'pgtls --help')\n", argv[1]);
+    return 2;
+}
