@@ -1,0 +1,300 @@
+/* pgtls runner: from a case to what the adapter receives.
+ *
+ * The case object follows docs/case-protocol.md. The environment is built
+ * from nothing but what the case asks for: libpq reads ~/.postgresql/root.crt
+ * whenever it exists (fe-secure-openssl.c, initialize_SSL), so HOME is a fresh
+ * folder per case; OpenSSL's default store (sslrootcert=system, and the
+ * drivers that use the system store) is redirected with SSL_CERT_FILE and
+ * SSL_CERT_DIR to the suite's isolated "system" store, never the host's. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fs.h"
+#include "rn.h"
+
+#define RN_DEFAULT_CASE_TIMEOUT_MS 5000
+#define RN_DEFAULT_QUERY "SELECT ssl_is_used()"
+#define RN_DEFAULT_DBNAME "postgres"
+
+void rn_case_env_cleanup(rn_case_env *env)
+{
+    if (!env)
+        return;
+    free(env->home);
+    free(env->ssl_cert_file);
+    free(env->ssl_cert_dir);
+    memset(env, 0, sizeof(*env));
+}
+
+static int copy_file(const char *from, const char *to, mode_t mode, pgtls_err *err)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int result = -1;
+
+    TRY(fs_read_file(from, 0, &data, &len, err));
+    TRY(fs_write_file(to, data, len, mode, err));
+    result = 0;
+out:
+    free(data);
+    return result;
+}
+
+/* The empty "system" bundle used when a case does not ask for the system
+ * store: clients that fall back to OpenSSL's default paths find no anchor
+ * rather than the host's (or the build machine's) roots. */
+static int ensure_empty_system(const char *work_dir, rn_case_env *env, pgtls_err *err)
+{
+    char *dir = fs_join(work_dir, "empty-system");
+    char *file = dir ? fs_join(dir, "ca-certificates.crt") : NULL;
+    int result = -1;
+
+    ENSURE(file, err, PGTLS_ERR_NOMEM, "out of memory");
+    if (!fs_exists(file)) {
+        TRY(fs_mkdir_p(dir, 0755, err));
+        TRY(fs_write_file(file, "", 0, 0644, err));
+    }
+    env->ssl_cert_file = file;
+    env->ssl_cert_dir = dir;
+    file = dir = NULL;
+    result = 0;
+out:
+    free(file);
+    free(dir);
+    return result;
+}
+
+int rn_case_env_prepare(const rn_case *c, const fx_index *idx, const char *work_dir,
+                        unsigned long seq, rn_case_env *env, pgtls_err *err)
+{
+    const fx_store *store = NULL;
+    char *pgdir = NULL, *rootcrt = NULL;
+    int result = -1;
+
+    memset(env, 0, sizeof(*env));
+    env->home = str_printf("%s/home-%lu", work_dir, seq);
+    ENSURE(env->home, err, PGTLS_ERR_NOMEM, "out of memory");
+    /* A leftover from an earlier case with the same number must not leak. */
+    TRY(fs_remove_tree(env->home, err));
+    TRY(fs_mkdir_p(env->home, 0700, err));
+
+    if (c->home_root_crt) {
+        const fx_store *stale = fx_store_find(idx, c->home_root_crt);
+        ENSURE(stale, err, PGTLS_ERR_INPUT,
+               "case %s: root.crt store '%s' is not in the fixtures index (regenerate: pgtls ca gen)",
+               c->id, c->home_root_crt);
+        ENSURE(strcmp(stale->kind, "missing") != 0 && strcmp(stale->kind, "system") != 0, err,
+               PGTLS_ERR_INPUT, "case %s: store '%s' of kind %s cannot be copied to root.crt",
+               c->id, stale->name, stale->kind);
+        pgdir = fs_join(env->home, ".postgresql");
+        rootcrt = pgdir ? fs_join(pgdir, "root.crt") : NULL;
+        ENSURE(rootcrt, err, PGTLS_ERR_NOMEM, "out of memory");
+        TRY(fs_mkdir_p(pgdir, 0700, err));
+        TRY(copy_file(stale->pem, rootcrt, 0644, err));
+    }
+
+    if (c->store) {
+        store = fx_store_find(idx, c->store);
+        ENSURE(store, err, PGTLS_ERR_INPUT,
+               "case %s: store '%s' is not in the fixtures index (regenerate: pgtls ca gen)", c->id,
+               c->store);
+    }
+    if (store && strcmp(store->kind, "system") == 0) {
+        env->ssl_cert_file = strdup(store->pem);
+        ENSURE(env->ssl_cert_file, err, PGTLS_ERR_NOMEM, "out of memory");
+        if (store->system_dir) {
+            env->ssl_cert_dir = strdup(store->system_dir);
+            ENSURE(env->ssl_cert_dir, err, PGTLS_ERR_NOMEM, "out of memory");
+        }
+    } else {
+        TRY(ensure_empty_system(work_dir, env, err));
+    }
+    result = 0;
+out:
+    free(pgdir);
+    free(rootcrt);
+    if (result < 0)
+        rn_case_env_cleanup(env);
+    return result;
+}
+
+/* json_object_set_new with NULL meaning JSON null. */
+static int set_str(json_t *o, const char *key, const char *value)
+{
+    return json_object_set_new(o, key, value ? json_string(value) : json_null());
+}
+
+json_t *rn_case_json(const rn_case *c, const fx_index *idx, const rn_target *t,
+                     const rn_case_env *env, pgtls_err *err)
+{
+    const fx_scenario *sc = fx_scenario_find(idx, c->scenario);
+    const fx_store *store = NULL;
+    json_t *o = NULL, *e = NULL, *result = NULL;
+    const char *rootcert = NULL, *p12 = NULL, *p12pw = NULL;
+    int rc = 0;
+
+    ENSURE(sc, err, PGTLS_ERR_INPUT,
+           "case %s: scenario '%s' is not in the fixtures index (regenerate: pgtls ca gen)", c->id,
+           c->scenario);
+    if (c->store) {
+        store = fx_store_find(idx, c->store);
+        ENSURE(store, err, PGTLS_ERR_INPUT,
+               "case %s: store '%s' is not in the fixtures index (regenerate: pgtls ca gen)", c->id,
+               c->store);
+        /* libpq's sslrootcert=system (PG16+) takes the word, not a path. */
+        rootcert = strcmp(store->kind, "system") == 0 ? "system" : store->pem;
+        p12 = store->p12;
+        p12pw = store->p12 ? store->p12_password : NULL;
+    }
+    o = json_object();
+    e = json_object();
+    ENSURE(o && e, err, PGTLS_ERR_NOMEM, "out of memory");
+    rc |= set_str(o, "id", c->id);
+    rc |= set_str(o, "host", c->host ? c->host : sc->host);
+    rc |= set_str(o, "hostaddr", t->hostaddr ? t->hostaddr : "127.0.0.1");
+    rc |= json_object_set_new(o, "port", json_integer(t->port));
+    rc |= set_str(o, "sslmode", c->sslmode);
+    rc |= set_str(o, "sslrootcert", rootcert);
+    rc |= set_str(o, "truststore_p12", p12);
+    rc |= set_str(o, "truststore_password", p12pw);
+    rc |= set_str(o, "user", sc->server.user);
+    rc |= set_str(o, "password", sc->server.password);
+    rc |= set_str(o, "dbname", RN_DEFAULT_DBNAME);
+    rc |= set_str(o, "query", c->query ? c->query : RN_DEFAULT_QUERY);
+    rc |= json_object_set_new(o, "timeout_ms",
+                              json_integer(c->timeout_ms > 0 ? c->timeout_ms
+                                                             : RN_DEFAULT_CASE_TIMEOUT_MS));
+    rc |= set_str(e, "HOME", env->home);
+    if (env->ssl_cert_file)
+        rc |= set_str(e, "SSL_CERT_FILE", env->ssl_cert_file);
+    if (env->ssl_cert_dir)
+        rc |= set_str(e, "SSL_CERT_DIR", env->ssl_cert_dir);
+    rc |= json_object_set(o, "env", e);
+    rc |= set_str(o, "sslnegotiation", c->sslnegotiation);
+    rc |= set_str(o, "channel_binding", c->channel_binding);
+    rc |= set_str(o, "ssl_min_protocol_version", c->ssl_min_protocol_version);
+    rc |= set_str(o, "ssl_max_protocol_version", c->ssl_max_protocol_version);
+    rc |= set_str(o, "sslsni", c->sslsni);
+    if (c->connect_options)
+        rc |= json_object_set(o, "connect_options", c->connect_options);
+    rc |= set_str(o, "application_name", "pgtls");
+    ENSURE(rc == 0, err, PGTLS_ERR_NOMEM, "out of memory");
+    result = o;
+    o = NULL;
+out:
+    json_decref(o);
+    json_decref(e);
+    return result;
+}
+
+/* ------------------------------------------------------------ vectors, shell */
+
+typedef struct strv {
+    char **v;
+    size_t n, cap;
+    int oom;
+} strv;
+
+static void strv_push(strv *s, char *owned)
+{
+    if (!owned) {
+        s->oom = 1;
+        return;
+    }
+    if (s->n + 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 32;
+        char **grown = realloc(s->v, cap * sizeof(char *));
+        if (!grown) {
+            free(owned);
+            s->oom = 1;
+            return;
+        }
+        s->v = grown;
+        s->cap = cap;
+    }
+    s->v[s->n++] = owned;
+    s->v[s->n] = NULL;
+}
+
+char **rn_case_oneshot_argv(const rn_manifest *m, const json_t *case_obj)
+{
+    strv s = {0};
+    const char *key;
+    json_t *value;
+
+    for (size_t i = 0; i < m->num_argv; i++)
+        strv_push(&s, strdup(m->argv[i]));
+    /* jansson keeps insertion order, so the flags follow the protocol's order. */
+    json_object_foreach((json_t *)case_obj, key, value) {
+        if (json_is_null(value))
+            continue;
+        if (strcmp(key, "env") == 0 && json_is_object(value)) {
+            const char *name;
+            json_t *v;
+            json_object_foreach(value, name, v) {
+                if (!json_is_string(v))
+                    continue;
+                strv_push(&s, strdup("--env"));
+                strv_push(&s, str_printf("%s=%s", name, json_string_value(v)));
+            }
+            continue;
+        }
+        strv_push(&s, str_printf("--%s", key));
+        if (json_is_string(value))
+            strv_push(&s, strdup(json_string_value(value)));
+        else if (json_is_integer(value))
+            strv_push(&s, str_printf("%lld", (long long)json_integer_value(value)));
+        else if (json_is_true(value))
+            strv_push(&s, strdup("true"));
+        else if (json_is_false(value))
+            strv_push(&s, strdup("false"));
+        else
+            strv_push(&s, json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY));
+    }
+    if (s.oom || !s.v) {
+        rn_strv_free(s.v);
+        return NULL;
+    }
+    return s.v;
+}
+
+static int needs_quotes(const char *a)
+{
+    if (!*a)
+        return 1;
+    for (const char *p = a; *p; p++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@+%", *p))
+            return 1;
+    return 0;
+}
+
+char *rn_shell_join(char *const *argv)
+{
+    size_t cap = 1;
+    for (char *const *p = argv; *p; p++)
+        cap += strlen(*p) * 4 + 3;
+    char *out = malloc(cap), *w = out;
+    if (!out)
+        return NULL;
+    for (char *const *p = argv; *p; p++) {
+        if (p != argv)
+            *w++ = ' ';
+        if (!needs_quotes(*p)) {
+            w = stpcpy(w, *p);
+            continue;
+        }
+        /* POSIX single quotes: nothing is special inside but the quote itself,
+         * written as '\'' (close, escaped quote, reopen). */
+        *w++ = '\'';
+        for (const char *c = *p; *c; c++) {
+            if (*c == '\'')
+                w = stpcpy(w, "'\\''");
+            else
+                *w++ = *c;
+        }
+        *w++ = '\'';
+    }
+    *w = '\0';
+    return out;
+}
