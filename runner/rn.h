@@ -13,11 +13,13 @@
 #define PGTLS_RN_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 #include "err.h"
 #include "fixtures.h"
+#include "st.h"
 
 /* ---------------------------------------------------------------- manifests */
 
@@ -26,6 +28,7 @@ typedef struct rn_manifest {
     char *name;              /* the folder name under clients/ */
     char *dir;               /* absolute path of clients/<name> in the source tree */
     char *description;       /* may be NULL */
+    char *install;           /* expanded "install" command path, may be NULL */
     char **argv;             /* expanded, NULL-terminated, num_argv >= 1 */
     size_t num_argv;
     int startup_timeout_ms;  /* deadline for the hello line (default 20000) */
@@ -69,27 +72,9 @@ void rn_strv_free(char **v);
 
 /* -------------------------------------------------------------------- cases */
 
-/* One case as the runner needs it; filled from the suites' case model. */
-typedef struct rn_case {
-    const char *id;
-    const char *scenario;
-    const char *store;            /* store name; NULL: sslrootcert not set */
-    const char *sslmode;
-    const char *home_root_crt;    /* store copied to HOME/.postgresql/root.crt, or NULL */
-    const char *host;             /* NULL: the scenario's host */
-    const char *sslnegotiation;   /* the optional fields: NULL = client default */
-    const char *channel_binding;
-    const char *ssl_min_protocol_version;
-    const char *ssl_max_protocol_version;
-    const char *sslsni;
-    json_t *connect_options;      /* borrowed, may be NULL */
-    const char *query;            /* NULL: SELECT ssl_is_used() */
-    int timeout_ms;               /* 0: 5000 */
-} rn_case;
-
 /* Where the case connects: the (scenario, worker) listener. */
 typedef struct rn_target {
-    const char *hostaddr; /* "127.0.0.1" */
+    const char *hostaddr; /* NULL: "127.0.0.1" */
     int port;
 } rn_target;
 
@@ -100,22 +85,23 @@ typedef struct rn_case_env {
     char *ssl_cert_dir;    /* SSL_CERT_DIR, may be NULL */
 } rn_case_env;
 
-/* Creates the isolated HOME for a case under work_dir (work_dir/home-<seq>),
- * with .postgresql/root.crt copied from the store c->home_root_crt when set,
- * and fills env: SSL_CERT_FILE/SSL_CERT_DIR point at the index's system store
- * when the case's store is of kind "system", else at an empty bundle in
- * work_dir (never the host's store). Returns 0 if OK, -1 with err (unknown
- * store, copy failure). */
-int rn_case_env_prepare(const rn_case *c, const fx_index *idx, const char *work_dir,
-                        unsigned long seq, rn_case_env *env, pgtls_err *err);
+/* Creates the isolated HOME for a case (work_dir/home-<seq>, emptied first),
+ * with .postgresql/root.crt copied (0644) from c->home_root_crt_pem when set,
+ * and fills env: SSL_CERT_FILE/SSL_CERT_DIR point at the case's isolated
+ * system store (c->system_cert_file/dir) when it has one, else at an empty
+ * bundle and folder in work_dir, never at the host's store. Returns 0 if OK,
+ * -1 with err (copy failure). */
+int rn_case_env_prepare(const st_case *c, const char *work_dir, unsigned long seq,
+                        rn_case_env *env, pgtls_err *err);
 
 /* Frees the strings (not the folder). Accepts an all-NULL env. */
 void rn_case_env_cleanup(rn_case_env *env);
 
-/* Builds the case object of docs/case-protocol.md. Returns a new reference,
- * or NULL with err (unknown scenario or store). */
-json_t *rn_case_json(const rn_case *c, const fx_index *idx, const rn_target *t,
-                     const rn_case_env *env, pgtls_err *err);
+/* The case object of docs/case-protocol.md: a copy of base (st_case_to_json)
+ * plus hostaddr, port, timeout_ms and env. Returns a new reference, or NULL
+ * when out of memory. */
+json_t *rn_case_json(const json_t *base, const rn_target *t, int timeout_ms,
+                     const rn_case_env *env);
 
 /* The one-shot argv of an adapter for a case object: manifest argv followed by
  * --FIELD VALUE per non-null field (--env NAME=VALUE repeated, objects as
@@ -154,7 +140,7 @@ typedef struct rn_adapter rn_adapter;
  * waits up to hello_timeout_ms for its hello line. `stop` (may be NULL) is
  * polled: when it becomes non-zero the wait ends. Returns the adapter, or NULL
  * with err (the reason and the stderr tail) after killing the process. */
-rn_adapter *rn_adapter_start(char *const *argv, int hello_timeout_ms, volatile int *stop,
+rn_adapter *rn_adapter_start(char *const *argv, int hello_timeout_ms, volatile sig_atomic_t *stop,
                              pgtls_err *err);
 
 /* The hello object (borrowed). */
@@ -164,7 +150,7 @@ pid_t rn_adapter_pid(const rn_adapter *a);
 /* Writes one case line and waits for one result line until deadline_ms
  * (relative). Fills *out (caller cleans up). After any status but
  * RN_REPLY_OK the adapter is dead (killed and reaped) and must be freed. */
-void rn_adapter_call(rn_adapter *a, const char *case_line, int deadline_ms, volatile int *stop,
+void rn_adapter_call(rn_adapter *a, const char *case_line, int deadline_ms, volatile sig_atomic_t *stop,
                      rn_reply *out);
 
 /* 1 while the process can take another case. */
@@ -207,7 +193,7 @@ void rn_session_cleanup(rn_session *s);
 /* Runs one case line on the session's adapter (starting one if needed).
  * Always fills *out: RN_REPLY_OK with the result, or CRASHED/TIMEOUT/STOPPED
  * with a detail; a failed start is CRASHED with the start error. */
-void rn_session_call(rn_session *s, const char *case_line, int deadline_ms, volatile int *stop,
+void rn_session_call(rn_session *s, const char *case_line, int deadline_ms, volatile sig_atomic_t *stop,
                      rn_reply *out);
 
 /* Describes a wait status: "exit 3", "signal 9 (Killed)". Heap string. */

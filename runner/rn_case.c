@@ -13,9 +13,6 @@
 #include "fs.h"
 #include "rn.h"
 
-#define RN_DEFAULT_CASE_TIMEOUT_MS 5000
-#define RN_DEFAULT_QUERY "SELECT ssl_is_used()"
-#define RN_DEFAULT_DBNAME "postgres"
 
 void rn_case_env_cleanup(rn_case_env *env)
 {
@@ -65,10 +62,9 @@ out:
     return result;
 }
 
-int rn_case_env_prepare(const rn_case *c, const fx_index *idx, const char *work_dir,
-                        unsigned long seq, rn_case_env *env, pgtls_err *err)
+int rn_case_env_prepare(const st_case *c, const char *work_dir, unsigned long seq,
+                        rn_case_env *env, pgtls_err *err)
 {
-    const fx_store *store = NULL;
     char *pgdir = NULL, *rootcrt = NULL;
     int result = -1;
 
@@ -79,32 +75,23 @@ int rn_case_env_prepare(const rn_case *c, const fx_index *idx, const char *work_
     TRY(fs_remove_tree(env->home, err));
     TRY(fs_mkdir_p(env->home, 0700, err));
 
-    if (c->home_root_crt) {
-        const fx_store *stale = fx_store_find(idx, c->home_root_crt);
-        ENSURE(stale, err, PGTLS_ERR_INPUT,
-               "case %s: root.crt store '%s' is not in the fixtures index (regenerate: pgtls ca gen)",
-               c->id, c->home_root_crt);
-        ENSURE(strcmp(stale->kind, "missing") != 0 && strcmp(stale->kind, "system") != 0, err,
-               PGTLS_ERR_INPUT, "case %s: store '%s' of kind %s cannot be copied to root.crt",
-               c->id, stale->name, stale->kind);
+    if (c->home_root_crt_pem) {
         pgdir = fs_join(env->home, ".postgresql");
         rootcrt = pgdir ? fs_join(pgdir, "root.crt") : NULL;
         ENSURE(rootcrt, err, PGTLS_ERR_NOMEM, "out of memory");
         TRY(fs_mkdir_p(pgdir, 0700, err));
-        TRY(copy_file(stale->pem, rootcrt, 0644, err));
+        if (copy_file(c->home_root_crt_pem, rootcrt, 0644, err) < 0) {
+            err_prefix(err, "case %s: stale root.crt from store %s", c->id,
+                       c->home_root_crt_store ? c->home_root_crt_store : "?");
+            goto out;
+        }
     }
 
-    if (c->store) {
-        store = fx_store_find(idx, c->store);
-        ENSURE(store, err, PGTLS_ERR_INPUT,
-               "case %s: store '%s' is not in the fixtures index (regenerate: pgtls ca gen)", c->id,
-               c->store);
-    }
-    if (store && strcmp(store->kind, "system") == 0) {
-        env->ssl_cert_file = strdup(store->pem);
+    if (c->system_cert_file) {
+        env->ssl_cert_file = strdup(c->system_cert_file);
         ENSURE(env->ssl_cert_file, err, PGTLS_ERR_NOMEM, "out of memory");
-        if (store->system_dir) {
-            env->ssl_cert_dir = strdup(store->system_dir);
+        if (c->system_cert_dir) {
+            env->ssl_cert_dir = strdup(c->system_cert_dir);
             ENSURE(env->ssl_cert_dir, err, PGTLS_ERR_NOMEM, "out of memory");
         }
     } else {
@@ -119,73 +106,30 @@ out:
     return result;
 }
 
-/* json_object_set_new with NULL meaning JSON null. */
-static int set_str(json_t *o, const char *key, const char *value)
+json_t *rn_case_json(const json_t *base, const rn_target *t, int timeout_ms,
+                     const rn_case_env *env)
 {
-    return json_object_set_new(o, key, value ? json_string(value) : json_null());
-}
-
-json_t *rn_case_json(const rn_case *c, const fx_index *idx, const rn_target *t,
-                     const rn_case_env *env, pgtls_err *err)
-{
-    const fx_scenario *sc = fx_scenario_find(idx, c->scenario);
-    const fx_store *store = NULL;
-    json_t *o = NULL, *e = NULL, *result = NULL;
-    const char *rootcert = NULL, *p12 = NULL, *p12pw = NULL;
+    json_t *o = json_deep_copy(base), *e = json_object();
     int rc = 0;
 
-    ENSURE(sc, err, PGTLS_ERR_INPUT,
-           "case %s: scenario '%s' is not in the fixtures index (regenerate: pgtls ca gen)", c->id,
-           c->scenario);
-    if (c->store) {
-        store = fx_store_find(idx, c->store);
-        ENSURE(store, err, PGTLS_ERR_INPUT,
-               "case %s: store '%s' is not in the fixtures index (regenerate: pgtls ca gen)", c->id,
-               c->store);
-        /* libpq's sslrootcert=system (PG16+) takes the word, not a path. */
-        rootcert = strcmp(store->kind, "system") == 0 ? "system" : store->pem;
-        p12 = store->p12;
-        p12pw = store->p12 ? store->p12_password : NULL;
-    }
-    o = json_object();
-    e = json_object();
-    ENSURE(o && e, err, PGTLS_ERR_NOMEM, "out of memory");
-    rc |= set_str(o, "id", c->id);
-    rc |= set_str(o, "host", c->host ? c->host : sc->host);
-    rc |= set_str(o, "hostaddr", t->hostaddr ? t->hostaddr : "127.0.0.1");
+    if (!o || !e)
+        goto fail;
+    rc |= json_object_set_new(o, "hostaddr", json_string(t->hostaddr ? t->hostaddr : "127.0.0.1"));
     rc |= json_object_set_new(o, "port", json_integer(t->port));
-    rc |= set_str(o, "sslmode", c->sslmode);
-    rc |= set_str(o, "sslrootcert", rootcert);
-    rc |= set_str(o, "truststore_p12", p12);
-    rc |= set_str(o, "truststore_password", p12pw);
-    rc |= set_str(o, "user", sc->server.user);
-    rc |= set_str(o, "password", sc->server.password);
-    rc |= set_str(o, "dbname", RN_DEFAULT_DBNAME);
-    rc |= set_str(o, "query", c->query ? c->query : RN_DEFAULT_QUERY);
-    rc |= json_object_set_new(o, "timeout_ms",
-                              json_integer(c->timeout_ms > 0 ? c->timeout_ms
-                                                             : RN_DEFAULT_CASE_TIMEOUT_MS));
-    rc |= set_str(e, "HOME", env->home);
+    rc |= json_object_set_new(o, "timeout_ms", json_integer(timeout_ms));
+    rc |= json_object_set_new(e, "HOME", json_string(env->home));
     if (env->ssl_cert_file)
-        rc |= set_str(e, "SSL_CERT_FILE", env->ssl_cert_file);
+        rc |= json_object_set_new(e, "SSL_CERT_FILE", json_string(env->ssl_cert_file));
     if (env->ssl_cert_dir)
-        rc |= set_str(e, "SSL_CERT_DIR", env->ssl_cert_dir);
-    rc |= json_object_set(o, "env", e);
-    rc |= set_str(o, "sslnegotiation", c->sslnegotiation);
-    rc |= set_str(o, "channel_binding", c->channel_binding);
-    rc |= set_str(o, "ssl_min_protocol_version", c->ssl_min_protocol_version);
-    rc |= set_str(o, "ssl_max_protocol_version", c->ssl_max_protocol_version);
-    rc |= set_str(o, "sslsni", c->sslsni);
-    if (c->connect_options)
-        rc |= json_object_set(o, "connect_options", c->connect_options);
-    rc |= set_str(o, "application_name", "pgtls");
-    ENSURE(rc == 0, err, PGTLS_ERR_NOMEM, "out of memory");
-    result = o;
-    o = NULL;
-out:
+        rc |= json_object_set_new(e, "SSL_CERT_DIR", json_string(env->ssl_cert_dir));
+    rc |= json_object_set_new(o, "env", e);
+    e = NULL;
+    if (rc == 0)
+        return o;
+fail:
     json_decref(o);
     json_decref(e);
-    return result;
+    return NULL;
 }
 
 /* ------------------------------------------------------------ vectors, shell */

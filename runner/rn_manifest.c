@@ -95,6 +95,7 @@ void rn_manifest_free(rn_manifest *m)
     free(m->name);
     free(m->dir);
     free(m->description);
+    free(m->install);
     rn_strv_free(m->argv);
     free(m);
 }
@@ -129,6 +130,16 @@ rn_manifest *rn_manifest_parse(const char *json_text, const char *origin, const 
                origin);
         m->description = strdup(json_string_value(v));
         ENSURE(m->description, err, PGTLS_ERR_NOMEM, "out of memory");
+    }
+    v = json_object_get(root, "install");
+    if (v) {
+        ENSURE(json_is_string(v), err, PGTLS_ERR_CONFIG, "%s: \"install\" must be a string",
+               origin);
+        m->install = rn_expand_placeholders(json_string_value(v), paths, adapter_dir, err);
+        if (!m->install) {
+            err_prefix(err, "%s: \"install\"", origin);
+            goto out;
+        }
     }
     v = json_object_get(root, "argv");
     ENSURE(v, err, PGTLS_ERR_CONFIG,
@@ -254,10 +265,13 @@ int rn_manifest_check_exec(const rn_manifest *m, pgtls_err *err)
     if (strchr(prog, '/')) {
         if (is_exec_file(prog))
             return 0;
-        if (!fs_exists(prog))
-            return err_set(err, PGTLS_ERR_CONFIG,
-                           "%s does not exist (build it: ninja -C build, or run its install step)",
+        if (!fs_exists(prog)) {
+            if (m->install)
+                return err_set(err, PGTLS_ERR_CONFIG, "%s does not exist (install it: %s)", prog,
+                               m->install);
+            return err_set(err, PGTLS_ERR_CONFIG, "%s does not exist (build it: ninja -C build)",
                            prog);
+        }
         return err_set(err, PGTLS_ERR_CONFIG, "%s is not an executable file", prog);
     }
     const char *path_env = getenv("PATH");

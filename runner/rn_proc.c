@@ -285,7 +285,7 @@ typedef enum { WAIT_LINE, WAIT_EOF, WAIT_TIMEOUT, WAIT_STOPPED, WAIT_OVERFLOW } 
 
 /* Waits until a line is available on stdout, stdout closes, the deadline
  * (absolute, time_now_ms) passes or *stop becomes non-zero. */
-static wait_result wait_line(rn_adapter *a, long long deadline, volatile int *stop,
+static wait_result wait_line(rn_adapter *a, long long deadline, volatile sig_atomic_t *stop,
                              char **out_line)
 {
     *out_line = NULL;
@@ -347,7 +347,7 @@ static char *excerpt(const char *s)
     return str_printf("%.200s%s", s, strlen(s) > 200 ? "..." : "");
 }
 
-rn_adapter *rn_adapter_start(char *const *argv, int hello_timeout_ms, volatile int *stop,
+rn_adapter *rn_adapter_start(char *const *argv, int hello_timeout_ms, volatile sig_atomic_t *stop,
                              pgtls_err *err)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
@@ -465,7 +465,7 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-void rn_adapter_call(rn_adapter *a, const char *case_line, int deadline_ms, volatile int *stop,
+void rn_adapter_call(rn_adapter *a, const char *case_line, int deadline_ms, volatile sig_atomic_t *stop,
                      rn_reply *out)
 {
     long long start = time_now_ms();
@@ -655,7 +655,7 @@ void rn_session_cleanup(rn_session *s)
     memset(s, 0, sizeof(*s));
 }
 
-void rn_session_call(rn_session *s, const char *case_line, int deadline_ms, volatile int *stop,
+void rn_session_call(rn_session *s, const char *case_line, int deadline_ms, volatile sig_atomic_t *stop,
                      rn_reply *out)
 {
     memset(out, 0, sizeof(*out));

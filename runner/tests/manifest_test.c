@@ -57,7 +57,7 @@ START_TEST(a_good_manifest_gives_an_expanded_argv_and_its_settings)
     rn_manifest *m = rn_manifest_parse(
         "{\"name\":\"psql\",\"description\":\"psql via libpq\","
         "\"argv\":[\"python3\",\"@SRC@/clients/psql/adapter.py\"],"
-        "\"startup_timeout_ms\":1500,\"tls_only\":true,\"extra\":{\"ignored\":1}}",
+        "\"startup_timeout_ms\":1500,\"tls_only\":true,\"install\":\"@DIR@/install\",\"extra\":{\"ignored\":1}}",
         "psql/adapter.json", "psql", "/s/clients/psql", &paths, &err);
     ck_assert_msg(m != NULL, "%s", err.msg);
     ck_assert_str_eq(m->name, "psql");
@@ -69,6 +69,7 @@ START_TEST(a_good_manifest_gives_an_expanded_argv_and_its_settings)
     ck_assert_ptr_null(m->argv[2]);
     ck_assert_int_eq(m->startup_timeout_ms, 1500);
     ck_assert_int_eq(m->tls_only, 1);
+    ck_assert_str_eq(m->install, "/s/clients/psql/install");
     rn_manifest_free(m);
 }
 END_TEST
@@ -105,6 +106,8 @@ static const struct {
     {"{\"argv\":[\"x\"],\"startup_timeout_ms\":\"5\"}", "\"startup_timeout_ms\" must be an integer"},
     {"{\"argv\":[\"x\"],\"tls_only\":1}", "\"tls_only\" must be true or false"},
     {"{\"argv\":[\"x\"],\"description\":[]}", "\"description\" must be a string"},
+    {"{\"argv\":[\"x\"],\"install\":true}", "\"install\" must be a string"},
+    {"{\"argv\":[\"x\"],\"install\":\"@X@\"}", "\"install\": unknown placeholder @X@"},
 };
 
 START_TEST(a_bad_manifest_is_refused_naming_the_file_and_the_key)
@@ -174,7 +177,11 @@ START_TEST(an_adapter_whose_program_is_missing_is_unusable_with_the_reason)
 
     argv[0] = "/nonexistent/pgtls-adapter";
     ck_assert_int_eq(rn_manifest_check_exec(&m, &err), -1);
-    ck_assert_msg(strstr(err.msg, "does not exist"), "got '%s'", err.msg);
+    ck_assert_msg(strstr(err.msg, "does not exist (build it"), "got '%s'", err.msg);
+    m.install = "/s/clients/x/install";
+    ck_assert_int_eq(rn_manifest_check_exec(&m, &err), -1);
+    ck_assert_msg(strstr(err.msg, "install it: /s/clients/x/install"), "got '%s'", err.msg);
+    m.install = NULL;
     argv[0] = nonexec;
     ck_assert_int_eq(rn_manifest_check_exec(&m, &err), -1);
     ck_assert_msg(strstr(err.msg, "not an executable"), "got '%s'", err.msg);

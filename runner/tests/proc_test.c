@@ -218,7 +218,7 @@ START_TEST(a_raised_stop_flag_ends_a_wait_promptly)
 {
     pgtls_err err;
     char *argv[] = {fake, "--hang", "h", NULL};
-    volatile int stop = 0;
+    volatile sig_atomic_t stop = 0;
     err_clear(&err);
     rn_adapter *a = rn_adapter_start(argv, 5000, &stop, &err);
     ck_assert_msg(a != NULL, "%s", err.msg);
