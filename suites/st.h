@@ -199,10 +199,11 @@ typedef struct st_deviation_match {
     const char *reason;
 } st_deviation_match;
 
-/* The deviation that covers this case and observed class, or 0 if none.
- * *out is filled (borrowed strings) when one matches. d may be NULL. */
-int st_deviation_find(const st_deviations *d, const st_case *c, st_class observed,
-                      st_deviation_match *out);
+/* 1 when a deviation covers this case with this expected and observed
+ * class, else 0. *out (may be NULL) gets borrowed strings when one matches.
+ * d may be NULL (no deviations). */
+int st_deviation_find(const st_deviations *d, const st_case *c, st_class expected,
+                      st_class observed, st_deviation_match *out);
 
 /* The verdict for one client on one case. */
 st_verdict st_verdict_for(st_class expected, st_class observed, int deviation_known);
