@@ -125,11 +125,6 @@ int cl_child_run(char *const argv[], char *const envp[], long timeout_ms, cl_chi
                  pgtls_err *err);
 void cl_child_result_cleanup(cl_child_result *r);
 
-/* A new NULL-terminated environment array: the current environment plus
- * the given NAME=VALUE (replacing an existing NAME). Free with cl_envp_free. */
-char **cl_envp_with(const char *name, const char *value);
-void cl_envp_free(char **envp);
-
 /* What an adapter implements. */
 typedef struct cl_adapter {
     const char *name; /* folder name under clients/ */

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "cl_adapter.h"
-#include "common/fs.h"
 
 extern char **environ;
 
@@ -77,35 +76,4 @@ int cl_env_apply(const cl_case *c, pgtls_err *err)
     result = 0;
 out:
     return result;
-}
-
-char **cl_envp_with(const char *name, const char *value)
-{
-    size_t n = 0, o = 0, name_len = strlen(name);
-    while (environ[n] != NULL)
-        n++;
-    char **envp = calloc(n + 2, sizeof(char *));
-    if (envp == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (strncmp(environ[i], name, name_len) == 0 && environ[i][name_len] == '=')
-            continue;
-        if ((envp[o++] = strdup(environ[i])) == NULL)
-            goto fail;
-    }
-    if (value != NULL && (envp[o++] = str_printf("%s=%s", name, value)) == NULL)
-        goto fail;
-    return envp;
-fail:
-    cl_envp_free(envp);
-    return NULL;
-}
-
-void cl_envp_free(char **envp)
-{
-    if (envp == NULL)
-        return;
-    for (size_t i = 0; envp[i] != NULL; i++)
-        free(envp[i]);
-    free(envp);
 }
