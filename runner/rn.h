@@ -29,6 +29,7 @@ typedef struct rn_manifest {
     char *dir;               /* absolute path of clients/<name> in the source tree */
     char *description;       /* may be NULL */
     char *install;           /* expanded "install" command path, may be NULL */
+    char **requires;         /* programs that must be in PATH (NULL-terminated) */
     char **argv;             /* expanded, NULL-terminated, num_argv >= 1 */
     size_t num_argv;
     int startup_timeout_ms;  /* deadline for the hello line (default 20000) */
@@ -198,5 +199,78 @@ void rn_session_call(rn_session *s, const char *case_line, int deadline_ms, vola
 
 /* Describes a wait status: "exit 3", "signal 9 (Killed)". Heap string. */
 char *rn_wait_status_text(int status);
+
+/* ------------------------------------------------------------------ clients */
+
+/* A detected client: its manifest and what its --describe said. */
+typedef struct rn_client {
+    char *name;
+    rn_manifest *manifest;  /* NULL when the manifest itself is bad */
+    json_t *hello;          /* NULL when unusable */
+    char *unusable;         /* the reason, or NULL when usable */
+} rn_client;
+
+/* Loads clients_dir/<name>/adapter.json, checks the program and runs
+ * `ADAPTER --describe` with describe_timeout_ms. Never fails for a bad
+ * adapter: out->unusable says why. Returns -1 only when out of memory. */
+int rn_client_probe(const char *clients_dir, const char *name, const rn_paths *paths,
+                    int describe_timeout_ms, rn_client *out);
+void rn_client_cleanup(rn_client *c);
+
+/* Probes several clients in parallel (at most jobs at a time). names is
+ * NULL-terminated; out has one slot per name. Returns 0, -1 when out of memory. */
+int rn_client_probe_all(const char *clients_dir, char *const *names, const rn_paths *paths,
+                        int describe_timeout_ms, int jobs, rn_client *out);
+
+/* --------------------------------------------------------------------- run */
+
+typedef struct rn_run_options {
+    char **clients;          /* NULL-terminated names; NULL: every detected client */
+    char **scenarios;        /* filters; NULL: all */
+    char **sslmodes;
+    const char *suite_path;  /* NULL: st_default_suite_path() */
+    const char *fixtures_dir;
+    int regen;               /* 1: ca_gen_if_stale before loading */
+    const char *out_dir;     /* where the report goes (created) */
+    const char *latest_link; /* NULL, or a symlink to (re)point at out_dir */
+    int jobs;                /* workers (>= 1) */
+    int timeout_ms;          /* per case, given to the adapter */
+    int grace_ms;            /* added to timeout_ms for the runner's deadline */
+    int idle_wait_ms;        /* ms_server_wait_idle after each case */
+    const char *clients_dir;
+    rn_paths paths;
+    int tty;                 /* progress on one updating line */
+    int keep_temp;           /* keep the per-case HOMEs */
+    const char *command_line;
+} rn_run_options;
+
+/* Runs the matrix. Returns the process exit status: 0 every case conforms
+ * (or is a known deviation / unsupported), 1 a case fails, 2 usage or input
+ * error (message in err, nothing run), 128+signal when *stop was raised (the
+ * partial matrix is written, marked incomplete). *stop holds the signal
+ * number (0: keep going). */
+int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err);
+
+/* -------------------------------------------------------------------- repro */
+
+typedef struct rn_repro_options {
+    const char *case_id;
+    const char *client;       /* adapter name */
+    const char *suite_path;   /* NULL: the default suite */
+    const char *fixtures_dir;
+    int regen;
+    int port;                 /* 0: 54320 when printing, a free port with --exec */
+    int exec;
+    int timeout_ms;
+    int keep_temp;
+    const char *clients_dir;
+    rn_paths paths;
+} rn_repro_options;
+
+/* Prints the commands replaying one case; with o->exec runs it and prints the
+ * result, the mock's events and the class. Returns the exit status: 0 printed
+ * (or the executed case conforms / is a known deviation / unsupported), 1 it
+ * does not conform, 2 with err on usage or input errors. */
+int rn_repro(const rn_repro_options *o, pgtls_err *err);
 
 #endif

@@ -96,6 +96,7 @@ void rn_manifest_free(rn_manifest *m)
     free(m->dir);
     free(m->description);
     free(m->install);
+    rn_strv_free(m->requires);
     rn_strv_free(m->argv);
     free(m);
 }
@@ -158,6 +159,18 @@ rn_manifest *rn_manifest_parse(const char *json_text, const char *origin, const 
             err_prefix(err, "%s: \"argv\"[%zu]", origin, i);
             goto out;
         }
+    }
+    v = json_object_get(root, "requires");
+    ENSURE(!v || json_is_array(v), err, PGTLS_ERR_CONFIG,
+           "%s: \"requires\" must be an array of program names", origin);
+    m->requires = calloc((v ? json_array_size(v) : 0) + 1, sizeof(char *));
+    ENSURE(m->requires, err, PGTLS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; v && i < json_array_size(v); i++) {
+        json_t *a = json_array_get(v, i);
+        ENSURE(json_is_string(a) && json_string_length(a) > 0, err, PGTLS_ERR_CONFIG,
+               "%s: \"requires\"[%zu] must be a non-empty string", origin, i);
+        m->requires[i] = strdup(json_string_value(a));
+        ENSURE(m->requires[i], err, PGTLS_ERR_NOMEM, "out of memory");
     }
     v = json_object_get(root, "startup_timeout_ms");
     if (v) {
@@ -259,9 +272,30 @@ static int is_exec_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
+static int in_path(const char *prog)
+{
+    const char *path_env = getenv("PATH");
+    char *copy = strdup(path_env ? path_env : "/usr/bin:/bin");
+    int found = 0;
+    if (!copy)
+        return 0;
+    for (char *save = NULL, *dir = strtok_r(copy, ":", &save); dir && !found;
+         dir = strtok_r(NULL, ":", &save)) {
+        char *cand = fs_join(*dir ? dir : ".", prog);
+        found = cand && is_exec_file(cand);
+        free(cand);
+    }
+    free(copy);
+    return found;
+}
+
 int rn_manifest_check_exec(const rn_manifest *m, pgtls_err *err)
 {
     const char *prog = m->argv[0];
+    for (char **r = m->requires; r && *r; r++)
+        if (strchr(*r, '/') ? !is_exec_file(*r) : !in_path(*r))
+            return err_set(err, PGTLS_ERR_CONFIG,
+                           "it requires %s, which is not installed (not found in PATH)", *r);
     if (strchr(prog, '/')) {
         if (is_exec_file(prog))
             return 0;
@@ -274,19 +308,7 @@ int rn_manifest_check_exec(const rn_manifest *m, pgtls_err *err)
         }
         return err_set(err, PGTLS_ERR_CONFIG, "%s is not an executable file", prog);
     }
-    const char *path_env = getenv("PATH");
-    char *copy = strdup(path_env ? path_env : "/usr/bin:/bin");
-    int found = 0;
-    if (!copy)
-        return err_set(err, PGTLS_ERR_NOMEM, "out of memory");
-    for (char *save = NULL, *dir = strtok_r(copy, ":", &save); dir && !found;
-         dir = strtok_r(NULL, ":", &save)) {
-        char *cand = fs_join(*dir ? dir : ".", prog);
-        found = cand && is_exec_file(cand);
-        free(cand);
-    }
-    free(copy);
-    if (found)
+    if (in_path(prog))
         return 0;
     return err_set(err, PGTLS_ERR_CONFIG, "%s is not installed (not found in PATH)", prog);
 }

@@ -106,6 +106,8 @@ static const struct {
     {"{\"argv\":[\"x\"],\"startup_timeout_ms\":\"5\"}", "\"startup_timeout_ms\" must be an integer"},
     {"{\"argv\":[\"x\"],\"tls_only\":1}", "\"tls_only\" must be true or false"},
     {"{\"argv\":[\"x\"],\"description\":[]}", "\"description\" must be a string"},
+    {"{\"argv\":[\"x\"],\"requires\":\"psql\"}", "\"requires\" must be an array"},
+    {"{\"argv\":[\"x\"],\"requires\":[\"\"]}", "\"requires\"[0] must be a non-empty"},
     {"{\"argv\":[\"x\"],\"install\":true}", "\"install\" must be a string"},
     {"{\"argv\":[\"x\"],\"install\":\"@X@\"}", "\"install\": unknown placeholder @X@"},
 };
@@ -190,6 +192,11 @@ START_TEST(an_adapter_whose_program_is_missing_is_unusable_with_the_reason)
     ck_assert_msg(strstr(err.msg, "not found in PATH"), "got '%s'", err.msg);
     argv[0] = "sh";
     ck_assert_int_eq(rn_manifest_check_exec(&m, &err), 0);
+    char *requires[] = {"sh", "pgtls-no-such-required-tool", NULL};
+    m.requires = requires;
+    ck_assert_int_eq(rn_manifest_check_exec(&m, &err), -1);
+    ck_assert_msg(strstr(err.msg, "requires pgtls-no-such-required-tool"), "got '%s'", err.msg);
+    m.requires = NULL;
     chmod(nonexec, 0755);
     argv[0] = nonexec;
     ck_assert_int_eq(rn_manifest_check_exec(&m, &err), 0);
