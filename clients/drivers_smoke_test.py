@@ -162,7 +162,12 @@ def adapters(selected):
         with open(manifest) as f:
             spec = json.load(f)
         argv = [a.replace("@SRC@", SRC) for a in spec["argv"]]
-        found.append((spec.get("name", name), argv))
+        # "program": the file that must exist for the adapter to be installed
+        # (argv[0] may be an interpreter found on PATH, e.g. java or node).
+        program = spec.get("program", argv[0]).replace("@SRC@", SRC)
+        if os.sep not in program:
+            program = shutil.which(program) or program
+        found.append((spec.get("name", name), argv, program))
     return found
 
 
@@ -232,9 +237,9 @@ def main():
 
         right = os.path.join(certs, "root.pem")
         wrong = os.path.join(certs, "wrong.pem")
-        for name, argv in adapters(selected):
-            if not os.path.exists(argv[0]):
-                msg = "%s: not installed (%s missing)" % (name, argv[0])
+        for name, argv, program in adapters(selected):
+            if not os.path.exists(program):
+                msg = "%s: not installed (%s missing)" % (name, program)
                 if args.require_all:
                     failed += 1
                     failures.append(msg)
@@ -288,6 +293,8 @@ def main():
                     failures.append("%s: %s: %s" % (name, label, json.dumps(detail)[:600]))
                 if args.verbose or not ok:
                     print("%s %s: %s" % ("ok  " if ok else "FAIL", name, label))
+                if args.verbose and isinstance(detail, dict) and "elapsed_ms" in detail:
+                    print("     " + json.dumps({k: v for k, v in detail.items() if v is not None})[:400])
             print("%s: %d checks in %.1f s" % (name, len(checks), time.monotonic() - t0))
     finally:
         pg.stop()
