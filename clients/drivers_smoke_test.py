@@ -226,6 +226,10 @@ def main():
         pg.start()
         home = os.path.join(base, "home")
         os.makedirs(home)
+        home_with_root = os.path.join(base, "home-root")
+        os.makedirs(os.path.join(home_with_root, ".postgresql"))
+        shutil.copy(os.path.join(certs, "root.pem"),
+                    os.path.join(home_with_root, ".postgresql", "root.crt"))
 
         def case(cid, sslmode, root, p12=None):
             return {"id": cid, "host": HOST, "hostaddr": "127.0.0.1", "port": pg.port,
@@ -276,6 +280,23 @@ def main():
                                r.get("id") == "require-none" and (
                                    r.get("connected") is True or bool(r.get("error"))
                                    or bool(r.get("unsupported"))), r))
+                # Per-case environment: HOME with ~/.postgresql/root.crt (libpq's
+                # default root file) and NODE_EXTRA_CA_CERTS (read by Node at start-up).
+                for cid, env in (("home-root", {"HOME": home_with_root}),
+                                 ("node-extra-ca", {"HOME": home, "NODE_EXTRA_CA_CERTS": right})):
+                    cs = case(cid, "verify-full", None)
+                    cs["env"] = env
+                    r = ad.ask(json.dumps(cs))
+                    want = str(expect.get(cid, "answers"))
+                    if want.startswith("connects"):
+                        ok = r.get("connected") is True and r.get("tls") is True
+                    elif want.startswith("refused"):
+                        ok = r.get("connected") is False and bool(r.get("error") or r.get("unsupported"))
+                    else:
+                        ok = r.get("id") == cid and (r.get("connected") is True or bool(r.get("error"))
+                                                     or bool(r.get("unsupported")))
+                    checks.append(("verify-full with the root only in the case env (%s) %s"
+                                   % (cid, want.split(":")[0]), ok and r.get("id") == cid, r))
                 r = ad.ask('{"id": "broken", "port": ')
                 checks.append(("a malformed line gets an error result",
                                r.get("connected") is False and bool(r.get("error")), r))
