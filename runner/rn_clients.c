@@ -87,9 +87,17 @@ done:
         size_t n = strlen(out->unusable);
         while (n && (out->unusable[n - 1] == '\n' || out->unusable[n - 1] == '\r'))
             out->unusable[--n] = '\0';
-        for (char *p = out->unusable; *p; p++)
-            if (*p == '\n')
-                *p = ' ';
+        /* One line, and short: the start of a stack trace names the problem. */
+        char *w = out->unusable;
+        for (const char *p = out->unusable; *p; p++) {
+            char ch = (*p == '\n' || *p == '\t' || *p == '\r') ? ' ' : *p;
+            if (ch == ' ' && w > out->unusable && w[-1] == ' ')
+                continue;
+            *w++ = ch;
+        }
+        *w = '\0';
+        if (w - out->unusable > 300)
+            strcpy(out->unusable + 296, " ...");
     }
     free(argv);
     free(sout);
