@@ -4,6 +4,7 @@
  * expectations are the real st_ functions; there is no renderer here:
  * rs_render_all writes matrix.json only. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ rs_matrix *rs_matrix_new(const rs_run_info *info, pgtls_err *err)
     }
     m->doc = json_pack("{s:s, s:{s:s?, s:s?, s:b}, s:[], s:[]}", "schema", RS_SCHEMA, "run",
                        "suite", info->suite, "command", info->command, "incomplete", 0,
-                       "clients", "results");
+                       "clients", "cases");
     pthread_mutex_init(&m->mu, NULL);
     return m;
 }
@@ -62,12 +63,25 @@ int rs_matrix_record(rs_matrix *m, int client, const st_case *c, json_t *adapter
     st_deviation_match dm;
     int known = st_deviation_find(deviations, c, ex.cls, ob.cls, &dm);
     st_verdict v = st_verdict_for(ex.cls, ob.cls, known);
-    json_t *row = json_pack("{s:i, s:s, s:s, s:s, s:s, s:O?, s:O?, s:I, s:s?}", "client", client,
-                            "case", c->id, "expected", st_class_name(ex.cls), "observed",
-                            st_class_name(ob.cls), "verdict", st_verdict_name(v), "result",
-                            adapter_result, "events", events, "elapsed_ms",
-                            (json_int_t)elapsed_ms, "repro", repro);
-    int rc = row ? json_array_append_new(json_object_get(m->doc, "results"), row) : -1;
+    /* The shape of results/rs_matrix.c: cases[].results[client key]. */
+    json_t *row = json_pack("{s:s, s:s, s:s, s:O?, s:O?, s:I, s:s?}", "expected",
+                            st_class_name(ex.cls), "observed", st_class_name(ob.cls), "verdict",
+                            st_verdict_name(v), "result", adapter_result, "events", events,
+                            "elapsed_ms", (json_int_t)elapsed_ms, "repro", repro);
+    json_t *co = NULL, *cases = json_object_get(m->doc, "cases"), *it;
+    size_t i;
+    json_array_foreach(cases, i, it)
+        if (strcmp(json_string_value(json_object_get(it, "id")), c->id) == 0)
+            co = it;
+    if (!co) {
+        co = json_pack("{s:s, s:s, s:s?, s:s, s:{}}", "id", c->id, "scenario", c->scenario,
+                       "store", c->store, "sslmode", c->sslmode, "results");
+        json_array_append_new(cases, co);
+    }
+    char key[32];
+    snprintf(key, sizeof(key), "%s#%d", json_string_value(json_object_get(hello, "client")),
+             client);
+    int rc = row ? json_object_set_new(json_object_get(co, "results"), key, row) : -1;
     pthread_mutex_unlock(&m->mu);
     if (rc < 0)
         return err_set(err, PGTLS_ERR_NOMEM, "out of memory");

@@ -3,7 +3,7 @@
  * timeouts, crashes and garbage without a real client.
  *
  *   rn-fake-adapter [--hang ID] [--crash ID] [--garbage ID] [--no-hello]
- *                   [--bad-hello] [--slow-hello MS] [--describe]
+ *                   [--bad-hello] [--slow-hello MS] [--delay-ms MS] [--describe]
  *
  * Answers every other case {"id":ID,"connected":true,...,"pid":PID}. */
 #include <jansson.h>
@@ -20,7 +20,7 @@ static const char *hello =
 int main(int argc, char **argv)
 {
     const char *hang = NULL, *crash = NULL, *garbage = NULL;
-    int no_hello = 0, bad_hello = 0, slow_hello = 0;
+    int no_hello = 0, bad_hello = 0, slow_hello = 0, delay_ms = 0;
     char line[65536];
 
     for (int i = 1; i < argc; i++) {
@@ -30,6 +30,8 @@ int main(int argc, char **argv)
             crash = argv[++i];
         else if (strcmp(argv[i], "--garbage") == 0 && i + 1 < argc)
             garbage = argv[++i];
+        else if (strcmp(argv[i], "--delay-ms") == 0 && i + 1 < argc)
+            delay_ms = atoi(argv[++i]);
         else if (strcmp(argv[i], "--slow-hello") == 0 && i + 1 < argc)
             slow_hello = atoi(argv[++i]);
         else if (strcmp(argv[i], "--no-hello") == 0)
@@ -56,6 +58,8 @@ int main(int argc, char **argv)
         json_error_t jerr;
         json_t *c = json_loads(line, 0, &jerr);
         const char *id = c ? json_string_value(json_object_get(c, "id")) : NULL;
+        if (delay_ms)
+            usleep((useconds_t)delay_ms * 1000);
         if (!id) {
             printf("{\"id\":null,\"connected\":false,\"error\":\"adapter: cannot parse case: %s\"}\n",
                    jerr.text);
