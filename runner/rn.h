@@ -104,6 +104,14 @@ void rn_case_env_cleanup(rn_case_env *env);
 json_t *rn_case_json(const json_t *base, const rn_target *t, int timeout_ms,
                      const rn_case_env *env);
 
+/* Puts a case's mock events in connection order, in place. The mock delivers
+ * an event when a connection ENDS, so prefer's TLS attempt (which ends after
+ * the client has already opened its plaintext retry) can arrive second; the
+ * classifier reads the array as the story of the case, so it must be in the
+ * order the connections were accepted: by "pid" (the mock numbers accepted
+ * connections in order), else by "t_start". Stable; non-objects stay last. */
+void rn_events_sort(json_t *events);
+
 /* The one-shot argv of an adapter for a case object: manifest argv followed by
  * --FIELD VALUE per non-null field (--env NAME=VALUE repeated, objects as
  * compact JSON). Returns a NULL-terminated heap vector (rn_strv_free) or NULL

@@ -132,6 +132,42 @@ fail:
     return NULL;
 }
 
+/* ------------------------------------------------------------------ events */
+
+/* -1/0/1: a before/with/after b in connection order. */
+static int event_cmp(json_t *a, json_t *b)
+{
+    json_t *pa = json_object_get(a, "pid"), *pb = json_object_get(b, "pid");
+    if (!json_is_object(a) || !json_is_object(b))
+        return json_is_object(a) ? -1 : json_is_object(b) ? 1 : 0;
+    if (json_is_integer(pa) && json_is_integer(pb)) {
+        json_int_t x = json_integer_value(pa), y = json_integer_value(pb);
+        return x < y ? -1 : x > y;
+    }
+    const char *ta = json_string_value(json_object_get(a, "t_start"));
+    const char *tb = json_string_value(json_object_get(b, "t_start"));
+    if (ta && tb)
+        return strcmp(ta, tb) < 0 ? -1 : strcmp(ta, tb) > 0;
+    return 0;
+}
+
+void rn_events_sort(json_t *events)
+{
+    size_t n = json_array_size(events);
+    /* Insertion sort: a case has one or two events, rarely more, and it is
+     * stable, so equal keys keep the delivery order. */
+    for (size_t i = 1; i < n; i++) {
+        json_t *cur = json_incref(json_array_get(events, i));
+        size_t j = i;
+        while (j > 0 && event_cmp(json_array_get(events, j - 1), cur) > 0) {
+            json_array_set(events, j, json_array_get(events, j - 1));
+            j--;
+        }
+        json_array_set(events, j, cur);
+        json_decref(cur);
+    }
+}
+
 /* ------------------------------------------------------------ vectors, shell */
 
 typedef struct strv {

@@ -1,6 +1,7 @@
 /* pgtls runner: flag parsing of `pgtls run`, `pgtls repro`, `pgtls clients`
  * (docs/runner.md). Each entry point returns the process exit status. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,7 +155,7 @@ int rn_cli_run(int argc, char **argv)
                         .clients_dir = default_clients_dir(), .paths = default_paths(),
                         .tty = isatty(STDERR_FILENO)};
     flags f = {.argc = argc, .argv = argv, .cmd = "run"};
-    char *out_default = NULL, *cmdline = NULL;
+    char *out_default = NULL, *cmdline = NULL, suite_abs[PATH_MAX];
     const char *v;
     pgtls_err err;
     int status = 2;
@@ -241,6 +242,9 @@ int rn_cli_run(int argc, char **argv)
         }
         o.command_line = cmdline;
     }
+    /* The repro command of each row must work from any folder. */
+    if (o.suite_path && realpath(o.suite_path, suite_abs))
+        o.suite_path = suite_abs;
     rn_stop_signal = 0;
     install_stop_handlers();
     status = rn_run(&o, &rn_stop_signal, &err);

@@ -196,6 +196,7 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
     long long elapsed = time_now_ms() - t0;
     ms_server_wait_idle(ms, listener, 2000);
     ms_server_stop(ms);
+    rn_events_sort(ev.events);
     st_observation ob = st_classify(ev.events, result);
     pgtls_err derr;
     err_clear(&derr);

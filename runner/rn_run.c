@@ -253,6 +253,7 @@ static void run_one(worker *w, rn_session *s, const run_item *it, size_t seq)
     /* Every connection of this case ends in an event; wait for them. */
     ms_server_wait_idle(r->ms, listener, o->idle_wait_ms);
     events = take_events(r, listener);
+    rn_events_sort(events);
     if (rep.status == RN_REPLY_OK) {
         result = rep.result;
         rep.result = NULL;

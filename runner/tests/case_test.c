@@ -191,6 +191,34 @@ START_TEST(shell_text_quotes_what_a_shell_would_interpret)
 }
 END_TEST
 
+static const struct {
+    const char *in, *out;
+} event_orders[] = {
+    /* prefer: the TLS attempt ends after the plaintext retry was accepted */
+    {"[{\"pid\":11,\"tls_start\":\"none\"},{\"pid\":10,\"tls_start\":\"sslrequest\"}]",
+     "[{\"pid\":10,\"tls_start\":\"sslrequest\"},{\"pid\":11,\"tls_start\":\"none\"}]"},
+    {"[{\"pid\":1},{\"pid\":2},{\"pid\":3}]", "[{\"pid\":1},{\"pid\":2},{\"pid\":3}]"},
+    {"[{\"t_start\":\"2026-01-01T00:00:00.002Z\"},{\"t_start\":\"2026-01-01T00:00:00.001Z\"}]",
+     "[{\"t_start\":\"2026-01-01T00:00:00.001Z\"},{\"t_start\":\"2026-01-01T00:00:00.002Z\"}]"},
+    {"[{\"unparsed\":\"b\"},{\"unparsed\":\"a\"}]", "[{\"unparsed\":\"b\"},{\"unparsed\":\"a\"}]"},
+    {"[\"x\",{\"pid\":5}]", "[{\"pid\":5},\"x\"]"},
+    {"[]", "[]"},
+};
+
+START_TEST(events_are_put_in_connection_order_whatever_order_they_ended_in)
+{
+    json_t *in = json_loads(event_orders[_i].in, 0, NULL);
+    json_t *want = json_loads(event_orders[_i].out, 0, NULL);
+    ck_assert_ptr_nonnull(in);
+    rn_events_sort(in);
+    char *got = json_dumps(in, JSON_COMPACT);
+    ck_assert_msg(json_equal(in, want), "case %d: got %s", _i, got);
+    free(got);
+    json_decref(in);
+    json_decref(want);
+}
+END_TEST
+
 Suite *rn_case_suite(void)
 {
     Suite *s = suite_create("runner: cases");
@@ -202,6 +230,10 @@ Suite *rn_case_suite(void)
     tcase_add_test(tc, a_stale_root_crt_is_copied_into_the_isolated_home);
     tcase_add_test(tc, a_stale_root_crt_that_cannot_be_read_is_an_error_naming_the_case);
     tcase_add_test(tc, a_home_is_fresh_even_when_a_leftover_has_the_same_number);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("event order");
+    tcase_add_loop_test(tc, events_are_put_in_connection_order_whatever_order_they_ended_in, 0,
+                        (int)(sizeof(event_orders) / sizeof(event_orders[0])));
     suite_add_tcase(s, tc);
     tc = tcase_create("one-shot commands");
     tcase_add_test(tc, the_oneshot_argv_has_one_flag_per_non_null_field_and_repeated_env);
