@@ -590,14 +590,22 @@ int rs_rotation_rows(json_t *doc, rs_rotation_row **out, size_t *out_n, unsigned
                 if (strcmp(rows[r].observed[s], "connected-tls") != 0)
                     new_ok = 0;
             }
-            if (!new_seen)
-                rows[r].readiness = old_ok ? "old chain only tested" : "not tested";
+            int unsupported = 0, old_seen = rows[r].observed[0] != NULL;
+            for (size_t s = 0; s < rs_num_rotation_scenarios; s++)
+                if (rows[r].observed[s] && strcmp(rows[r].observed[s], "unsupported") == 0)
+                    unsupported = 1;
+            if (unsupported)
+                rows[r].readiness = "unsupported";
+            else if (!new_seen)
+                rows[r].readiness = old_ok ? "old chain only tested" : "fails on the old chain";
             else if (new_ok)
                 rows[r].readiness = "ready";
             else if (old_ok)
                 rows[r].readiness = "breaks at rotation";
-            else
+            else if (old_seen)
                 rows[r].readiness = "fails before and after";
+            else
+                rows[r].readiness = "fails on the new chain";
         }
     }
     *out = rows;
