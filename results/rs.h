@@ -97,4 +97,26 @@ int rs_render_all(rs_matrix *m, const char *dir, pgtls_err *err);
  * unioned by id; run.sources lists each input's run). NULL with err. */
 rs_matrix *rs_matrix_merge(rs_matrix *const *inputs, size_t num_inputs, pgtls_err *err);
 
+/* ---- Diff (pgtls report diff) ---- */
+
+/* Accepted deviations for diff: INI ([<case-id glob>] client = <glob>,
+ * reason = ...) or JSON ({"accept":[{"case":..,"client":..,"reason":..}]});
+ * docs/matrix-schema.md. */
+typedef struct rs_accept rs_accept;
+rs_accept *rs_accept_load(const char *path, pgtls_err *err);
+rs_accept *rs_accept_parse(const char *text, const char *origin, pgtls_err *err);
+void rs_accept_free(rs_accept *a);
+
+typedef struct rs_diff_stats {
+    int regressions; /* conformed (or known deviation) before, fails/error now, not accepted */
+    int accepted;    /* regressions covered by the accept file */
+    int fixed, changed, added, removed, unchanged;
+} rs_diff_stats;
+
+/* Compares two matrices case by case (clients matched by build key, else by
+ * client name), appends one line per difference to *out_text (heap, caller
+ * frees) and fills stats. Returns 0 or -1 with err. */
+int rs_diff(rs_matrix *baseline, rs_matrix *current, const rs_accept *accept,
+            char **out_text, rs_diff_stats *stats, pgtls_err *err);
+
 #endif
