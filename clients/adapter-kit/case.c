@@ -207,8 +207,12 @@ json_t *cl_case_from_flags(int argc, char **argv, pgtls_err *err)
         if (strcmp(name, "connect_options") == 0) {
             json_error_t jerr;
             json_t *opts = json_loads(value, 0, &jerr);
-            ENSURE(json_is_object(opts), err, PGTLS_ERR_USAGE,
-                   "--connect_options wants a JSON object, got \"%s\"", value);
+            if (!json_is_object(opts)) {
+                json_decref(opts);
+                err_set(err, PGTLS_ERR_USAGE, "--connect_options wants a JSON object, got \"%s\"",
+                        value);
+                goto out;
+            }
             json_object_set_new(obj, name, opts);
             continue;
         }
