@@ -124,9 +124,22 @@ END_TEST
 
 START_TEST(one_shot_flags_build_the_same_case_object)
 {
-    char *argv[] = {"adapter", "--id",  "c1",  "--host", "h",          "--port",
-                    "5432",    "--env", "HOME=/tmp/x", "--env", "SSL_CERT_FILE=/a=b",
-                    "--connect_options", "{\"gssencmode\":\"disable\"}", "--sslsni", "0", NULL};
+    char *argv[] = {"adapter",
+                    "--id",
+                    "c1",
+                    "--host",
+                    "h",
+                    "--port",
+                    "5432",
+                    "--env",
+                    "HOME=/tmp/x",
+                    "--env",
+                    "SSL_CERT_FILE=/a=b",
+                    "--connect_options",
+                    "{\"gssencmode\":\"disable\"}",
+                    "--sslsni",
+                    "0",
+                    NULL};
     int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
     pgtls_err err;
     json_t *obj = cl_case_from_flags(argc, argv, &err);
@@ -185,8 +198,8 @@ START_TEST(a_new_result_has_every_protocol_key_in_order)
                            "\"unsupported\":null,\"notes\":null}");
     free(text);
     cl_result_extra(r, "exit_status", json_integer(2));
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "extra"), "exit_status")),
-                     2);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r, "extra"), "exit_status")), 2);
     json_decref(r);
 }
 END_TEST
@@ -322,8 +335,8 @@ START_TEST(pem_certificates_in_any_text_give_rfc2253_subjects_in_order)
 {
     char *a = make_cert_pem("leaf.example");
     char *b = make_cert_pem("Caf\xc3\xa9 CA");
-    char *text = str_printf(" 0 s:CN = leaf\n%s   i:junk\n 1 s:x\n%sVerify return code: 0 (ok)\n", a,
-                            b);
+    char *text =
+        str_printf(" 0 s:CN = leaf\n%s   i:junk\n 1 s:x\n%sVerify return code: 0 (ok)\n", a, b);
     json_t *subjects = cl_pem_subjects(text, strlen(text));
     ck_assert_int_eq(json_array_size(subjects), 2);
     ck_assert_str_eq(json_string_value(json_array_get(subjects, 0)),
@@ -343,8 +356,13 @@ static const struct {
     const char *s;
     int ip;
 } ip_rows[] = {
-    {"127.0.0.1", 1}, {"::1", 1}, {"2001:db8::5", 1}, {"mydemoserver.postgres.database.azure.com", 0},
-    {"127.0.0.1.nip.io", 0}, {"", 0}, {"1.2.3", 0},
+    {"127.0.0.1", 1},
+    {"::1", 1},
+    {"2001:db8::5", 1},
+    {"mydemoserver.postgres.database.azure.com", 0},
+    {"127.0.0.1.nip.io", 0},
+    {"", 0},
+    {"1.2.3", 0},
 };
 
 START_TEST(ip_literals_are_told_from_host_names)

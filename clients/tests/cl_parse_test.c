@@ -78,8 +78,8 @@ START_TEST(psql_15_conninfo_over_tls_gives_version_cipher_and_value)
     const char *out =
         "You are connected to database \"postgres\" as user \"pgtls\" on host \"h\" (address "
         "\"127.0.0.1\") at port \"5432\".\n"
-        "SSL connection (protocol: TLSv1.3, cipher: TLS_AES_256_GCM_SHA384, compression: off)\n"
-        PSQL_MARKER "\n"
+        "SSL connection (protocol: TLSv1.3, cipher: TLS_AES_256_GCM_SHA384, compression: "
+        "off)\n" PSQL_MARKER "\n"
         "t" PSQL_FIELD_SEP "second\n"
         "f\n";
     psql_output o;
@@ -111,12 +111,12 @@ END_TEST
 
 START_TEST(psql_18_conninfo_table_is_understood_too)
 {
-    const char *out = "Database" PSQL_FIELD_SEP "postgres\n"
-                      "SSL Connection" PSQL_FIELD_SEP "true\n"
-                      "SSL Library" PSQL_FIELD_SEP "OpenSSL\n"
-                      "SSL Protocol" PSQL_FIELD_SEP "TLSv1.2\n"
-                      "SSL Cipher" PSQL_FIELD_SEP "ECDHE-RSA-AES256-GCM-SHA384\n"
-                      PSQL_MARKER "\n1\n";
+    const char *out =
+        "Database" PSQL_FIELD_SEP "postgres\n"
+        "SSL Connection" PSQL_FIELD_SEP "true\n"
+        "SSL Library" PSQL_FIELD_SEP "OpenSSL\n"
+        "SSL Protocol" PSQL_FIELD_SEP "TLSv1.2\n"
+        "SSL Cipher" PSQL_FIELD_SEP "ECDHE-RSA-AES256-GCM-SHA384\n" PSQL_MARKER "\n1\n";
     psql_output o;
     psql_parse_output(out, &o);
     ck_assert_int_eq(o.ssl_known, 1);
