@@ -223,6 +223,11 @@ int rn_cli_run(int argc, char **argv)
         gmtime_r(&now, &tm);
         strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
         out_default = str_printf("out/run-%s", stamp);
+        /* Two runs in the same second get their own folders. */
+        for (int n = 2; out_default && fs_exists(out_default) && n < 100; n++) {
+            free(out_default);
+            out_default = str_printf("out/run-%s-%d", stamp, n);
+        }
         if (!out_default)
             goto out;
         o.out_dir = out_default;

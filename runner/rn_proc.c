@@ -493,7 +493,27 @@ void rn_adapter_call(rn_adapter *a, const char *case_line, int deadline_ms, vola
     case WAIT_LINE:
         out->result = json_loads(line, 0, &jerr);
         if (json_is_object(out->result)) {
-            out->status = RN_REPLY_OK;
+            /* One line per case, in order: a result for another case means
+             * the stream is out of step (an extra line, a lost one), and
+             * every later answer would land on the wrong row. An id of null
+             * is the protocol's answer to a line it could not parse. */
+            json_t *want = json_loads(case_line, 0, NULL);
+            const char *want_id = json_string_value(json_object_get(want, "id"));
+            const char *got_id = json_string_value(json_object_get(out->result, "id"));
+            int in_step = !want_id || !got_id || strcmp(want_id, got_id) == 0;
+            if (!in_step)
+                out->detail = str_printf("adapter answered case '%.200s' while running '%.200s' "
+                                         "(out of step with the protocol)",
+                                         got_id, want_id);
+            json_decref(want);
+            if (in_step) {
+                out->status = RN_REPLY_OK;
+                break;
+            }
+            json_decref(out->result);
+            out->result = NULL;
+            out->status = RN_REPLY_CRASHED;
+            kill_and_reap(a);
             break;
         }
         json_decref(out->result);

@@ -2,7 +2,7 @@
  * misbehaviour is chosen by flags, to prove the supervisor's handling of
  * timeouts, crashes and garbage without a real client.
  *
- *   rn-fake-adapter [--hang ID] [--crash ID] [--garbage ID] [--no-hello]
+ *   rn-fake-adapter [--hang ID] [--crash ID] [--garbage ID] [--extra-line ID] [--no-hello]
  *                   [--bad-hello] [--slow-hello MS] [--delay-ms MS] [--no-version]
  *                   [--describe]   (flags before --describe apply to it)
  *
@@ -22,7 +22,7 @@ static const char *hello_without_version =
 
 int main(int argc, char **argv)
 {
-    const char *hang = NULL, *crash = NULL, *garbage = NULL;
+    const char *hang = NULL, *crash = NULL, *garbage = NULL, *extra = NULL;
     int no_hello = 0, bad_hello = 0, slow_hello = 0, delay_ms = 0, no_version = 0;
     char line[65536];
 
@@ -31,6 +31,8 @@ int main(int argc, char **argv)
             hang = argv[++i];
         else if (strcmp(argv[i], "--crash") == 0 && i + 1 < argc)
             crash = argv[++i];
+        else if (strcmp(argv[i], "--extra-line") == 0 && i + 1 < argc)
+            extra = argv[++i];
         else if (strcmp(argv[i], "--garbage") == 0 && i + 1 < argc)
             garbage = argv[++i];
         else if (strcmp(argv[i], "--delay-ms") == 0 && i + 1 < argc)
@@ -90,6 +92,8 @@ int main(int argc, char **argv)
             json_object_set(r, "env", json_object_get(c, "env"));
             char *s = json_dumps(r, JSON_COMPACT);
             printf("%s\n", s);
+            if (extra && strcmp(id, extra) == 0) /* answers this case twice */
+                printf("%s\n", s);
             free(s);
             json_decref(r);
         }
