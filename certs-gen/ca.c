@@ -1,6 +1,7 @@
 /* pgtls certs-gen: generation and re-verification of a fixtures folder. */
 #include "ca.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -80,6 +81,34 @@ out:
     return result;
 }
 
+/* 1 if dir may be replaced: absent, empty, or a previous fixtures folder.
+ * Anything else (`--out ~` by mistake) is refused, never renamed away. */
+static int replaceable(const char *dir)
+{
+    char *index = fs_join(dir, "index.json");
+    DIR *d;
+    struct dirent *de;
+    int ok = 0;
+    if (!fs_exists(dir)) {
+        free(index);
+        return 1;
+    }
+    if (index && fs_exists(index)) {
+        free(index);
+        return 1;
+    }
+    free(index);
+    d = opendir(dir);
+    if (!d)
+        return 0;
+    ok = 1;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            ok = 0;
+    closedir(d);
+    return ok;
+}
+
 int ca_gen(const char *catalogue, const char *out_dir, const char *key_cache, pgtls_err *err)
 {
     ca_catalogue *cat = NULL;
@@ -91,6 +120,10 @@ int ca_gen(const char *catalogue, const char *out_dir, const char *key_cache, pg
         catalogue = ca_default_catalogue();
     if (!out_dir)
         out_dir = "out/fixtures";
+    ENSURE(replaceable(out_dir), err, PGTLS_ERR_USAGE,
+           "%s exists and is not a fixtures folder (no index.json): choose another --out or "
+           "empty it first",
+           out_dir);
     cat = ca_catalogue_load(catalogue, err);
     if (!cat)
         goto out;

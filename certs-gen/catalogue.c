@@ -602,8 +602,8 @@ done:
     return 1;
 }
 
-ca_key *find_key(const ca_catalogue *cat, const char *name);
-ca_key *find_key(const ca_catalogue *cat, const char *name)
+
+static ca_key *find_key(const ca_catalogue *cat, const char *name)
 {
     for (size_t i = 0; i < cat->num_keys; i++)
         if (strcmp(cat->keys[i].name, name) == 0)

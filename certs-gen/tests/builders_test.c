@@ -186,6 +186,29 @@ START_TEST(an_unwritable_output_dir_fails_cleanly)
 }
 END_TEST
 
+START_TEST(gen_refuses_to_replace_a_folder_that_is_not_a_fixtures_folder)
+{
+    static const char text[] = "[cert r]\nkey_type = EC-P256\nissuer = self\nsubject = CN=r\n";
+    pgtls_err err;
+    char *dir = ts_tmpdir_new("ca-precious");
+    char *cat = ts_write_text(dir, "c.ini", text);
+    char *out = fs_join(dir, "home");
+    char *precious = NULL, *cache = fs_join(dir, "cache");
+    err_clear(&err);
+    ck_assert_int_eq(fs_mkdir_p(out, 0755, &err), 0);
+    precious = ts_write_text(out, "thesis.tex", "do not delete");
+    ck_assert_int_eq(ca_gen(cat, out, cache, &err), -1);
+    ck_assert_int_eq(err_exit_status(err.code), 2);
+    ck_assert_msg(strstr(err.msg, "not a fixtures folder") != NULL, "%s", err.msg);
+    ck_assert(fs_exists(precious));
+    free(cat);
+    free(out);
+    free(precious);
+    free(cache);
+    ts_tmpdir_remove(dir);
+}
+END_TEST
+
 START_TEST(regenerating_replaces_the_folder_and_keeps_names_and_keys)
 {
     static const char text[] = "[cert r]\nkey_type = EC-P256\nissuer = self\nsubject = CN=r\n"
@@ -571,6 +594,7 @@ Suite *builders_suite(void)
     tc = tcase_create("gen");
     tcase_add_test(tc, an_unwritable_output_dir_fails_cleanly);
     tcase_add_test(tc, regenerating_replaces_the_folder_and_keeps_names_and_keys);
+    tcase_add_test(tc, gen_refuses_to_replace_a_folder_that_is_not_a_fixtures_folder);
     suite_add_tcase(s, tc);
     tc = tcase_create("certificates");
     tcase_add_test(tc, extensions_keep_catalogue_order_criticality_and_raw_values);

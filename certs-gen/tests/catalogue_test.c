@@ -322,6 +322,54 @@ START_TEST(malformed_dates_are_refused)
 }
 END_TEST
 
+/* Fuzz smoke: mutated catalogues (deterministic xorshift) never crash and
+ * always end in a catalogue or a one-line message. */
+START_TEST(mutated_catalogues_never_crash_and_always_explain_themselves)
+{
+    static const char base[] = GOOD_HEAD "[scenario sc2]\nlike = sc\n[cert l2]\nlike = leaf\n"
+                                         "ext = subjectAltName: -\n";
+    static const char alphabet[] = "[]=,:;#\\\n \tabcCN-+0123456789@*.";
+    unsigned long long x = 0x9e3779b97f4a7c15ULL;
+    char buf[sizeof(base) + 64];
+    for (int round = 0; round < 3000; round++) {
+        size_t len = sizeof(base) - 1;
+        pgtls_err err;
+        ca_catalogue *cat;
+        memcpy(buf, base, len);
+        for (int m = 0; m < 1 + round % 4; m++) {
+            size_t pos;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            pos = (size_t)(x % len);
+            switch ((x >> 32) % 3) {
+            case 0: /* replace a byte */
+                buf[pos] = alphabet[(x >> 40) % (sizeof(alphabet) - 1)];
+                break;
+            case 1: /* truncate */
+                len = pos;
+                break;
+            default: /* duplicate a byte */
+                if (len + 1 < sizeof(buf)) {
+                    memmove(buf + pos + 1, buf + pos, len - pos);
+                    len++;
+                }
+            }
+            if (len == 0)
+                break;
+        }
+        buf[len] = '\0';
+        err_clear(&err);
+        cat = ca_catalogue_parse("fuzz.ini", buf, len, &err);
+        if (!cat) {
+            ck_assert_msg(err.msg[0] != '\0', "round %d: failure without a message", round);
+            ck_assert_msg(strchr(err.msg, '\n') == NULL, "round %d: multi-line message", round);
+        }
+        ca_catalogue_free(cat);
+    }
+}
+END_TEST
+
 Suite *catalogue_suite(void)
 {
     Suite *s = suite_create("catalogue");
@@ -330,6 +378,7 @@ Suite *catalogue_suite(void)
     tcase_add_test(tc, the_shipped_catalogue_parses_and_holds_the_canonical_names);
     tcase_add_loop_test(tc, a_malformed_catalogue_is_refused_naming_file_and_line, 0,
                         (int)(sizeof(bad_cases) / sizeof(*bad_cases)));
+    tcase_add_test(tc, mutated_catalogues_never_crash_and_always_explain_themselves);
     tcase_add_loop_test(tc, a_catalogue_error_found_while_building_names_file_and_line, 0,
                         (int)(sizeof(build_cases) / sizeof(*build_cases)));
     suite_add_tcase(s, tc);

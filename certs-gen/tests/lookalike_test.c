@@ -195,6 +195,52 @@ START_TEST(microsoft_forms_carry_ca_version_zero_and_the_subca_template_as_bmpst
 }
 END_TEST
 
+/* Extension order and criticality per reference/azure-ca-hierarchy.md
+ * ("Extensions, in order"); "!" marks critical. */
+#define BC "2.5.29.19"
+#define KU "2.5.29.15"
+#define EKU "2.5.29.37"
+#define SKI "2.5.29.14"
+#define AKI "2.5.29.35"
+#define CRL "2.5.29.31"
+#define POL "2.5.29.32"
+#define AIA "1.3.6.1.5.5.7.1.1"
+#define MSVER "1.3.6.1.4.1.311.21.1"
+#define MSTPL "1.3.6.1.4.1.311.20.2"
+static const struct {
+    const char *name;
+    const char *exts[12];
+} orders[] = {
+    {"ms-tls-rsa-root-g2-xsign", {"!" BC, SKI, AKI, "!" KU, EKU, AIA, CRL, POL}},
+    {"ms-tls-g2-rsa-ca-ocsp-02", {"!" KU, MSVER, SKI, POL, EKU, MSTPL, "!" BC, AKI, CRL, AIA}},
+    {"ms-tls-g2-rsa-ca-ocsp-12", {"!" KU, MSVER, SKI, POL, EKU, MSTPL, "!" BC, AKI, CRL, AIA}},
+    {"azure-rsa-tls-ca-04-g2", {"!" BC, SKI, AKI, "!" KU, EKU, AIA, CRL, POL}},
+    {"azure-rsa-tls-ca-04-ms2017", {"!" KU, MSVER, SKI, POL, EKU, MSTPL, "!" BC, AKI, CRL, AIA}},
+    {"ms-tls-rsa-root-g2", {"!" KU, "!" BC, SKI, MSVER}},
+    {"leaf-azure-new-02", {AIA, SKI, "!" KU, "2.5.29.17", "!" BC, CRL, POL, AKI, EKU}},
+};
+
+START_TEST(an_intermediate_lookalike_keeps_the_reference_extension_order)
+{
+    X509 *x = ca_test_fixture_cert(orders[_i].name);
+    int n = 0;
+    while (n < 12 && orders[_i].exts[n])
+        n++;
+    ck_assert_int_eq(X509_get_ext_count(x), n);
+    for (int i = 0; i < n; i++) {
+        const char *want = orders[_i].exts[i];
+        int crit = want[0] == '!';
+        char oid[64];
+        X509_EXTENSION *e = X509_get_ext(x, i);
+        OBJ_obj2txt(oid, sizeof(oid), X509_EXTENSION_get_object(e), 1);
+        ck_assert_msg(strcmp(oid, want + crit) == 0, "%s: extension %d is %s, expected %s",
+                      orders[_i].name, i, oid, want + crit);
+        ck_assert_int_eq(X509_EXTENSION_get_critical(e), crit);
+    }
+    X509_free(x);
+}
+END_TEST
+
 Suite *lookalike_suite(void)
 {
     Suite *s = suite_create("lookalike");
@@ -207,6 +253,8 @@ Suite *lookalike_suite(void)
     tcase_add_loop_test(tc, an_intermediate_lookalike_follows_the_reference_profile, 0,
                         (int)(sizeof(profiles) / sizeof(*profiles)));
     tcase_add_test(tc, microsoft_forms_carry_ca_version_zero_and_the_subca_template_as_bmpstring);
+    tcase_add_loop_test(tc, an_intermediate_lookalike_keeps_the_reference_extension_order, 0,
+                        (int)(sizeof(orders) / sizeof(*orders)));
     suite_add_tcase(s, tc);
     return s;
 }
