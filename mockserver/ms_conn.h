@@ -120,6 +120,8 @@ struct ms_conn {
     SSL *ssl;                  /* when TLS is up (ms_tls.c) */
     int too_many;              /* over max_connections: FATAL 53300 after startup */
     atomic_int *stopping;      /* set when the server shuts down, or NULL */
+    int stop_fd;               /* readable once the server stops (-1: none) */
+    int timeout_ms;            /* of every read; 0: none */
     /* pg_stat_activity of the whole server; NULL: only this connection */
     size_t (*activity)(void *ud, ms_activity *rows, size_t max);
     void *activity_ud;

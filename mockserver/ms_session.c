@@ -1140,12 +1140,6 @@ void ms_session_run(ms_conn *c)
     for (i = 0; i < sizeof(reported_order) / sizeof(reported_order[0]); i++)
         ms_be_param_status(&c->out, reported_order[i],
                            ms_settings_get(&c->settings, reported_order[i]));
-    ms_be_key_data(&c->out, c->pid, c->cancel_key);
-    ms_be_ready(&c->out, 'I');
-    if (flush_out(c) != 1) {
-        end_on_read(c, 0, "sending the start-up reply");
-        goto out;
-    }
     /* pg_stat_activity row */
     c->act.pid = c->pid;
     c->act.ssl = c->tls_active;
@@ -1158,7 +1152,14 @@ void ms_session_run(ms_conn *c)
     snprintf(c->act.datname, sizeof(c->act.datname), "%s", st.database);
     snprintf(c->act.usename, sizeof(c->act.usename), "%s", st.user);
     snprintf(c->act.backend_type, sizeof(c->act.backend_type), "client backend");
+    /* Published before ReadyForQuery so a client that saw it is listed. */
     publish(c);
+    ms_be_key_data(&c->out, c->pid, c->cancel_key);
+    ms_be_ready(&c->out, 'I');
+    if (flush_out(c) != 1) {
+        end_on_read(c, 0, "sending the start-up reply");
+        goto out;
+    }
     query_loop(c);
 out:
     free(startup_buf);
