@@ -162,12 +162,17 @@ void ms_tls_conn_free(ms_conn *c);
 typedef struct ms_memio {
     const uint8_t *in;
     size_t in_len, in_off;
+    /* Offsets where the client "waits for the server": pending() is false
+     * there (models separate TCP writes for the CVE-2021-23214 check). */
+    const size_t *breaks;
+    size_t num_breaks;
     ms_buf out;
 } ms_memio;
 extern const ms_io_ops ms_memory_io;
 
 /* Runs a full session over memory: input bytes in, server output in
- * mio->out (the caller cleans it up). prof may have ssl = 0 only. */
+ * mio->out (the caller cleans it up). prof may have ssl = 0 only.
+ * mio->breaks/num_breaks are kept as the caller set them. */
 void ms_session_run_memory(ms_profile *prof, const uint8_t *in, size_t in_len, ms_memio *mio,
                            ms_event *out_ev);
 

@@ -30,6 +30,10 @@ static int mem_write_all(ms_conn *c, const void *buf, size_t n)
 static int mem_pending(ms_conn *c)
 {
     ms_memio *m = c->io_ctx;
+    size_t i;
+    for (i = 0; i < m->num_breaks; i++)
+        if (m->breaks[i] == m->in_off)
+            return 0;
     return m->in_off < m->in_len;
 }
 
