@@ -122,6 +122,7 @@ struct ms_conn {
     atomic_int *stopping;      /* set when the server shuts down, or NULL */
     int stop_fd;               /* readable once the server stops (-1: none) */
     int timeout_ms;            /* of every read; 0: none */
+    uint32_t md5_salt;         /* 0: random (tests fix it) */
     /* pg_stat_activity of the whole server; NULL: only this connection */
     size_t (*activity)(void *ud, ms_activity *rows, size_t max);
     void *activity_ud;
@@ -166,6 +167,7 @@ typedef struct ms_memio {
      * there (models separate TCP writes for the CVE-2021-23214 check). */
     const size_t *breaks;
     size_t num_breaks;
+    uint32_t md5_salt; /* 0: random */
     ms_buf out;
 } ms_memio;
 extern const ms_io_ops ms_memory_io;

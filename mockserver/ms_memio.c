@@ -85,6 +85,7 @@ void ms_session_run_memory(ms_profile *prof, const uint8_t *in, size_t in_len, m
     c->io_ctx = mio;
     c->prof = ms_profile_ref(prof);
     c->fd = -1;
+    c->md5_salt = mio->md5_salt;
     c->stop_fd = -1;
     c->pid = 4242;
     c->cancel_key = 0x1234;

@@ -399,7 +399,12 @@ static int authenticate(ms_conn *c, const char *user)
         int md5 = !strcmp(p->auth, "md5");
         uint8_t salt[4] = {0};
         c->ev.auth_method = md5 ? "md5" : "password";
-        if (md5)
+        if (md5 && c->md5_salt) {
+            salt[0] = (uint8_t)(c->md5_salt >> 24);
+            salt[1] = (uint8_t)(c->md5_salt >> 16);
+            salt[2] = (uint8_t)(c->md5_salt >> 8);
+            salt[3] = (uint8_t)c->md5_salt;
+        } else if (md5)
             RAND_bytes(salt, 4);
         ms_be_auth(&c->out, md5 ? 5 : 3, salt, md5 ? 4 : 0);
         if (flush_out(c) != 1) {
