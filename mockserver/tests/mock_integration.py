@@ -89,8 +89,14 @@ class Mock:
     def __enter__(self):
         return self
 
-    def __exit__(self, *a):
-        self.stop()
+    def __exit__(self, exc_type, exc, tb):
+        rc = self.stop()
+        err = self.proc.stderr.read()
+        if exc_type is None:
+            # A sanitizer report or a crash of the mock fails the test too.
+            check(rc == 0, "mock exited with %s: %s" % (rc, err[-2000:]))
+            check("Sanitizer" not in err and "runtime error" not in err,
+                  "sanitizer report from the mock: %s" % err[-2000:])
 
 
 def store(name):
