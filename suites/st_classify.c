@@ -266,7 +266,7 @@ st_observation st_classify(json_t *events, json_t *result)
     static const char *const k_server_alert[] = {"server_alert", "alert_sent", NULL};
     static const char *const k_ssl_response[] = {"ssl_response", NULL};
     static const char *const k_handshake[] = {"handshake", "tls_handshake", NULL};
-    static const char *const k_negotiation[] = {"negotiation", "request", "start", NULL};
+    static const char *const k_negotiation[] = {"tls_start", "negotiation", NULL};
     st_observation o = {ST_CLASS_NONE, "nothing to classify"};
     json_t *ev = NULL;
     const char *error = NULL;
@@ -321,29 +321,37 @@ st_observation st_classify(json_t *events, json_t *result)
     text_cls = st_classify_error_text(error);
 
     if (ev) {
+        static const char *const k_auth[] = {"auth_result", "auth", NULL};
+        static const char *const k_end_reason[] = {"end_reason", NULL};
         const char *sqlstate = ev_sqlstate(ev);
         const char *calert = ev_str(ev, k_client_alert);
         const char *salert = ev_str(ev, k_server_alert);
         const char *ssl_response = ev_str(ev, k_ssl_response);
         const char *hs = ev_str(ev, k_handshake);
         const char *neg = ev_str(ev, k_negotiation);
+        const char *auth = ev_str(ev, k_auth);
+        const char *end_reason = ev_str(ev, k_end_reason);
+        int tls_up = hs && strcmp(hs, "ok") == 0;
         int tls = ev_bool(ev, "tls");
         int startup = ev_bool(ev, "startup");
-        int client_hello = ev_bool(ev, "client_hello");
+        int tls_attempted = (ssl_response && strcmp(ssl_response, "S") == 0) ||
+                            (neg && strstr(neg, "direct") != NULL) ||
+                            (hs && strcmp(hs, "failed") == 0);
         st_class c;
 
+        if (tls == 1)
+            tls_up = 1;
         if (sqlstate && strcmp(sqlstate, "28P01") == 0) {
             o.cls = ST_AUTH_FAILED;
             o.evidence = "server event: FATAL 28P01 (authentication failed)";
             return o;
         }
         if (sqlstate && strcmp(sqlstate, "28000") == 0) {
-            int plaintext = tls == 0 || (ssl_response && strcmp(ssl_response, "N") == 0) ||
-                            (neg && strcmp(neg, "plain") == 0) ||
-                            (hs == NULL && tls < 0 && !ssl_response);
-            o.cls = plaintext ? ST_SSL_REQUIRED : ST_AUTH_FAILED;
-            o.evidence = plaintext ? "server event: FATAL 28000 on a plaintext session"
-                                   : "server event: FATAL 28000 over TLS (rejected)";
+            /* require_secure_transport's FATAL comes on a session without
+             * TLS (PostgreSQL: pg_hba "no encryption"). */
+            o.cls = tls_up ? ST_AUTH_FAILED : ST_SSL_REQUIRED;
+            o.evidence = tls_up ? "server event: FATAL 28000 over TLS (rejected)"
+                                : "server event: FATAL 28000 on a plaintext session";
             return o;
         }
         if ((c = alert_class(calert, &o.evidence, 1)) != ST_CLASS_NONE) {
@@ -359,7 +367,7 @@ st_observation st_classify(json_t *events, json_t *result)
             o.evidence = "server event: the server answered 'N' and the client gave up";
             return o;
         }
-        if (hs && strcmp(hs, "ok") == 0 && startup != 1) {
+        if (tls_up && startup != 1) {
             /* libpq closes right after a completed handshake for a host name
              * mismatch (fe-secure-common.c); other drivers say why in text. */
             if (text_cls != ST_CLASS_NONE) {
@@ -371,14 +379,24 @@ st_observation st_classify(json_t *events, json_t *result)
             }
             return o;
         }
-        if (ssl_response && strcmp(ssl_response, "S") == 0 && client_hello == 0 &&
-            (!hs || strcmp(hs, "none") == 0 || strcmp(hs, "not-started") == 0)) {
+        if (tls_attempted && !tls_up) {
+            /* 'S' (or a direct ClientHello) and the client went away without
+             * a TLS alert: libpq does this when it cannot load its root file
+             * (initialize_SSL fails before the ClientHello). */
             o.cls = text_cls != ST_CLASS_NONE ? text_cls : ST_CLIENT_CONFIG_ERROR;
-            o.evidence = "server event: 'S' then the client closed without a ClientHello";
+            o.evidence = "server event: TLS started, the client closed without a TLS alert";
             return o;
         }
-        if (ev_bool(ev, "auth") == 0) {
-            o.cls = ST_AUTH_FAILED;
+        if (!tls_attempted && startup != 1 && end_reason &&
+            strstr(end_reason, "invalid length of startup packet")) {
+            o.cls = ST_SERVER_REFUSED_SSL;
+            o.evidence = "server event: a direct TLS ClientHello read as a bad startup packet "
+                         "(the server does not accept direct TLS)";
+            return o;
+        }
+        if ((auth && strcmp(auth, "failed") == 0) || ev_bool(ev, "auth") == 0) {
+            o.cls = text_cls == ST_AUTH_FAILED || text_cls == ST_CLASS_NONE ? ST_AUTH_FAILED
+                                                                            : text_cls;
             o.evidence = "server event: authentication failed";
             return o;
         }

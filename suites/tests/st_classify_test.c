@@ -82,10 +82,43 @@ static const struct {
     {"a runner-reported timeout is timeout", "[]", "{\"timeout\":true}", ST_TIMEOUT},
     {"a runner-reported crash is client-crashed", "[]", "{\"crashed\":true}", ST_CLIENT_CRASHED},
     {"a server event with nothing decisive and no text is unclassified",
-     "[{\"handshake\":\"failed\"}]", "{\"connected\":false,\"error\":null}", ST_CLASS_NONE},
+     "[{\"handshake\":\"ok\",\"startup\":true,\"auth_result\":\"ok\"}]",
+     "{\"connected\":false,\"error\":null}", ST_CLASS_NONE},
     {"server evidence wins over misleading text",
      "[{\"handshake\":\"failed\",\"client_alert\":\"certificate_expired\"}]",
      "{\"connected\":false,\"error\":\"unable to get local issuer certificate\"}", ST_EXPIRED},
+    /* Events as the mock server writes them (mockserver/ms_event.c). */
+    {"mock: unknown_ca after SSLRequest is an untrusted chain",
+     "[{\"event\":\"connection\",\"tls_start\":\"sslrequest\",\"ssl_response\":\"S\",\"handshake\":\"failed\","
+     "\"client_alert\":\"unknown_ca\",\"client_alert_level\":\"fatal\",\"server_alert\":null,\"startup\":false,"
+     "\"auth_result\":\"none\",\"fatal\":null,\"end\":\"tls-error\"}]",
+     "{\"connected\":false,\"error\":\"SSL error: certificate verify failed\"}", ST_UNTRUSTED_CHAIN},
+    {"mock: a plaintext startup with FATAL 28000 no encryption is ssl-required",
+     "[{\"event\":\"connection\",\"tls_start\":\"none\",\"ssl_response\":null,\"handshake\":\"none\","
+     "\"startup\":true,\"auth_result\":\"none\",\"fatal\":{\"sqlstate\":\"28000\",\"message\":\"no pg_hba.conf entry\"},"
+     "\"end\":\"fatal\"}]",
+     "{\"connected\":false,\"error\":\"x\"}", ST_SSL_REQUIRED},
+    {"mock: S then a close without alert and the missing-root text is a client configuration error",
+     "[{\"tls_start\":\"sslrequest\",\"ssl_response\":\"S\",\"handshake\":\"failed\",\"tls_error\":\"connection closed by the client\","
+     "\"client_alert\":null,\"startup\":false,\"fatal\":null}]",
+     "{\"connected\":false,\"error\":\"root certificate file \\\"/x\\\" does not exist\"}", ST_CLIENT_CONFIG_ERROR},
+    {"mock: S then a close without alert and no text is a client configuration error",
+     "[{\"tls_start\":\"sslrequest\",\"ssl_response\":\"S\",\"handshake\":\"failed\",\"client_alert\":null,\"startup\":false}]",
+     "{\"connected\":false,\"error\":\"gone\"}", ST_CLIENT_CONFIG_ERROR},
+    {"mock: handshake ok then close_notify before startup is hostname-mismatch",
+     "[{\"tls_start\":\"sslrequest\",\"ssl_response\":\"S\",\"handshake\":\"ok\",\"client_alert\":\"close_notify\","
+     "\"client_alert_level\":\"warning\",\"startup\":false}]",
+     "{\"connected\":false,\"error\":\"server certificate for \\\"a\\\" does not match host name \\\"b\\\"\"}", ST_HOSTNAME_MISMATCH},
+    {"mock: a direct ClientHello read as a bad startup packet is server-refused-ssl",
+     "[{\"tls_start\":\"none\",\"ssl_response\":null,\"handshake\":\"none\",\"startup\":false,"
+     "\"end\":\"protocol-error\",\"end_reason\":\"invalid length of startup packet (369098752 bytes)\"}]",
+     "{\"connected\":false,\"error\":\"connection closed\"}", ST_SERVER_REFUSED_SSL},
+    {"mock: auth_result failed with a channel binding error is auth-failed",
+     "[{\"tls_start\":\"sslrequest\",\"ssl_response\":\"S\",\"handshake\":\"ok\",\"startup\":true,\"auth_result\":\"abandoned\"}]",
+     "{\"connected\":false,\"error\":\"channel binding required, but server authenticated client without channel binding\"}", ST_AUTH_FAILED},
+    {"mock: auth_result failed is auth-failed",
+     "[{\"handshake\":\"ok\",\"startup\":true,\"auth_result\":\"failed\"}]",
+     "{\"connected\":false,\"error\":\"odd\"}", ST_AUTH_FAILED},
     {"an event that is not an object is ignored", "[42]",
      "{\"connected\":false,\"error\":\"x509: certificate signed by unknown authority\"}", ST_UNTRUSTED_CHAIN},
 };
