@@ -70,19 +70,20 @@ static const pattern patterns[] = {
 
     /* validity period */
     {ST_EXPIRED, "certificate has expired"},
-    {ST_EXPIRED, "certificate is not yet valid"},
     {ST_EXPIRED, "alert certificate expired"},
     {ST_EXPIRED, "CERT_HAS_EXPIRED"},
-    {ST_EXPIRED, "CERT_NOT_YET_VALID"},
     {ST_EXPIRED, "CertificateExpiredException"},
-    {ST_EXPIRED, "CertificateNotYetValidException"},
     {ST_EXPIRED, "validity check failed"},
     {ST_EXPIRED, "x509: certificate has expired or is not yet valid"},
     {ST_EXPIRED, "certificate: Expired"},
-    {ST_EXPIRED, "NotValidYet"},
     {ST_EXPIRED, "InvalidCertificate(Expired"},
 
-    /* chain trust (includes too-weak keys/digests, see docs/expectations.md) */
+    /* chain trust (includes too-weak keys/digests and certificates not yet
+     * valid, see docs/expectations.md) */
+    {ST_UNTRUSTED_CHAIN, "certificate is not yet valid"},
+    {ST_UNTRUSTED_CHAIN, "CERT_NOT_YET_VALID"},
+    {ST_UNTRUSTED_CHAIN, "CertificateNotYetValidException"},
+    {ST_UNTRUSTED_CHAIN, "NotValidYet"},
     {ST_UNTRUSTED_CHAIN, "certificate verify failed"},
     {ST_UNTRUSTED_CHAIN, "unable to get local issuer certificate"},
     {ST_UNTRUSTED_CHAIN, "unable to get issuer certificate"},
@@ -260,6 +261,12 @@ static st_class alert_class(const char *alert, const char **evidence, int from_c
     return ST_CLASS_NONE;
 }
 
+static int is_generic_alert(const char *alert)
+{
+    return strcmp(alert, "bad_certificate") == 0 || strcmp(alert, "certificate_unknown") == 0 ||
+           strcmp(alert, "unsupported_certificate") == 0 || strcmp(alert, "decrypt_error") == 0;
+}
+
 st_observation st_classify(json_t *events, json_t *result)
 {
     static const char *const k_client_alert[] = {"client_alert", "alert_received", "alert", NULL};
@@ -355,6 +362,19 @@ st_observation st_classify(json_t *events, json_t *result)
             return o;
         }
         if ((c = alert_class(calert, &o.evidence, 1)) != ST_CLASS_NONE) {
+            /* bad_certificate and certificate_unknown say only "rejected":
+             * OpenSSL sends bad_certificate for a not-yet-valid or too-weak
+             * certificate, JSSE certificate_unknown for every failure, Go
+             * bad_certificate for a host name mismatch. A specific cause in
+             * the error text wins over them (unknown_ca and
+             * certificate_expired are specific and win over text). */
+            if (is_generic_alert(calert) && text_cls != ST_CLASS_NONE &&
+                text_cls != ST_UNTRUSTED_CHAIN) {
+                o.cls = text_cls;
+                o.evidence = "server event: generic certificate alert; the error text names "
+                             "the cause";
+                return o;
+            }
             o.cls = c;
             return o;
         }

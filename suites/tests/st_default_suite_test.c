@@ -95,6 +95,7 @@ static const struct {
     {"wrong-host/private-root/verify-full", ST_HOSTNAME_MISMATCH, ST_HOSTNAME_MISMATCH},
     {"wrong-host/private-root/verify-ca", ST_CONNECTED_TLS, ST_CONNECTED_TLS},
     {"expired-leaf/private-root/verify-full", ST_EXPIRED, ST_EXPIRED},
+    {"not-yet-valid-leaf/private-root/verify-full", ST_UNTRUSTED_CHAIN, ST_UNTRUSTED_CHAIN},
     {"rsa1024-leaf/private-root/verify-full", ST_UNTRUSTED_CHAIN, ST_UNTRUSTED_CHAIN},
     {"no-ssl/root-g2/require", ST_SERVER_REFUSED_SSL, ST_SERVER_REFUSED_SSL},
     {"tls10-only/root-g2/require", ST_PROTOCOL_VERSION, ST_PROTOCOL_VERSION},
