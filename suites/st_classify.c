@@ -165,10 +165,22 @@ static size_t last_match_end(const char *hay, const char *needle)
     return best;
 }
 
+/* Generic "the certificate was rejected" texts: OpenSSL appends "certificate
+ * verify failed" after the specific reason (s_client: "verify error:num=62:
+ * hostname mismatch ... certificate verify failed"), so when one of these is
+ * the last match, an expiry or host-name cause anywhere in the text wins. */
+static int is_generic_reject(const char *text)
+{
+    return strcmp(text, "certificate verify failed") == 0 ||
+           strcmp(text, "CERTIFICATE_VERIFY_FAILED") == 0 ||
+           strcmp(text, "alert bad certificate") == 0;
+}
+
 st_class st_classify_error_text(const char *error)
 {
-    st_class best = ST_CLASS_NONE;
-    size_t best_end = 0;
+    st_class best = ST_CLASS_NONE, cause = ST_CLASS_NONE;
+    size_t best_end = 0, cause_end = 0;
+    int best_generic = 0;
 
     if (!error || !*error)
         return ST_CLASS_NONE;
@@ -177,8 +189,16 @@ st_class st_classify_error_text(const char *error)
         if (end > best_end) {
             best_end = end;
             best = patterns[i].cls;
+            best_generic = is_generic_reject(patterns[i].text);
+        }
+        if (end > cause_end &&
+            (patterns[i].cls == ST_EXPIRED || patterns[i].cls == ST_HOSTNAME_MISMATCH)) {
+            cause_end = end;
+            cause = patterns[i].cls;
         }
     }
+    if (best_generic && cause != ST_CLASS_NONE)
+        return cause;
     return best;
 }
 
