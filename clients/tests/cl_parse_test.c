@@ -389,6 +389,20 @@ START_TEST(a_successful_handshake_is_read_from_s_client_output)
 }
 END_TEST
 
+START_TEST(a_tls12_session_block_is_read_too)
+{
+    const char *out = "New, TLSv1.2, Cipher is ECDHE-ECDSA-AES256-GCM-SHA384\n"
+                      "SSL-Session:\n    Protocol  : TLSv1.2\n"
+                      "    Verify return code: 0 (ok)\n    Extended master secret: yes\n";
+    sclient_output o;
+    sclient_parse_output(out, "", &o);
+    ck_assert_str_eq(o.tls_version, "TLSv1.2");
+    ck_assert_str_eq(o.cipher, "ECDHE-ECDSA-AES256-GCM-SHA384");
+    ck_assert_int_eq(o.verify_code, 0);
+    sclient_output_cleanup(&o);
+}
+END_TEST
+
 START_TEST(a_verification_failure_is_read_from_s_client_output)
 {
     const char *out = "CONNECTED(00000003)\nNew, (NONE), Cipher is (NONE)\n"
@@ -482,6 +496,7 @@ Suite *cl_sclient_suite(void)
 
     tc = tcase_create("what s_client prints");
     tcase_add_test(tc, a_successful_handshake_is_read_from_s_client_output);
+    tcase_add_test(tc, a_tls12_session_block_is_read_too);
     tcase_add_test(tc, a_verification_failure_is_read_from_s_client_output);
     tcase_add_loop_test(tc, openssl_version_names_the_library_actually_loaded, 0,
                         (int)(sizeof(openssl_versions) / sizeof(openssl_versions[0])));
