@@ -292,6 +292,34 @@ START_TEST(a_child_that_hangs_is_killed_at_the_deadline)
 }
 END_TEST
 
+START_TEST(a_chatty_child_is_capped_and_still_runs_to_completion)
+{
+    /* 6 MB on stdout: the first 4 MiB are kept, the rest drained, so the
+     * child never blocks on a full pipe. */
+    char *argv[] = {"head", "-c", "6000000", "/dev/zero", NULL};
+    cl_child_result r;
+    pgtls_err err;
+    ck_assert_int_eq(cl_child_run(argv, NULL, 10000, &r, &err), 0);
+    ck_assert_int_eq(r.timed_out, 0);
+    ck_assert_int_eq(r.exited, 1);
+    ck_assert_int_eq(r.exit_status, 0);
+    ck_assert_uint_eq(r.out_len, 4u * 1024 * 1024);
+    cl_child_result_cleanup(&r);
+}
+END_TEST
+
+START_TEST(a_child_gets_the_environment_it_is_given)
+{
+    char *argv[] = {"env", NULL};
+    char *envp[] = {"PGTLS_CHILD_ONLY=yes", NULL};
+    cl_child_result r;
+    pgtls_err err;
+    ck_assert_int_eq(cl_child_run(argv, envp, 10000, &r, &err), 0);
+    ck_assert_str_eq(r.out, "PGTLS_CHILD_ONLY=yes\n");
+    cl_child_result_cleanup(&r);
+}
+END_TEST
+
 START_TEST(a_program_that_does_not_exist_is_an_error_not_a_crash)
 {
     char *argv[] = {"/nonexistent/pgtls-no-such-program", NULL};
@@ -398,6 +426,8 @@ Suite *cl_kit_suite(void)
     tc = tcase_create("child processes have a hard deadline");
     tcase_add_test(tc, a_child_s_output_and_exit_status_are_captured);
     tcase_add_test(tc, a_child_that_hangs_is_killed_at_the_deadline);
+    tcase_add_test(tc, a_chatty_child_is_capped_and_still_runs_to_completion);
+    tcase_add_test(tc, a_child_gets_the_environment_it_is_given);
     tcase_add_test(tc, a_program_that_does_not_exist_is_an_error_not_a_crash);
     suite_add_tcase(s, tc);
 
