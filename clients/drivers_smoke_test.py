@@ -282,9 +282,12 @@ def main():
                                    or bool(r.get("unsupported"))), r))
                 # Per-case environment: HOME with ~/.postgresql/root.crt (libpq's
                 # default root file) and NODE_EXTRA_CA_CERTS (read by Node at start-up).
-                for cid, env in (("home-root", {"HOME": home_with_root}),
-                                 ("node-extra-ca", {"HOME": home, "NODE_EXTRA_CA_CERTS": right})):
-                    cs = case(cid, "verify-full", None)
+                for cid, mode, root, env in (
+                        ("require-right", "require", right, {"HOME": home}),
+                        ("home-root", "verify-full", None, {"HOME": home_with_root}),
+                        ("node-extra-ca", "verify-full", None,
+                         {"HOME": home, "NODE_EXTRA_CA_CERTS": right})):
+                    cs = case(cid, mode, root)
                     cs["env"] = env
                     r = ad.ask(json.dumps(cs))
                     want = str(expect.get(cid, "answers"))
@@ -295,8 +298,8 @@ def main():
                     else:
                         ok = r.get("id") == cid and (r.get("connected") is True or bool(r.get("error"))
                                                      or bool(r.get("unsupported")))
-                    checks.append(("verify-full with the root only in the case env (%s) %s"
-                                   % (cid, want.split(":")[0]), ok and r.get("id") == cid, r))
+                    checks.append(("%s with %s: %s" % (mode, cid, want.split(":")[0]),
+                                   ok and r.get("id") == cid, r))
                 r = ad.ask('{"id": "broken", "port": ')
                 checks.append(("a malformed line gets an error result",
                                r.get("connected") is False and bool(r.get("error")), r))
