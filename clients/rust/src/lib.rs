@@ -131,7 +131,7 @@ where
             }
         }
         int(c, "port")?;
-        let timeout = int(c, "timeout_ms")?.filter(|t| *t > 0).unwrap_or(5000) as u64;
+        let timeout = int(c, "timeout_ms")?.filter(|t| *t > 0).unwrap_or(10000) as u64;
         apply_env(base, c.get("env").unwrap_or(&Value::Null))?;
         match connect(c, Duration::from_millis(timeout))? {
             Outcome::Fields(m) => {

@@ -116,7 +116,7 @@ async fn attempt(c: &Value, timeout: Duration) -> Result<Map<String, Value>, Str
     };
     let mut conn = match tokio::time::timeout(timeout, sqlx::PgConnection::connect_with(&opts)).await {
         Err(_) => {
-            r.insert("error".into(), json!(format!("adapter: no answer within {} ms", timeout.as_millis())));
+            r.insert("error".into(), json!(format!("adapter: timeout: no answer within {} ms", timeout.as_millis())));
             r.insert("error_code".into(), json!("timeout"));
             return Ok(r);
         }
@@ -150,7 +150,7 @@ async fn attempt(c: &Value, timeout: Duration) -> Result<Map<String, Value>, Str
             r.insert("error_code".into(), json!(code(&e)));
         }
         Err(_) => {
-            r.insert("error".into(), json!("adapter: query timed out"));
+            r.insert("error".into(), json!("adapter: timeout: the query did not finish"));
             r.insert("error_code".into(), json!("timeout"));
         }
     }

@@ -112,7 +112,7 @@ async fn attempt(c: &Value, timeout: Duration) -> Result<Map<String, Value>, Str
     let fut = cfg.connect(tls);
     let (client, conn) = match tokio::time::timeout(timeout, fut).await {
         Err(_) => {
-            r.insert("error".into(), json!(format!("adapter: no answer within {} ms", timeout.as_millis())));
+            r.insert("error".into(), json!(format!("adapter: timeout: no answer within {} ms", timeout.as_millis())));
             r.insert("error_code".into(), json!("timeout"));
             return Ok(r);
         }
@@ -152,7 +152,7 @@ async fn attempt(c: &Value, timeout: Duration) -> Result<Map<String, Value>, Str
             r.insert("error_code".into(), json!(e.code().map(|c| c.code().to_string())));
         }
         Err(_) => {
-            r.insert("error".into(), json!("adapter: query timed out"));
+            r.insert("error".into(), json!("adapter: timeout: the query did not finish"));
             r.insert("error_code".into(), json!("timeout"));
         }
     }
