@@ -112,7 +112,7 @@ function withTimeout(promise, ms) {
     promise,
     new Promise((_, reject) => {
       timer = setTimeout(() => {
-        const e = new Error(`adapter: no answer from the driver within ${ms} ms`);
+        const e = new Error(`adapter: timeout: no answer from the driver within ${ms} ms`);
         e.code = 'timeout';
         reject(e);
       }, ms + 1000);
@@ -136,7 +136,7 @@ async function runCase(driver, c, features, argv) {
     if (c.env !== undefined && c.env !== null && (typeof c.env !== 'object' || Array.isArray(c.env))) {
       throw new TypeError('env must be an object');
     }
-    const timeoutMs = c.timeout_ms || 5000;
+    const timeoutMs = c.timeout_ms || 10000;
     const env = c.env || {};
     if (STARTUP_ENV.some((k) => env[k] !== undefined && env[k] !== null) && !process.env.PGTLS_NODE_CHILD) {
       Object.assign(r, runInChild(c, argv, timeoutMs));
