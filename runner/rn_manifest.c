@@ -118,6 +118,15 @@ rn_manifest *rn_manifest_parse(const char *json_text, const char *origin, const 
     ENSURE(m->name && m->dir, err, PGTLS_ERR_NOMEM, "out of memory");
     m->startup_timeout_ms = RN_DEFAULT_STARTUP_TIMEOUT_MS;
 
+    v = json_object_get(root, "protocol");
+    if (v) {
+        ENSURE(json_is_integer(v), err, PGTLS_ERR_CONFIG, "%s: \"protocol\" must be an integer",
+               origin);
+        ENSURE(json_integer_value(v) == 1, err, PGTLS_ERR_CONFIG,
+               "%s: the adapter speaks case protocol %lld; this runner speaks 1 "
+               "(docs/case-protocol.md)",
+               origin, (long long)json_integer_value(v));
+    }
     v = json_object_get(root, "name");
     if (v) {
         ENSURE(json_is_string(v), err, PGTLS_ERR_CONFIG, "%s: \"name\" must be a string", origin);

@@ -55,7 +55,7 @@ START_TEST(a_good_manifest_gives_an_expanded_argv_and_its_settings)
     pgtls_err err;
     err_clear(&err);
     rn_manifest *m = rn_manifest_parse(
-        "{\"name\":\"psql\",\"description\":\"psql via libpq\","
+        "{\"protocol\":1,\"name\":\"psql\",\"description\":\"psql via libpq\","
         "\"argv\":[\"python3\",\"@SRC@/clients/psql/adapter.py\"],"
         "\"startup_timeout_ms\":1500,\"tls_only\":true,\"install\":\"@DIR@/install\",\"extra\":{\"ignored\":1}}",
         "psql/adapter.json", "psql", "/s/clients/psql", &paths, &err);
@@ -104,6 +104,8 @@ static const struct {
     {"{\"argv\":[\"x\"],\"name\":3}", "\"name\" must be a string"},
     {"{\"argv\":[\"x\"],\"startup_timeout_ms\":0}", "\"startup_timeout_ms\" must be an integer"},
     {"{\"argv\":[\"x\"],\"startup_timeout_ms\":\"5\"}", "\"startup_timeout_ms\" must be an integer"},
+    {"{\"argv\":[\"x\"],\"protocol\":2}", "speaks case protocol 2"},
+    {"{\"argv\":[\"x\"],\"protocol\":\"1\"}", "\"protocol\" must be an integer"},
     {"{\"argv\":[\"x\"],\"tls_only\":1}", "\"tls_only\" must be true or false"},
     {"{\"argv\":[\"x\"],\"description\":[]}", "\"description\" must be a string"},
     {"{\"argv\":[\"x\"],\"requires\":\"psql\"}", "\"requires\" must be an array"},
