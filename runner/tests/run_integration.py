@@ -96,6 +96,26 @@ def libpq_and_psql_conform_on_every_row_of_a_small_suite():
         check(p.returncode == 0, "exit %d" % p.returncode)
 
 
+def libpq_psql_and_s_client_conform_on_the_whole_default_suite():
+    """Issue #5's bar: every row of the default suite conforms (or is a known
+    deviation / unsupported) for libpq, psql and openssl-s_client."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out")
+        p = run([pgtls(), "run", "--clients", "libpq,psql,openssl-s_client",
+                 "--fixtures", fixtures(), "--out", out, "--jobs", "2", "--no-progress"])
+        sys.stdout.write(p.stdout[-3000:])
+        with open(os.path.join(out, "matrix.json")) as f:
+            m = json.load(f)
+        check(m["run"]["incomplete"] is False, "run marked incomplete")
+        ncases = len(m["cases"])
+        check(ncases >= 300, "only %d cases in the default suite" % ncases)
+        check(len(list(rows(m))) == 3 * ncases, "rows missing")
+        bad = [(i, k.split(" ")[0], r["expected"], r["observed"]) for i, k, r in rows(m)
+               if r["verdict"] not in ("conforms", "deviation-known", "unsupported")]
+        check(not bad, "%d rows do not conform: %s" % (len(bad), bad[:20]))
+        check(p.returncode == 0, "exit %d" % p.returncode)
+
+
 def a_hung_and_a_crashing_adapter_give_timeout_and_crashed_rows_and_lose_none():
     ids = case_ids(small_suite())
     hang, crash = ids[1], ids[3]
@@ -179,7 +199,36 @@ def unknown_clients_and_bad_flags_are_usage_errors():
         check(p.stderr.strip(), "%s: no message" % argv)
 
 
+def clients_lists_versions_and_says_why_an_adapter_is_unusable():
+    with tempfile.TemporaryDirectory() as tmp:
+        cdir = fake_clients_dir(tmp, "fake", [])
+        fake_clients_dir(tmp, "broken", ["--no-hello"])
+        os.makedirs(os.path.join(cdir, "missing"))
+        with open(os.path.join(cdir, "missing", "adapter.json"), "w") as f:
+            json.dump({"argv": ["/nonexistent/adapter"], "install": "@DIR@/install"}, f)
+        p = run([pgtls(), "clients", "--json", "--clients-dir", cdir])
+        check(p.returncode == 0, "exit %d: %s" % (p.returncode, p.stderr))
+        got = {c["name"]: c for c in json.loads(p.stdout)}
+        check(sorted(got) == ["broken", "fake", "missing"], "listed %s" % sorted(got))
+        check(got["fake"]["usable"] and got["fake"]["hello"]["version"] == "1.0", got["fake"])
+        check(not got["broken"]["usable"] and "exit 7" in got["broken"]["reason"], got["broken"])
+        check(not got["missing"]["usable"] and "install it:" in got["missing"]["reason"],
+              got["missing"])
+        p = run([pgtls(), "clients", "--clients-dir", cdir])
+        check("fake" in p.stdout and "1.0" in p.stdout and "unusable:" in p.stdout, p.stdout)
+        # A run with an unusable client skips it (reported) and runs the rest.
+        out = os.path.join(tmp, "out")
+        p = run([pgtls(), "run", "--clients-dir", cdir, "--suite", small_suite(),
+                 "--fixtures", fixtures(), "--out", out, "--no-progress"])
+        check("skipping client broken" in p.stderr, p.stderr)
+        with open(os.path.join(out, "matrix.json")) as f:
+            m = json.load(f)
+        check(len(m["clients"]) == 1, "clients in the matrix: %s" % m["clients"])
+
+
 TESTS = {f.__name__: f for f in (
+    libpq_psql_and_s_client_conform_on_the_whole_default_suite,
+    clients_lists_versions_and_says_why_an_adapter_is_unusable,
     libpq_and_psql_conform_on_every_row_of_a_small_suite,
     a_hung_and_a_crashing_adapter_give_timeout_and_crashed_rows_and_lose_none,
     sigint_mid_run_leaves_a_valid_matrix_marked_incomplete,
