@@ -68,7 +68,8 @@ static char **split_list(const char *s)
         free(copy);
         return NULL;
     }
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save))
         if (*tok && !(v[k++] = strdup(tok))) {
             free(copy);
             rn_strv_free(v);
@@ -150,9 +151,14 @@ static void run_usage(FILE *f)
 
 int rn_cli_run(int argc, char **argv)
 {
-    rn_run_options o = {.jobs = default_jobs(), .timeout_ms = 5000, .grace_ms = 3000,
-                        .idle_wait_ms = 2000, .regen = 1, .fixtures_dir = "out/fixtures",
-                        .clients_dir = default_clients_dir(), .paths = default_paths(),
+    rn_run_options o = {.jobs = default_jobs(),
+                        .timeout_ms = 5000,
+                        .grace_ms = 3000,
+                        .idle_wait_ms = 2000,
+                        .regen = 1,
+                        .fixtures_dir = "out/fixtures",
+                        .clients_dir = default_clients_dir(),
+                        .paths = default_paths(),
                         .tty = isatty(STDERR_FILENO)};
     flags f = {.argc = argc, .argv = argv, .cmd = "run"};
     char *out_default = NULL, *cmdline = NULL, suite_abs[PATH_MAX];
@@ -213,7 +219,8 @@ int rn_cli_run(int argc, char **argv)
         goto out;
     if ((o.clients && !o.clients[0]) || (o.scenarios && !o.scenarios[0]) ||
         (o.sslmodes && !o.sslmodes[0])) {
-        fprintf(stderr, "pgtls run: an empty --clients/--scenarios/--sslmodes list selects nothing\n");
+        fprintf(stderr,
+                "pgtls run: an empty --clients/--scenarios/--sslmodes list selects nothing\n");
         goto out;
     }
     if (!o.out_dir) {
@@ -280,8 +287,11 @@ static void repro_usage(FILE *f)
 
 int rn_cli_repro(int argc, char **argv)
 {
-    rn_repro_options o = {.client = "libpq", .fixtures_dir = "out/fixtures", .regen = 1,
-                          .timeout_ms = 5000, .clients_dir = default_clients_dir(),
+    rn_repro_options o = {.client = "libpq",
+                          .fixtures_dir = "out/fixtures",
+                          .regen = 1,
+                          .timeout_ms = 5000,
+                          .clients_dir = default_clients_dir(),
                           .paths = default_paths()};
     flags f = {.argc = argc, .argv = argv, .cmd = "repro"};
     const char *v;
@@ -366,8 +376,7 @@ int rn_cli_clients(int argc, char **argv)
             if (v && parse_int("clients", "--timeout-ms", v, 100, 600000, &timeout_ms) < 0)
                 return 2;
         } else {
-            fprintf(stderr, "pgtls clients: unknown argument '%s' (see pgtls clients --help)\n",
-                    a);
+            fprintf(stderr, "pgtls clients: unknown argument '%s' (see pgtls clients --help)\n", a);
             return 2;
         }
     }
@@ -403,8 +412,7 @@ int rn_cli_clients(int argc, char **argv)
                 snprintf(libpq, sizeof(libpq), "%s", json_string_value(lp));
             else if (json_is_integer(lp))
                 snprintf(libpq, sizeof(libpq), "%lld", (long long)json_integer_value(lp));
-            printf("%-16s %-12s libpq %-8s %s\n", c->name, ver ? ver : "?", libpq,
-                   tls ? tls : "?");
+            printf("%-16s %-12s libpq %-8s %s\n", c->name, ver ? ver : "?", libpq, tls ? tls : "?");
         }
         rn_client_cleanup(c);
     }

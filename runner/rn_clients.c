@@ -146,8 +146,11 @@ static void *probe_worker(void *arg)
 int rn_client_probe_all(const char *clients_dir, char *const *names, const rn_paths *paths,
                         int describe_timeout_ms, int jobs, rn_client *out)
 {
-    probe_job j = {.clients_dir = clients_dir, .names = names, .paths = paths,
-                   .timeout_ms = describe_timeout_ms, .out = out};
+    probe_job j = {.clients_dir = clients_dir,
+                   .names = names,
+                   .paths = paths,
+                   .timeout_ms = describe_timeout_ms,
+                   .out = out};
     pthread_t threads[16];
     int started = 0;
 

@@ -72,8 +72,9 @@ int main(int argc, char **argv)
         if (delay_ms)
             usleep((useconds_t)delay_ms * 1000);
         if (!id) {
-            printf("{\"id\":null,\"connected\":false,\"error\":\"adapter: cannot parse case: %s\"}\n",
-                   jerr.text);
+            printf(
+                "{\"id\":null,\"connected\":false,\"error\":\"adapter: cannot parse case: %s\"}\n",
+                jerr.text);
         } else if (hang && strcmp(id, hang) == 0) {
             fprintf(stderr, "fake: hanging on %s\n", id);
             for (;;)

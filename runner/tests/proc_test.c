@@ -27,7 +27,8 @@ static void teardown(void)
 
 static char *case_line(const char *id)
 {
-    return str_printf("{\"id\":\"%s\",\"sslmode\":\"require\",\"env\":{\"HOME\":\"/h/%s\"}}", id, id);
+    return str_printf("{\"id\":\"%s\",\"sslmode\":\"require\",\"env\":{\"HOME\":\"/h/%s\"}}", id,
+                      id);
 }
 
 static int process_gone(pid_t pid)
