@@ -136,27 +136,34 @@ def a_hung_and_a_crashing_adapter_give_timeout_and_crashed_rows_and_lose_none():
         check(p.returncode == 1, "exit %d (a timeout is a failure)" % p.returncode)
 
 
-def sigint_mid_run_leaves_a_valid_matrix_marked_incomplete():
-    with tempfile.TemporaryDirectory() as tmp:
-        cdir = fake_clients_dir(tmp, "slow", ["--delay-ms", "300"])
-        out = os.path.join(tmp, "out")
-        proc = subprocess.Popen([pgtls(), "run", "--clients-dir", cdir, "--suite", small_suite(),
-                                 "--fixtures", fixtures(), "--out", out, "--jobs", "1",
-                                 "--no-progress"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2.0)
-        proc.send_signal(signal.SIGINT)
-        try:
-            so, se = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise AssertionError("pgtls run did not stop within 20 s of SIGINT")
-        check(proc.returncode == 130, "exit %d, stderr %s" % (proc.returncode, se))
-        with open(os.path.join(out, "matrix.json")) as f:
-            m = json.load(f)
-        check(m["run"]["incomplete"] is True, "not marked incomplete")
-        n = len(list(rows(m)))
-        check(0 < n < len(case_ids(small_suite())), "%d rows after SIGINT" % n)
+def sigint_or_sigterm_mid_run_leaves_a_valid_matrix_marked_incomplete():
+    total = len(case_ids(small_suite()))
+    for sig, status in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        with tempfile.TemporaryDirectory() as tmp:
+            cdir = fake_clients_dir(tmp, "slow", ["--delay-ms", "300"])
+            out = os.path.join(tmp, "out")
+            proc = subprocess.Popen([pgtls(), "run", "--clients-dir", cdir, "--suite",
+                                     small_suite(), "--fixtures", fixtures(), "--out", out,
+                                     "--jobs", "1", "--no-progress"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(2.0)
+            t0 = time.time()
+            proc.send_signal(sig)
+            try:
+                so, se = proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise AssertionError("pgtls run did not stop within 20 s of %s" % sig.name)
+            check(time.time() - t0 < 5, "%s: took %.1f s to stop" % (sig.name, time.time() - t0))
+            check(proc.returncode == status, "%s: exit %d, stderr %s" %
+                  (sig.name, proc.returncode, se))
+            check("interrupted" in so, "%s: summary does not say interrupted: %s" % (sig.name, so))
+            with open(os.path.join(out, "matrix.json")) as f:
+                m = json.load(f)
+            check(m["run"]["incomplete"] is True, "%s: not marked incomplete" % sig.name)
+            n = len(list(rows(m)))
+            check(0 < n < total, "%s: %d rows of %d after the signal" % (sig.name, n, total))
+            check(os.path.exists(os.path.join(out, "summary.md")), "no summary.md")
 
 
 def repro_exec_of_a_case_gives_the_class_the_run_observed():
@@ -231,7 +238,7 @@ TESTS = {f.__name__: f for f in (
     clients_lists_versions_and_says_why_an_adapter_is_unusable,
     libpq_and_psql_conform_on_every_row_of_a_small_suite,
     a_hung_and_a_crashing_adapter_give_timeout_and_crashed_rows_and_lose_none,
-    sigint_mid_run_leaves_a_valid_matrix_marked_incomplete,
+    sigint_or_sigterm_mid_run_leaves_a_valid_matrix_marked_incomplete,
     repro_exec_of_a_case_gives_the_class_the_run_observed,
     repro_prints_the_mock_and_a_one_shot_adapter_command,
     unknown_clients_and_bad_flags_are_usage_errors,
