@@ -79,6 +79,23 @@ static char **split_list(const char *s)
     return v;
 }
 
+/* Drops repeated names, keeping the first (--clients libpq,libpq is one client). */
+static void dedupe(char **v)
+{
+    size_t k = 0;
+    for (size_t i = 0; v && v[i]; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < k && !seen; j++)
+            seen = strcmp(v[j], v[i]) == 0;
+        if (seen)
+            free(v[i]);
+        else
+            v[k++] = v[i];
+    }
+    if (v)
+        v[k] = NULL;
+}
+
 /* A tiny flag reader: "--name VALUE" and "--name=VALUE". */
 typedef struct flags {
     int argc, i;
@@ -217,6 +234,9 @@ int rn_cli_run(int argc, char **argv)
     }
     if (f.bad)
         goto out;
+    dedupe(o.clients);
+    dedupe(o.scenarios);
+    dedupe(o.sslmodes);
     if ((o.clients && !o.clients[0]) || (o.scenarios && !o.scenarios[0]) ||
         (o.sslmodes && !o.sslmodes[0])) {
         fprintf(stderr,

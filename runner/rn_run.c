@@ -408,6 +408,22 @@ static int select_clients(run_ctx *r, pgtls_err *err)
             goto out;
         }
         rc->matrix_client = mc;
+        /* The matrix keys a column by the build in the hello: two adapters
+         * with the same key would overwrite each other's rows. */
+        for (size_t k = 0; k + 1 < r->num_clients; k++)
+            if (r->clients[k].matrix_client == mc) {
+                fprintf(stderr,
+                        "pgtls run: skipping client %s: its hello has the same build key as %s "
+                        "(\"%s\"), so its rows would replace that client's; give it a distinct "
+                        "\"client\" or \"build\"\n",
+                        rc->probe.name, r->clients[k].probe.name,
+                        rs_matrix_client_key(r->matrix, mc));
+                st_deviations_free(rc->deviations);
+                rn_client_cleanup(&rc->probe);
+                memset(rc, 0, sizeof(*rc));
+                r->num_clients--;
+                break;
+            }
     }
     ENSURE(r->num_clients > 0, err, PGTLS_ERR_INPUT,
            "no usable client (see the lines above, and pgtls clients)");

@@ -233,7 +233,22 @@ def clients_lists_versions_and_says_why_an_adapter_is_unusable():
         check(len(m["clients"]) == 1, "clients in the matrix: %s" % m["clients"])
 
 
+def two_adapters_with_one_build_key_do_not_overwrite_each_others_rows():
+    with tempfile.TemporaryDirectory() as tmp:
+        cdir = fake_clients_dir(tmp, "first", [])
+        fake_clients_dir(tmp, "second", [])
+        out = os.path.join(tmp, "out")
+        p = run([pgtls(), "run", "--clients-dir", cdir, "--suite", small_suite(),
+                 "--fixtures", fixtures(), "--out", out, "--no-progress"])
+        check("skipping client second" in p.stderr and "same build key" in p.stderr, p.stderr)
+        with open(os.path.join(out, "matrix.json")) as f:
+            m = json.load(f)
+        check(len(m["clients"]) == 1, "clients: %s" % m["clients"])
+        check(len(list(rows(m))) == len(m["cases"]), "rows != cases")
+
+
 TESTS = {f.__name__: f for f in (
+    two_adapters_with_one_build_key_do_not_overwrite_each_others_rows,
     libpq_psql_and_s_client_conform_on_the_whole_default_suite,
     clients_lists_versions_and_says_why_an_adapter_is_unusable,
     libpq_and_psql_conform_on_every_row_of_a_small_suite,
