@@ -65,7 +65,7 @@ static const char js[] =
     "'data-store':c.store});tr.appendChild(el('td',null,c.id));"
     "clients.forEach(function(cl){var r=(c.results||{})[cl.key];var td;if(!r){td=el('td',{'class':'cell none'},'—');}"
     "else{td=el('td',{'class':'cell v-'+r.verdict,title:'expected '+r.expected+', observed '+r.observed+' ('+r.verdict+')',"
-    "'data-client':cl.key},r.observed+(r.verdict==='conforms'?'':' ['+r.verdict+']'));"
+    "'data-client':cl.key},r.observed+(r.verdict==='conforms'||r.verdict===r.observed?'':' ['+r.verdict+']'));"
     "td.addEventListener('click',function(){show(c,cl,r);});}tr.appendChild(td);});tb.appendChild(tr);});"
     "document.getElementById('shown').textContent=n+' of '+(M.cases||[]).length+' cases shown';}\n"
     "function show(c,cl,r){var d=document.getElementById('detail');d.hidden=false;"
