@@ -5,6 +5,8 @@
  *   PGTLS_UPDATE_GOLDEN=1 build/tests/results-unit-tests
  * and review the diff (results/tests/golden/README.md). */
 #include <check.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -149,6 +151,66 @@ START_TEST(a_known_deviation_is_recorded_as_such_never_as_a_pass)
     json_decref(hello);
     st_deviations_free(d);
     rs_matrix_free(m);
+}
+END_TEST
+
+typedef struct worker_arg {
+    rs_matrix *m;
+    int client;
+    int worker;
+    const char *path;
+    int failures;
+} worker_arg;
+
+static void *record_many(void *p)
+{
+    worker_arg *a = p;
+    pgtls_err err;
+    json_t *res = json_pack("{s:b,s:b}", "connected", 1, "tls", 1);
+    for (int i = 0; i < 150; i++) {
+        char id[64], scen[32];
+        snprintf(scen, sizeof(scen), "s%d", a->worker);
+        snprintf(id, sizeof(id), "s%d/root/require/%03d", a->worker, i);
+        st_case c = mkcase(id, scen, "root", "require");
+        c.verify = (char *)"ok";
+        err_clear(&err);
+        if (rs_matrix_record(a->m, a->client, &c, res, NULL, i, NULL, NULL, &err) != ST_CONFORMS)
+            a->failures++;
+        if (i % 50 == 0 && rs_matrix_write(a->m, a->path, &err) < 0)
+            a->failures++;
+    }
+    json_decref(res);
+    return NULL;
+}
+
+START_TEST(runner_workers_may_record_and_write_concurrently)
+{
+    pgtls_err err;
+    char *dir = ts_tmpdir_new("rsthr");
+    char *path = fs_join(dir, "matrix.json");
+    pthread_t t[4];
+    worker_arg a[4];
+    err_clear(&err);
+    rs_matrix *m = rs_matrix_new(NULL, &err);
+    json_t *hello = js("{\"client\":\"libpq\",\"version\":\"17\",\"libpq\":\"170002\"}");
+    int client = rs_matrix_add_client(m, hello, &err);
+    for (int i = 0; i < 4; i++) {
+        a[i] = (worker_arg){m, client, i, path, 0};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, record_many, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(a[i].failures, 0);
+    }
+    ck_assert_int_eq(rs_matrix_write(m, path, &err), 0);
+    rs_matrix *back = rs_matrix_load(path, &err);
+    ck_assert_msg(back != NULL, "%s", err.msg);
+    ck_assert_uint_eq(json_array_size(json_object_get(rs_matrix_json(back), "cases")), 600);
+    rs_matrix_free(back);
+    json_decref(hello);
+    rs_matrix_free(m);
+    free(path);
+    ts_tmpdir_remove(dir);
 }
 END_TEST
 
@@ -582,6 +644,7 @@ Suite *rs_matrix_suite(void)
     TCase *tc = tcase_create("the matrix document");
     tcase_add_test(tc, the_runner_builds_a_matrix_incrementally_and_writes_it_atomically);
     tcase_add_test(tc, a_known_deviation_is_recorded_as_such_never_as_a_pass);
+    tcase_add_test(tc, runner_workers_may_record_and_write_concurrently);
     tcase_add_loop_test(tc, a_malformed_matrix_is_one_clear_error, 0,
                         (int)(sizeof(bad_matrices) / sizeof(bad_matrices[0])));
     tcase_add_test(tc, a_matrix_round_trips_through_load_and_write);
