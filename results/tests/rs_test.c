@@ -341,6 +341,52 @@ START_TEST(the_html_page_needs_no_network_and_cannot_be_broken_out_of)
 }
 END_TEST
 
+/* Fields of the wrong type (a hand-edited or foreign matrix) must render,
+ * merge and diff without crashing (run under ASan/UBSan in CI). */
+static const char *const wrong_types[] = {
+    "{\"clients\":[{\"key\":\"k\",\"client\":42,\"version\":[]}],\"run\":{\"host\":7,"
+    "\"sources\":{},\"incomplete\":\"yes\"}}",
+    "{\"cases\":[{\"id\":\"x/y/z\",\"scenario\":1,\"store\":null,\"sslmode\":{},\"options\":\"o\","
+    "\"results\":{\"k\":{\"verdict\":\"fails\",\"error\":5,\"elapsed_ms\":\"slow\",\"events\":{},"
+    "\"deviation\":\"d\",\"observed\":[],\"expected\":null}}}],"
+    "\"clients\":[{\"key\":\"k\"}]}",
+    "{\"cases\":[{\"id\":\"a\",\"scenario\":\"azure-old-longer-than-the-id\",\"results\":{}}],"
+    "\"clients\":[]}",
+};
+
+START_TEST(a_matrix_with_fields_of_the_wrong_type_renders_without_crashing)
+{
+    pgtls_err err;
+    json_error_t je;
+    json_t *patch = json_loads(wrong_types[_i], 0, &je);
+    ck_assert_msg(patch != NULL, "%s", je.text);
+    json_t *doc = json_pack("{s:s,s:o,s:o,s:o}", "schema", "pgtls-matrix/1", "run",
+                            json_object(), "clients", json_array(), "cases", json_array());
+    json_object_update(doc, patch);
+    err_clear(&err);
+    rs_matrix *m = rs_matrix_from_json(doc, "wrong", &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    char *outs[] = {rs_render_markdown(m, &err), rs_render_csv(m, &err),
+                    rs_render_junit(m, &err), rs_render_html(m, &err),
+                    rs_render_rotation_markdown(m, &err)};
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_ptr_nonnull(outs[i]);
+        free(outs[i]);
+    }
+    rs_matrix *in[] = {m, m};
+    rs_matrix *merged = rs_matrix_merge(in, 2, &err);
+    ck_assert_ptr_nonnull(merged);
+    rs_diff_stats st;
+    char *text = NULL;
+    ck_assert_int_eq(rs_diff(m, merged, NULL, &text, &st, &err), 0);
+    free(text);
+    rs_matrix_free(merged);
+    rs_matrix_free(m);
+    json_decref(doc);
+    json_decref(patch);
+}
+END_TEST
+
 /* ---- merge ---- */
 
 static rs_matrix *golden_with_host(const char *host)
@@ -662,6 +708,8 @@ Suite *rs_render_suite(void)
     tcase_add_test(tc, each_renderer_matches_its_golden_file);
     tcase_add_test(tc, render_all_writes_every_format);
     tcase_add_test(tc, the_html_page_needs_no_network_and_cannot_be_broken_out_of);
+    tcase_add_loop_test(tc, a_matrix_with_fields_of_the_wrong_type_renders_without_crashing, 0,
+                        (int)(sizeof(wrong_types) / sizeof(wrong_types[0])));
     suite_add_tcase(s, tc);
     return s;
 }
