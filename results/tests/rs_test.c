@@ -5,6 +5,8 @@
  *   PGTLS_UPDATE_GOLDEN=1 build/tests/results-unit-tests
  * and review the diff (results/tests/golden/README.md). */
 #include <check.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -152,6 +154,66 @@ START_TEST(a_known_deviation_is_recorded_as_such_never_as_a_pass)
 }
 END_TEST
 
+typedef struct worker_arg {
+    rs_matrix *m;
+    int client;
+    int worker;
+    const char *path;
+    int failures;
+} worker_arg;
+
+static void *record_many(void *p)
+{
+    worker_arg *a = p;
+    pgtls_err err;
+    json_t *res = json_pack("{s:b,s:b}", "connected", 1, "tls", 1);
+    for (int i = 0; i < 150; i++) {
+        char id[64], scen[32];
+        snprintf(scen, sizeof(scen), "s%d", a->worker);
+        snprintf(id, sizeof(id), "s%d/root/require/%03d", a->worker, i);
+        st_case c = mkcase(id, scen, "root", "require");
+        c.verify = (char *)"ok";
+        err_clear(&err);
+        if (rs_matrix_record(a->m, a->client, &c, res, NULL, i, NULL, NULL, &err) != ST_CONFORMS)
+            a->failures++;
+        if (i % 50 == 0 && rs_matrix_write(a->m, a->path, &err) < 0)
+            a->failures++;
+    }
+    json_decref(res);
+    return NULL;
+}
+
+START_TEST(runner_workers_may_record_and_write_concurrently)
+{
+    pgtls_err err;
+    char *dir = ts_tmpdir_new("rsthr");
+    char *path = fs_join(dir, "matrix.json");
+    pthread_t t[4];
+    worker_arg a[4];
+    err_clear(&err);
+    rs_matrix *m = rs_matrix_new(NULL, &err);
+    json_t *hello = js("{\"client\":\"libpq\",\"version\":\"17\",\"libpq\":\"170002\"}");
+    int client = rs_matrix_add_client(m, hello, &err);
+    for (int i = 0; i < 4; i++) {
+        a[i] = (worker_arg){m, client, i, path, 0};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, record_many, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(a[i].failures, 0);
+    }
+    ck_assert_int_eq(rs_matrix_write(m, path, &err), 0);
+    rs_matrix *back = rs_matrix_load(path, &err);
+    ck_assert_msg(back != NULL, "%s", err.msg);
+    ck_assert_uint_eq(json_array_size(json_object_get(rs_matrix_json(back), "cases")), 600);
+    rs_matrix_free(back);
+    json_decref(hello);
+    rs_matrix_free(m);
+    free(path);
+    ts_tmpdir_remove(dir);
+}
+END_TEST
+
 static const struct {
     const char *text;
     const char *message;
@@ -276,6 +338,52 @@ START_TEST(the_html_page_needs_no_network_and_cannot_be_broken_out_of)
     ck_assert(strstr(data, "\\u003c/script>") < end);
     free(html);
     rs_matrix_free(m);
+}
+END_TEST
+
+/* Fields of the wrong type (a hand-edited or foreign matrix) must render,
+ * merge and diff without crashing (run under ASan/UBSan in CI). */
+static const char *const wrong_types[] = {
+    "{\"clients\":[{\"key\":\"k\",\"client\":42,\"version\":[]}],\"run\":{\"host\":7,"
+    "\"sources\":{},\"incomplete\":\"yes\"}}",
+    "{\"cases\":[{\"id\":\"x/y/z\",\"scenario\":1,\"store\":null,\"sslmode\":{},\"options\":\"o\","
+    "\"results\":{\"k\":{\"verdict\":\"fails\",\"error\":5,\"elapsed_ms\":\"slow\",\"events\":{},"
+    "\"deviation\":\"d\",\"observed\":[],\"expected\":null}}}],"
+    "\"clients\":[{\"key\":\"k\"}]}",
+    "{\"cases\":[{\"id\":\"a\",\"scenario\":\"azure-old-longer-than-the-id\",\"results\":{}}],"
+    "\"clients\":[]}",
+};
+
+START_TEST(a_matrix_with_fields_of_the_wrong_type_renders_without_crashing)
+{
+    pgtls_err err;
+    json_error_t je;
+    json_t *patch = json_loads(wrong_types[_i], 0, &je);
+    ck_assert_msg(patch != NULL, "%s", je.text);
+    json_t *doc = json_pack("{s:s,s:o,s:o,s:o}", "schema", "pgtls-matrix/1", "run",
+                            json_object(), "clients", json_array(), "cases", json_array());
+    json_object_update(doc, patch);
+    err_clear(&err);
+    rs_matrix *m = rs_matrix_from_json(doc, "wrong", &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    char *outs[] = {rs_render_markdown(m, &err), rs_render_csv(m, &err),
+                    rs_render_junit(m, &err), rs_render_html(m, &err),
+                    rs_render_rotation_markdown(m, &err)};
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_ptr_nonnull(outs[i]);
+        free(outs[i]);
+    }
+    rs_matrix *in[] = {m, m};
+    rs_matrix *merged = rs_matrix_merge(in, 2, &err);
+    ck_assert_ptr_nonnull(merged);
+    rs_diff_stats st;
+    char *text = NULL;
+    ck_assert_int_eq(rs_diff(m, merged, NULL, &text, &st, &err), 0);
+    free(text);
+    rs_matrix_free(merged);
+    rs_matrix_free(m);
+    json_decref(doc);
+    json_decref(patch);
 }
 END_TEST
 
@@ -582,6 +690,7 @@ Suite *rs_matrix_suite(void)
     TCase *tc = tcase_create("the matrix document");
     tcase_add_test(tc, the_runner_builds_a_matrix_incrementally_and_writes_it_atomically);
     tcase_add_test(tc, a_known_deviation_is_recorded_as_such_never_as_a_pass);
+    tcase_add_test(tc, runner_workers_may_record_and_write_concurrently);
     tcase_add_loop_test(tc, a_malformed_matrix_is_one_clear_error, 0,
                         (int)(sizeof(bad_matrices) / sizeof(bad_matrices[0])));
     tcase_add_test(tc, a_matrix_round_trips_through_load_and_write);
@@ -599,6 +708,8 @@ Suite *rs_render_suite(void)
     tcase_add_test(tc, each_renderer_matches_its_golden_file);
     tcase_add_test(tc, render_all_writes_every_format);
     tcase_add_test(tc, the_html_page_needs_no_network_and_cannot_be_broken_out_of);
+    tcase_add_loop_test(tc, a_matrix_with_fields_of_the_wrong_type_renders_without_crashing, 0,
+                        (int)(sizeof(wrong_types) / sizeof(wrong_types[0])));
     suite_add_tcase(s, tc);
     return s;
 }
