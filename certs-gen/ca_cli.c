@@ -27,7 +27,9 @@ static const char ca_usage[] =
     "                 and where it is used\n"
     "  verify [--fixtures DIR] re-check every declared verification result (exit 1 on a\n"
     "                 mismatch)\n"
-    "  inspect STORE.pem       classify a trust store and name the Azure roots it misses\n\n"
+    "  inspect STORE.pem       classify a trust store and name the Azure roots it misses\n"
+    "  clone CHAIN.pem [--out NAME]\n"
+    "                 print catalogue sections reproducing a captured chain with our keys\n\n"
     "defaults: --catalogue %s, --out/--fixtures " DEFAULT_FIXTURES ",\n"
     "--key-cache $XDG_CACHE_HOME/pgtls/keys/<catalogue name>.\n"
     "exit status: 0 ok, 1 findings (verify mismatch, inspect gaps), 2 usage or input error.\n";
@@ -373,6 +375,32 @@ static int cmd_inspect(int argc, char **argv)
     return status;
 }
 
+static int cmd_clone(int argc, char **argv)
+{
+    opts o;
+    pgtls_err err;
+    if (parse_opts(argc, argv, "NAME --out", &o) < 0)
+        return 2;
+    if (o.help) {
+        printf("usage: pgtls ca clone CHAIN.pem [--out NAME]\n\nPrints catalogue sections that "
+               "reproduce a captured chain (leaf first) field by field with our keys: "
+               "[cert NAME-0] ..., [chain NAME], [store NAME-root], [scenario NAME] (NAME "
+               "defaults to 'cloned'). Append them to a catalogue, then run 'pgtls ca gen' and "
+               "'pgtls ca verify'.\n");
+        return 0;
+    }
+    if (!o.positional) {
+        fprintf(stderr, "pgtls ca clone: which chain file? (pgtls ca clone CHAIN.pem)\n");
+        return 2;
+    }
+    err_clear(&err);
+    if (ca_clone_chain(o.positional, o.out ? o.out : "cloned", stdout, &err) < 0) {
+        fprintf(stderr, "pgtls ca clone: %s\n", err.msg);
+        return err_exit_status(err.code);
+    }
+    return 0;
+}
+
 int ca_cli_main(int argc, char **argv)
 {
     static const struct {
@@ -382,7 +410,8 @@ int ca_cli_main(int argc, char **argv)
                 {"list", cmd_list},
                 {"show", cmd_show},
                 {"verify", cmd_verify},
-                {"inspect", cmd_inspect}};
+                {"inspect", cmd_inspect},
+                {"clone", cmd_clone}};
     if (argc < 2) {
         fprintf(stderr, ca_usage, ca_default_catalogue());
         return 2;

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <ini.h>
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -390,12 +391,18 @@ static int handle_cert(parse_state *ps, ca_cert *c, const char *key, const char 
         if (ps->continuation && c->num_exts > 0 && strcmp(ps->prev_key, "ext") == 0) {
             ca_ext *last = &c->exts[c->num_exts - 1];
             size_t vlen = strlen(last->value);
+            const char *sep = ",";
             char *joined;
-            while (vlen && (last->value[vlen - 1] == ',' || last->value[vlen - 1] == ' '))
+            if (vlen && last->value[vlen - 1] == '\\') {
+                /* "\" at the end of a line: join without a comma (DER hex) */
                 last->value[--vlen] = '\0';
-            while (*value == ',' || *value == ' ')
+                sep = "";
+            }
+            while (*sep && vlen && (last->value[vlen - 1] == ',' || last->value[vlen - 1] == ' '))
+                last->value[--vlen] = '\0';
+            while (*sep && (*value == ',' || *value == ' '))
                 value++;
-            joined = str_printf("%s%s%s", last->value, vlen ? "," : "", value);
+            joined = str_printf("%s%s%s", last->value, vlen ? sep : "", value);
             if (!joined)
                 return err_set(ps->err, PGTLS_ERR_NOMEM, "out of memory");
             free(last->value);
@@ -650,8 +657,26 @@ static void ca_facts(const ca_cert *c, int *is_ca, int *pathlen)
     *pathlen = -1;
     for (size_t i = 0; i < c->num_exts; i++) {
         const char *p;
+        const char *der;
         if (strcmp(c->exts[i].name, "basicConstraints") != 0)
             continue;
+        der = strstr(c->exts[i].value, "DER:");
+        if (der) {
+            /* raw DER (e.g. from `pgtls ca clone`): decode it */
+            long len = 0;
+            unsigned char *buf = OPENSSL_hexstr2buf(der + 4, &len);
+            const unsigned char *q = buf;
+            BASIC_CONSTRAINTS *bc = buf ? d2i_BASIC_CONSTRAINTS(NULL, &q, len) : NULL;
+            ERR_clear_error();
+            if (bc) {
+                *is_ca = bc->ca != 0;
+                if (bc->pathlen)
+                    *pathlen = (int)ASN1_INTEGER_get(bc->pathlen);
+            }
+            BASIC_CONSTRAINTS_free(bc);
+            OPENSSL_free(buf);
+            continue;
+        }
         if (strstr(c->exts[i].value, "CA:TRUE") || strstr(c->exts[i].value, "CA:true"))
             *is_ca = 1;
         p = strstr(c->exts[i].value, "pathlen:");

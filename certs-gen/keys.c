@@ -151,7 +151,10 @@ int ca_key_load(ca_key *key, const char *cache_dir, pgtls_err *err)
         }
     }
     if (!pkey) {
-        TRY(fs_mkdir_p(cache_dir, 0700, err));
+        if (fs_mkdir_p(cache_dir, 0700, err) < 0) {
+            err_prefix(err, "key cache (pass a writable --key-cache DIR)");
+            goto out;
+        }
         pkey = ca_key_generate(key->type, err);
         if (!pkey)
             goto out;

@@ -81,6 +81,11 @@ static const struct {
     {{"ca", "inspect", FX "/stores/pinned-ica03.pem"}, 1, "pinned intermediate"},
     {{"ca", "inspect", "/nonexistent.pem"}, 2, "cannot open"},
     {{"ca", "inspect"}, 2, "which store"},
+    {{"ca", "clone", "--help"}, 0, "usage: pgtls ca clone"},
+    {{"ca", "clone"}, 2, "which chain file"},
+    {{"ca", "clone", "/nonexistent.pem"}, 2, "cannot open"},
+    {{"ca", "clone", FX "/index.json"}, 2, "no PEM certificate"},
+    {{"ca", "clone", FX "/chains/china-old.pem", "--out", "cn"}, 0, "[chain cn]"},
 };
 
 START_TEST(each_ca_command_answers_with_the_documented_exit_status)
