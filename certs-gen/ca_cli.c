@@ -145,8 +145,8 @@ static int cmd_list(int argc, char **argv)
     printf("scenarios:\n");
     for (size_t i = 0; i < fx_num_scenarios(idx); i++) {
         const fx_scenario *sc = fx_scenario_at(idx, i);
-        json_t *certs = json_object_get(json_object_get(chains, sc->chain ? sc->chain : ""),
-                                        "certs");
+        json_t *certs =
+            json_object_get(json_object_get(chains, sc->chain ? sc->chain : ""), "certs");
         size_t k;
         json_t *v;
         printf("  %-28s ", sc->name);
@@ -227,16 +227,16 @@ static int cmd_show(int argc, char **argv)
     {
         size_t k;
         json_t *n;
-        json_array_foreach(json_object_get(v, "certs"), k, n) if (strcmp(json_string_value(n),
-                                                                         o.positional) == 0)
+        json_array_foreach(json_object_get(v, "certs"), k,
+                           n) if (strcmp(json_string_value(n), o.positional) == 0)
             printf(" chain %s (position %zu)", key, k);
     }
     json_object_foreach(json_object_get(root, "stores"), key, v)
     {
         size_t k;
         json_t *n;
-        json_array_foreach(json_object_get(v, "certs"), k, n) if (strcmp(json_string_value(n),
-                                                                         o.positional) == 0)
+        json_array_foreach(json_object_get(v, "certs"), k,
+                           n) if (strcmp(json_string_value(n), o.positional) == 0)
             printf(" store %s", key);
     }
     printf("\n");
@@ -283,20 +283,21 @@ static const struct azure_root {
     const char *cn;
     const char *needed_for;
 } azure_roots[] = {
-    {"DigiCert Global Root G2", "old chain (G2 form), new chain (via cross cert), China after 2026"},
+    {"DigiCert Global Root G2",
+     "old chain (G2 form), new chain (via cross cert), China after 2026"},
     {"Microsoft RSA Root Certificate Authority 2017", "old chain (Microsoft form)"},
     {"Microsoft TLS RSA Root G2", "new chain (self-signed anchor; needed when the server omits "
                                   "the cross cert)"},
     {"DigiCert Global Root CA", "China regions before 2026, replicas"},
 };
 
-static int has_cn(STACK_OF(X509) *sk, const char *cn, int self_signed_only)
+static int has_cn(STACK_OF(X509) * sk, const char *cn, int self_signed_only)
 {
     for (int i = 0; i < sk_X509_num(sk); i++) {
         X509 *x = sk_X509_value(sk, i);
         char buf[256];
-        if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf,
-                                      sizeof(buf)) > 0 &&
+        if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, sizeof(buf)) >
+                0 &&
             strcmp(buf, cn) == 0 && (!self_signed_only || X509_self_signed(x, 0) == 1))
             return 1;
     }
@@ -362,13 +363,15 @@ static int cmd_inspect(int argc, char **argv)
         if (!has_cn(sk, azure_roots[i].cn, 1))
             printf("missing: %s (for %s)\n", azure_roots[i].cn, azure_roots[i].needed_for);
     printf("old Azure chain (ICA 03/04/07/08): %s\n",
-           old_ok ? "verifiable" : "NOT verifiable: add DigiCert Global Root G2 and Microsoft RSA "
-                                   "Root Certificate Authority 2017");
+           old_ok ? "verifiable"
+                  : "NOT verifiable: add DigiCert Global Root G2 and Microsoft RSA "
+                    "Root Certificate Authority 2017");
     printf("new Azure chain (OCSP NN + cross cert): %s\n",
            new_ok ? "verifiable" : "NOT verifiable: add DigiCert Global Root G2");
     printf("new Azure chain without the cross cert: %s\n",
-           new_short_ok ? "verifiable" : "NOT verifiable: add the self-signed Microsoft TLS RSA "
-                                         "Root G2");
+           new_short_ok ? "verifiable"
+                        : "NOT verifiable: add the self-signed Microsoft TLS RSA "
+                          "Root G2");
     status = old_ok && new_ok ? 0 : 1;
     sk_X509_pop_free(sk, X509_free);
     BIO_free(in);
@@ -406,12 +409,8 @@ int ca_cli_main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"gen", cmd_gen},
-                {"list", cmd_list},
-                {"show", cmd_show},
-                {"verify", cmd_verify},
-                {"inspect", cmd_inspect},
-                {"clone", cmd_clone}};
+    } cmds[] = {{"gen", cmd_gen},       {"list", cmd_list},       {"show", cmd_show},
+                {"verify", cmd_verify}, {"inspect", cmd_inspect}, {"clone", cmd_clone}};
     if (argc < 2) {
         fprintf(stderr, ca_usage, ca_default_catalogue());
         return 2;

@@ -15,7 +15,16 @@
 #include "ca_internal.h"
 #include "fs.h"
 
-typedef enum { SEC_NONE, SEC_CATALOGUE, SEC_KEY, SEC_CERT, SEC_CHAIN, SEC_STORE, SEC_SCENARIO, SEC_OSSL } sec_type;
+typedef enum {
+    SEC_NONE,
+    SEC_CATALOGUE,
+    SEC_KEY,
+    SEC_CERT,
+    SEC_CHAIN,
+    SEC_STORE,
+    SEC_SCENARIO,
+    SEC_OSSL
+} sec_type;
 
 typedef struct parse_state {
     ca_catalogue *cat;
@@ -36,11 +45,11 @@ typedef struct parse_state {
     int seen_catalogue;
 } parse_state;
 
-static const char *const verify_results[] = {"ok",       "untrusted", "expired",
-                                             "not-yet-valid", "too-weak", "no-file"};
-static const char *const store_kinds[] = {"roots",      "bundle", "pinned-intermediate",
+static const char *const verify_results[] = {"ok",       "untrusted", "expired", "not-yet-valid",
+                                             "too-weak", "no-file"};
+static const char *const store_kinds[] = {"roots",       "bundle",     "pinned-intermediate",
                                           "pinned-leaf", "wrong-root", "empty",
-                                          "missing",    "system"};
+                                          "missing",     "system"};
 static const char *const auth_choices[] = {"trust", "password", "md5", "scram-sha-256", NULL};
 static const char *const proto_choices[] = {"", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL};
 
@@ -105,7 +114,7 @@ static int parse_bool(const char *v, int *out)
 
 /* Sets the error "FILE:LINE: message" once and returns -1. */
 __attribute__((format(printf, 4, 5))) static int cat_err(pgtls_err *err, const char *path, int line,
-                                                          const char *fmt, ...)
+                                                         const char *fmt, ...)
 {
     char msg[1600];
     va_list ap;
@@ -202,8 +211,8 @@ static int set_once(parse_state *ps, char **field, int *line_field, const char *
             *field = joined;
             return 0;
         }
-        return cat_err(ps->err, ps->cat->path, ps->line,
-                       "'%s' is set twice in [%s] (keep one)", key, ps->cur_section);
+        return cat_err(ps->err, ps->cat->path, ps->line, "'%s' is set twice in [%s] (keep one)",
+                       key, ps->cur_section);
     }
     *field = strdup(value);
     if (!*field)
@@ -526,8 +535,7 @@ static int cat_handler(void *user, const char *section, const char *key, const c
         else if (strncmp(key, "server.", 7) == 0)
             rc = check_server_field(ps, key + 7, value) < 0
                      ? -1
-                     : add_kv(ps, &cat->server_defaults, &cat->num_server_defaults, key + 7,
-                              value);
+                     : add_kv(ps, &cat->server_defaults, &cat->num_server_defaults, key + 7, value);
         else
             rc = unknown_key(ps, key, "name, default_host, description, server.*");
         break;
@@ -608,7 +616,6 @@ done:
     }
     return 1;
 }
-
 
 static ca_key *find_key(const ca_catalogue *cat, const char *name)
 {
@@ -691,8 +698,8 @@ static int validate_cert(ca_catalogue *cat, ca_cert *c, pgtls_err *err)
     pgtls_err sub;
 
     if (!c->subject)
-        return cat_err(err, path, c->line, "certificate '%s' has no subject (add subject = C=.., CN=..)",
-                       c->name);
+        return cat_err(err, path, c->line,
+                       "certificate '%s' has no subject (add subject = C=.., CN=..)", c->name);
     if (!c->issuer_name)
         return cat_err(err, path, c->line,
                        "certificate '%s' has no issuer (add issuer = self or issuer = CERT)",
@@ -741,8 +748,8 @@ static int validate_cert(ca_catalogue *cat, ca_cert *c, pgtls_err *err)
     if (c->serial) {
         size_t n = strlen(c->serial);
         if (n == 0 || n > 40)
-            return cat_err(err, path, c->serial_line,
-                           "serial '%s' must be 1 to 40 hex digits", c->serial);
+            return cat_err(err, path, c->serial_line, "serial '%s' must be 1 to 40 hex digits",
+                           c->serial);
         for (size_t i = 0; i < n; i++)
             if (!isxdigit((unsigned char)c->serial[i]))
                 return cat_err(err, path, c->serial_line,
@@ -788,7 +795,8 @@ static int resolve_cert_like(ca_catalogue *cat, ca_cert *c, pgtls_err *err)
         copy_str(&c->issuer_name, &c->issuer_line, base->issuer_name, base->issuer_line) < 0 ||
         copy_str(&c->subject, &c->subject_line, base->subject, base->subject_line) < 0 ||
         copy_str(&c->dn_string, &c->dn_string_line, base->dn_string, base->dn_string_line) < 0 ||
-        copy_str(&c->not_before, &c->not_before_line, base->not_before, base->not_before_line) < 0 ||
+        copy_str(&c->not_before, &c->not_before_line, base->not_before, base->not_before_line) <
+            0 ||
         copy_str(&c->not_after, &c->not_after_line, base->not_after, base->not_after_line) < 0 ||
         copy_str(&c->signature, &c->signature_line, base->signature, base->signature_line) < 0 ||
         copy_str(&c->role, &c->role_line, base->role, base->role_line) < 0)
@@ -1005,8 +1013,8 @@ static int resolve_like(ca_catalogue *cat, ca_scenario *sc, int depth, pgtls_err
     base = ca_catalogue_scenario(cat, sc->like);
     if (!base)
         return cat_err(err, cat->path, sc->like_line,
-                       "scenario '%s' is like '%s', which is not defined (fix the name)",
-                       sc->name, sc->like);
+                       "scenario '%s' is like '%s', which is not defined (fix the name)", sc->name,
+                       sc->like);
     if (resolve_like(cat, base, depth + 1, err) < 0)
         return -1;
     if (!sc->chain && base->chain) {
@@ -1187,8 +1195,9 @@ ca_catalogue *ca_catalogue_parse(const char *path, const char *text, size_t len,
         ENSURE(bio && cat->ossl_conf, err, PGTLS_ERR_NOMEM, "out of memory");
         if (NCONF_load_bio(cat->ossl_conf, bio, &eline) <= 0) {
             BIO_free(bio);
-            err_ossl(err, "%s: the [ossl ...] sections do not form a valid OpenSSL config (line %ld of "
-                          "their concatenation)",
+            err_ossl(err,
+                     "%s: the [ossl ...] sections do not form a valid OpenSSL config (line %ld of "
+                     "their concatenation)",
                      path, eline);
             goto out;
         }

@@ -107,7 +107,7 @@ static void print_ext(FILE *out, X509_EXTENSION *e)
     fputc('\n', out);
 }
 
-static int issuer_index(STACK_OF(X509) *sk, int i)
+static int issuer_index(STACK_OF(X509) * sk, int i)
 {
     X509 *x = sk_X509_value(sk, i);
     for (int j = 0; j < sk_X509_num(sk); j++)
@@ -150,8 +150,9 @@ int ca_clone_chain(const char *pem_path, const char *prefix, FILE *out, pgtls_er
         sk_X509_push(sk, x);
     ERR_clear_error();
     n = sk_X509_num(sk);
-    ENSURE(n > 0, err, PGTLS_ERR_INPUT, "%s holds no PEM certificate (pass a chain as a server "
-                                        "sends it, leaf first)",
+    ENSURE(n > 0, err, PGTLS_ERR_INPUT,
+           "%s holds no PEM certificate (pass a chain as a server "
+           "sends it, leaf first)",
            pem_path);
     base = strrchr(pem_path, '/') ? strrchr(pem_path, '/') + 1 : pem_path;
     fprintf(out, "; cloned by 'pgtls ca clone %s': same fields, our keys.\n", pem_path);
@@ -171,8 +172,7 @@ int ca_clone_chain(const char *pem_path, const char *prefix, FILE *out, pgtls_er
         }
         fprintf(out, "[cert %s-%d]\n", prefix, i);
         fprintf(out, "description = cloned from %.100s, certificate %d\n", base, i);
-        fprintf(out, "key_type = %s\n",
-                ca_key_describe(X509_get0_pubkey(x), ktype, sizeof(ktype)));
+        fprintf(out, "key_type = %s\n", ca_key_describe(X509_get0_pubkey(x), ktype, sizeof(ktype)));
         if (!ca_key_type_valid(ktype))
             fprintf(out, "; %s keys are not supported: pick the closest type above\n", ktype);
         if (up == i)

@@ -24,8 +24,8 @@ static const struct key_type {
     size_t bits;
     const char *group;
 } key_types[] = {
-    {"RSA-1024", "RSA", 1024, NULL},       {"RSA-2048", "RSA", 2048, NULL},
-    {"RSA-3072", "RSA", 3072, NULL},       {"RSA-4096", "RSA", 4096, NULL},
+    {"RSA-1024", "RSA", 1024, NULL},         {"RSA-2048", "RSA", 2048, NULL},
+    {"RSA-3072", "RSA", 3072, NULL},         {"RSA-4096", "RSA", 4096, NULL},
     {"RSA-PSS-2048", "RSA-PSS", 2048, NULL}, {"EC-P256", "EC", 0, "P-256"},
     {"EC-P384", "EC", 0, "P-384"},
 };

@@ -41,7 +41,7 @@ static const char *classify(int code)
     }
 }
 
-int ca_verify_chain(STACK_OF(X509) *chain, STACK_OF(X509) *trusted, time_t at, char *out,
+int ca_verify_chain(STACK_OF(X509) * chain, STACK_OF(X509) * trusted, time_t at, char *out,
                     size_t out_len, pgtls_err *err)
 {
     X509_STORE *store = X509_STORE_new();

@@ -110,9 +110,9 @@ START_TEST(a_root_lookalike_copies_every_field_of_the_real_certificate)
             AUTHORITY_KEYID_free(ar);
             continue;
         }
-        ck_assert_msg(ASN1_OCTET_STRING_cmp(X509_EXTENSION_get_data(eo),
-                                            X509_EXTENSION_get_data(er)) == 0,
-                      "%s: value of %s differs", roots[_i].ours, name);
+        ck_assert_msg(
+            ASN1_OCTET_STRING_cmp(X509_EXTENSION_get_data(eo), X509_EXTENSION_get_data(er)) == 0,
+            "%s: value of %s differs", roots[_i].ours, name);
     }
     X509_free(ours);
     X509_free(real);
@@ -131,7 +131,8 @@ static const struct {
     const char *first_ext, *last_ext;
 } profiles[] = {
     {"ms-tls-rsa-root-g2-xsign", "0B0C6B2C466917B04773C647D4AFC0C8", "250521000000Z",
-     "sha384WithRSAEncryption", 4096, -1, "X509v3 Basic Constraints", "X509v3 Certificate Policies"},
+     "sha384WithRSAEncryption", 4096, -1, "X509v3 Basic Constraints",
+     "X509v3 Certificate Policies"},
     {"ms-tls-g2-rsa-ca-ocsp-02", "330000000C4964A16F44203B2200000000000C", "250801200300Z",
      "sha384WithRSAEncryption", 4096, 0, "X509v3 Key Usage", "Authority Information Access"},
     {"ms-tls-g2-rsa-ca-ocsp-16", "330000000E42938F25DC51A99B00000000000E", "250801200302Z",
@@ -264,7 +265,8 @@ static void assert_same_fields(X509 *a, X509 *b, const char *what)
                       der_eq(X509_get0_notAfter(a), i2d_time, X509_get0_notAfter(b)),
                   "%s: validity differs", what);
     ck_assert_int_eq(X509_get_signature_nid(a), X509_get_signature_nid(b));
-    ck_assert_int_eq(EVP_PKEY_get_bits(X509_get0_pubkey(a)), EVP_PKEY_get_bits(X509_get0_pubkey(b)));
+    ck_assert_int_eq(EVP_PKEY_get_bits(X509_get0_pubkey(a)),
+                     EVP_PKEY_get_bits(X509_get0_pubkey(b)));
     ck_assert_int_eq(X509_get_ext_count(a), X509_get_ext_count(b));
     for (int i = 0; i < X509_get_ext_count(a); i++) {
         X509_EXTENSION *ea = X509_get_ext(a, i), *eb = X509_get_ext(b, i);
@@ -282,7 +284,7 @@ START_TEST(a_cloned_chain_regenerates_every_field_of_the_captured_one)
 {
     const char *src = clone_sources[_i];
     char *pem = strncmp(src, "@FX@", 4) == 0 ? str_printf("%s%s", ca_test_fixtures(), src + 4)
-                                              : strdup(src);
+                                             : strdup(src);
     char *dir = ts_tmpdir_new("ca-clone");
     char *ini = fs_join(dir, "clone.ini"), *out = fs_join(dir, "fx");
     FILE *f = fopen(ini, "w");
