@@ -291,6 +291,18 @@ int ca_verify_fixtures(const char *fixtures_dir, void *report, pgtls_err *err)
                 if (out)
                     fprintf(out, "%s with store %s: declared %s, X509_verify_cert says %s\n",
                             sc->name, st->name, declared, actual);
+            } else if (st->system_dir) {
+                /* the SSL_CERT_DIR form of a system store must agree */
+                if (ca_verify_chain_dir(chain, st->system_dir, 0, actual, sizeof(actual), err) < 0)
+                    snprintf(actual, sizeof(actual), "error:%.150s", err->msg);
+                if (strcmp(actual, declared) != 0) {
+                    mismatches++;
+                    if (out)
+                        fprintf(out,
+                                "%s with store %s (hashed dir %s): declared %s, "
+                                "X509_verify_cert says %s\n",
+                                sc->name, st->name, st->system_dir, declared, actual);
+                }
             }
         }
         sk_X509_pop_free(chain, X509_free);

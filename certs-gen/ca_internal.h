@@ -190,6 +190,10 @@ int ca_signature_valid(const char *sig);
  * "error:<openssl reason>") into out. Returns 0, -1 on a setup error. */
 int ca_verify_chain(STACK_OF(X509) * chain, STACK_OF(X509) * trusted, time_t at, char *out,
                     size_t out_len, pgtls_err *err);
+/* The same with the trusted set looked up in a c_rehash-style folder (what
+ * SSL_CERT_DIR gives libssl). */
+int ca_verify_chain_dir(STACK_OF(X509) *chain, const char *hashed_dir, time_t at, char *out,
+                        size_t out_len, pgtls_err *err);
 /* libpq's host-name rules (fe-secure-common.c, fe-secure-openssl.c): 1 match, 0 not. */
 int ca_host_matches(X509 *leaf, const char *host);
 
