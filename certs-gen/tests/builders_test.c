@@ -102,6 +102,48 @@ START_TEST(a_key_is_generated_once_cached_0600_and_reused)
 }
 END_TEST
 
+START_TEST(concurrent_cold_gens_share_one_generated_key)
+{
+    pgtls_err err;
+    char *dir = ts_tmpdir_new("ca-keylock");
+    char *pub_path = fs_join(dir, "child.pub");
+    ca_key k = {.name = "shared", .type = "RSA-3072"};
+    unsigned char *der = NULL;
+    char *child_der = NULL;
+    size_t child_len = 0;
+    int len, status;
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* the child loads (or generates) the same key and reports it */
+        ca_key ck = {.name = "shared", .type = "RSA-3072"};
+        unsigned char *cder = NULL;
+        int clen;
+        err_clear(&err);
+        if (ca_key_load(&ck, dir, &err) < 0)
+            _exit(1);
+        clen = i2d_PUBKEY(ck.pkey, &cder);
+        _exit(clen > 0 && fs_write_file(pub_path, cder, (size_t)clen, 0644, &err) == 0 ? 0 : 1);
+    }
+    err_clear(&err);
+    ck_assert_msg(ca_key_load(&k, dir, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    len = i2d_PUBKEY(k.pkey, &der);
+    ck_assert_int_eq(fs_read_file(pub_path, 0, &child_der, &child_len, &err), 0);
+    ck_assert_int_eq((int)child_len, len);
+    ck_assert_msg(memcmp(der, child_der, child_len) == 0,
+                  "the two processes hold different keys for one name");
+    OPENSSL_free(der);
+    free(child_der);
+    EVP_PKEY_free(k.pkey);
+    free(k.cache_path);
+    free(pub_path);
+    ts_tmpdir_remove(dir);
+}
+END_TEST
+
 START_TEST(a_cached_key_of_another_type_is_replaced)
 {
     pgtls_err err;
@@ -588,6 +630,7 @@ Suite *builders_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, a_key_is_generated_once_cached_0600_and_reused);
     tcase_add_test(tc, a_cached_key_of_another_type_is_replaced);
+    tcase_add_test(tc, concurrent_cold_gens_share_one_generated_key);
     tcase_add_loop_test(tc, every_key_type_generates_and_describes_itself, 0,
                         (int)(sizeof(key_types) / sizeof(*key_types)));
     tcase_add_test(tc, a_corrupt_cached_key_fails_gen_naming_the_file_and_leaves_no_output);
