@@ -239,6 +239,21 @@ static int cmd_show(int argc, char **argv)
                            n) if (strcmp(json_string_value(n), o.positional) == 0)
             printf(" store %s", key);
     }
+    printf("\nscenarios:");
+    json_object_foreach(json_object_get(root, "scenarios"), key, v)
+    {
+        /* a scenario uses the certificate when its chain sends it */
+        const char *chain_name = json_string_value(json_object_get(v, "chain"));
+        json_t *chain = json_object_get(json_object_get(root, "chains"),
+                                        chain_name ? chain_name : "");
+        size_t k;
+        json_t *n;
+        json_array_foreach(json_object_get(chain, "certs"), k, n)
+        {
+            if (strcmp(json_string_value(n), o.positional) == 0)
+                printf(" %s", key);
+        }
+    }
     printf("\n");
     status = 0;
 out:

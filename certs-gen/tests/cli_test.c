@@ -74,6 +74,8 @@ static const struct {
     {{"ca", "show", "digicert-global-root-g2", "--fixtures", FX}, 0, "Signature Algorithm"},
     {{"ca", "show", "ms-tls-rsa-root-g2-xsign", "--fixtures", FX}, 0, "role:      cross"},
     {{"ca", "show", "leaf-azure-new-02", "--fixtures", FX}, 0, "chain azure-new-02"},
+    {{"ca", "show", "ms-tls-rsa-root-g2-xsign-expired", "--fixtures", FX}, 0,
+     "scenarios: azure-new-expired-cross"},
     {{"ca", "show", "no-such-cert", "--fixtures", FX}, 2, "no certificate named"},
     {{"ca", "show", "--fixtures", FX}, 2, "which certificate"},
     {{"ca", "inspect", FX "/stores/azure-bundle.pem"}, 0, "4 root(s)"},
