@@ -21,6 +21,7 @@ time_gen() { # $1 = key cache
 
 summary() { # label, then values in ms
     label=$1; shift
+    [ -n "$*" ] || return 0
     printf '%s' "$*" | tr ' ' '\n' | sort -n | awk -v l="$label" '
         { v[NR] = $1; s += $1 }
         END { printf "%-5s runs=%d min=%d ms median=%d ms max=%d ms mean=%.0f ms\n",
@@ -35,6 +36,7 @@ while [ "$i" -lt "$cold_runs" ]; do
     cold="$cold $(time_gen "$work/keys")"
     i=$((i + 1))
 done
+[ "$cold_runs" -gt 0 ] || "$pgtls" ca gen --out "$work/out" --key-cache "$work/keys" >/dev/null
 warm=""
 i=0
 while [ "$i" -lt "$runs" ]; do

@@ -212,7 +212,7 @@ int ca_gen_if_stale(const char *catalogue, const char *out_dir, const char *key_
     return ca_gen(catalogue, out_dir, key_cache, err) < 0 ? -1 : 1;
 }
 
-static STACK_OF(X509) *load_pem_certs(const char *path, pgtls_err *err)
+static STACK_OF(X509) * load_pem_certs(const char *path, pgtls_err *err)
 {
     STACK_OF(X509) *sk = sk_X509_new_null();
     BIO *bio = BIO_new_file(path, "r");
@@ -251,7 +251,7 @@ int ca_verify_fixtures(const char *fixtures_dir, void *report, pgtls_err *err)
     }
     for (size_t i = 0; i < fx_num_scenarios(idx); i++) {
         const fx_scenario *sc = fx_scenario_at(idx, i);
-        STACK_OF(X509) *chain;
+        STACK_OF(X509) * chain;
         int match;
         if (!sc->chain_pem)
             continue;
@@ -279,7 +279,8 @@ int ca_verify_fixtures(const char *fixtures_dir, void *report, pgtls_err *err)
             if (!declared)
                 continue;
             if (strcmp(st->kind, "missing") == 0)
-                snprintf(actual, sizeof(actual), "%s", fs_exists(st->pem) ? "file-exists" : "no-file");
+                snprintf(actual, sizeof(actual), "%s",
+                         fs_exists(st->pem) ? "file-exists" : "no-file");
             else if (strcmp(st->kind, "empty") == 0 || !stores[j] || sk_X509_num(stores[j]) == 0)
                 snprintf(actual, sizeof(actual), "no-file");
             else if (ca_verify_chain(chain, stores[j], 0, actual, sizeof(actual), err) < 0)
@@ -290,6 +291,18 @@ int ca_verify_fixtures(const char *fixtures_dir, void *report, pgtls_err *err)
                 if (out)
                     fprintf(out, "%s with store %s: declared %s, X509_verify_cert says %s\n",
                             sc->name, st->name, declared, actual);
+            } else if (st->system_dir) {
+                /* the SSL_CERT_DIR form of a system store must agree */
+                if (ca_verify_chain_dir(chain, st->system_dir, 0, actual, sizeof(actual), err) < 0)
+                    snprintf(actual, sizeof(actual), "error:%.150s", err->msg);
+                if (strcmp(actual, declared) != 0) {
+                    mismatches++;
+                    if (out)
+                        fprintf(out,
+                                "%s with store %s (hashed dir %s): declared %s, "
+                                "X509_verify_cert says %s\n",
+                                sc->name, st->name, st->system_dir, declared, actual);
+                }
             }
         }
         sk_X509_pop_free(chain, X509_free);

@@ -92,7 +92,7 @@ out:
     return result;
 }
 
-int ca_write_p12(STACK_OF(X509) *certs, char **aliases, const char *password, const char *path,
+int ca_write_p12(STACK_OF(X509) * certs, char **aliases, const char *password, const char *path,
                  pgtls_err *err)
 {
     STACK_OF(PKCS12_SAFEBAG) *bags = sk_PKCS12_SAFEBAG_new_null();
@@ -180,9 +180,9 @@ static int write_cert(ca_cert *c, const char *dir, json_t *certs, pgtls_err *err
                     "role", c->role, "subject", subject, "issuer", issuer, "serial", serial,
                     "self_signed", c->issuer == c, "not_before", nb, "not_after", na, "key",
                     c->key->name, "key_type", ca_key_describe(c->key->pkey, ktype, sizeof(ktype)),
-                    "signature", OBJ_nid2ln(X509_get_signature_nid(c->x509)), "sha256",
-                    digest_hex, "pem", pem_rel, "der", der_rel, "lookalike_of", c->lookalike_of,
-                    "description", c->description ? c->description : "");
+                    "signature", OBJ_nid2ln(X509_get_signature_nid(c->x509)), "sha256", digest_hex,
+                    "pem", pem_rel, "der", der_rel, "lookalike_of", c->lookalike_of, "description",
+                    c->description ? c->description : "");
     ENSURE(obj && json_object_set_new(certs, c->name, obj) == 0, err, PGTLS_ERR_NOMEM,
            "out of memory");
     result = 0;
@@ -236,8 +236,7 @@ static int write_chain(ca_chain *ch, const char *dir, json_t *chains, pgtls_err 
     for (size_t i = 0; i < ch->num_certs; i++)
         json_array_append_new(names, json_string(ch->certs[i]));
     obj = json_pack("{s:O, s:s, s:s, s:s, s:s}", "certs", names, "leaf", ch->certs[0], "pem",
-                    pem_rel, "key", key_rel, "description",
-                    ch->description ? ch->description : "");
+                    pem_rel, "key", key_rel, "description", ch->description ? ch->description : "");
     ENSURE(obj && json_object_set_new(chains, ch->name, obj) == 0, err, PGTLS_ERR_NOMEM,
            "out of memory");
     result = 0;
@@ -304,8 +303,8 @@ static int write_store(ca_store *st, const char *dir, json_t *stores, pgtls_err 
     if (is_system)
         TRY(write_hashed_dir(st, sys, err));
     obj = json_pack("{s:s, s:O, s:s, s:s?, s:s?, s:s?, s:s}", "kind", st->kind, "certs", names,
-                    "pem", pem_rel, "p12", is_missing || is_empty ? NULL : p12_rel,
-                    "p12_password", is_missing || is_empty ? NULL : CA_P12_PASSWORD, "system_dir",
+                    "pem", pem_rel, "p12", is_missing || is_empty ? NULL : p12_rel, "p12_password",
+                    is_missing || is_empty ? NULL : CA_P12_PASSWORD, "system_dir",
                     is_system ? sys_rel : NULL, "description",
                     st->description ? st->description : "");
     ENSURE(obj && json_object_set_new(stores, st->name, obj) == 0, err, PGTLS_ERR_NOMEM,
@@ -327,9 +326,15 @@ static json_t *server_json(ca_catalogue *cat, ca_scenario *sc)
 {
     static const char *const bools[] = {"ssl", "require_secure_transport", "client_cert",
                                         "direct_tls"};
-    static const char *const strs[] = {
-        "ssl_min_protocol_version", "ssl_max_protocol_version", "ssl_ciphers", "ssl_tls13_ciphers",
-        "ssl_groups", "auth", "user", "password", "server_version"};
+    static const char *const strs[] = {"ssl_min_protocol_version",
+                                       "ssl_max_protocol_version",
+                                       "ssl_ciphers",
+                                       "ssl_tls13_ciphers",
+                                       "ssl_groups",
+                                       "auth",
+                                       "user",
+                                       "password",
+                                       "server_version"};
     json_t *obj = json_object();
     if (!obj)
         return NULL;

@@ -63,7 +63,8 @@ static const struct {
     {{"ca", "inspect", "--help"}, 0, "usage: pgtls ca inspect"},
     {{"ca", "gen", "--bogus"}, 2, "unknown option '--bogus'"},
     {{"ca", "gen", "--out"}, 2, "needs a value"},
-    {{"ca", "gen", "--catalogue", "/nonexistent/cat.ini", "--out", "/nonexistent/out"}, 2,
+    {{"ca", "gen", "--catalogue", "/nonexistent/cat.ini", "--out", "/nonexistent/out"},
+     2,
      "/nonexistent/cat.ini"},
     {{"ca", "list", "extra"}, 2, "unexpected argument"},
     {{"ca", "list", "--fixtures", FX}, 0, "azure-new-expired-cross"},
@@ -73,6 +74,8 @@ static const struct {
     {{"ca", "show", "digicert-global-root-g2", "--fixtures", FX}, 0, "Signature Algorithm"},
     {{"ca", "show", "ms-tls-rsa-root-g2-xsign", "--fixtures", FX}, 0, "role:      cross"},
     {{"ca", "show", "leaf-azure-new-02", "--fixtures", FX}, 0, "chain azure-new-02"},
+    {{"ca", "show", "ms-tls-rsa-root-g2-xsign-expired", "--fixtures", FX}, 0,
+     "scenarios: azure-new-expired-cross"},
     {{"ca", "show", "no-such-cert", "--fixtures", FX}, 2, "no certificate named"},
     {{"ca", "show", "--fixtures", FX}, 2, "which certificate"},
     {{"ca", "inspect", FX "/stores/azure-bundle.pem"}, 0, "4 root(s)"},
@@ -81,6 +84,11 @@ static const struct {
     {{"ca", "inspect", FX "/stores/pinned-ica03.pem"}, 1, "pinned intermediate"},
     {{"ca", "inspect", "/nonexistent.pem"}, 2, "cannot open"},
     {{"ca", "inspect"}, 2, "which store"},
+    {{"ca", "clone", "--help"}, 0, "usage: pgtls ca clone"},
+    {{"ca", "clone"}, 2, "which chain file"},
+    {{"ca", "clone", "/nonexistent.pem"}, 2, "cannot open"},
+    {{"ca", "clone", FX "/index.json"}, 2, "no PEM certificate"},
+    {{"ca", "clone", FX "/chains/china-old.pem", "--out", "cn"}, 0, "[chain cn]"},
 };
 
 START_TEST(each_ca_command_answers_with_the_documented_exit_status)
