@@ -1167,6 +1167,8 @@ void ms_session_run(ms_conn *c)
     }
     query_loop(c);
 out:
+    if (c->ev.gssenc_requests && !strcmp(c->ev.tls_start, "none"))
+        note_tls_start(c, "none");
     free(startup_buf);
     if (!c->ev.end)
         end_as(c, "protocol-error", "internal: session ended without a reason");

@@ -460,6 +460,26 @@ def an_oversized_message_gets_fatal_invalid_message_length():
 
 
 @test
+def over_max_connections_clients_get_fatal_53300_and_idle_ones_time_out():
+    with Mock(["plaintext-allowed"], ["--set", "auth=trust", "--max-connections", "2",
+                                      "--timeout-ms", "400"]) as m:
+        a = connect(m.port(), tls=False)
+        until_ready(a)
+        b = connect(m.port(), tls=False)
+        until_ready(b)
+        c = connect(m.port(), tls=False)
+        t, body = until_ready(c)[-1]
+        f = error_fields(body)
+        check(t == "E" and f["C"] == "53300" and f["M"] == "sorry, too many clients already", f)
+        a.close()
+        b.close()
+        idle = socket.create_connection(("127.0.0.1", m.port()), timeout=5)
+        check(idle.recv(10) == b"", "an idle connection was not closed")
+        ev = m.events(4)[-1]
+        check(ev["end"] == "timeout" and ev["startup"] is False, "event %s" % ev)
+
+
+@test
 def a_thousand_concurrent_connections_are_served():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 2200:
