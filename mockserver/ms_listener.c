@@ -202,6 +202,7 @@ static void accept_one(ms_server *s, listener *l)
     n->c.ev.port = l->port;
     peer_of(&ss, n->c.ev.peer_addr, sizeof(n->c.ev.peer_addr), &n->c.ev.peer_port);
     n->c.pid = s->next_pid++;
+    n->c.ev.pid = n->c.pid; /* accept order: the runner sorts a case's events by it */
     RAND_bytes((unsigned char *)&n->c.cancel_key, sizeof(n->c.cancel_key));
     tv.tv_sec = s->opts.timeout_ms / 1000;
     tv.tv_usec = (s->opts.timeout_ms % 1000) * 1000;
