@@ -686,7 +686,7 @@ static int cmp_values(const char *a, const char *b, uint32_t oid)
 static int select_activity(ms_qctx *q, const lexed *L, size_t from, item *items, size_t n_items,
                            int star, ms_result *r)
 {
-    size_t i = from + 1, max = 8192, nrows, k, c;
+    size_t i = from + 1, max, nrows, k, c;
     int only_self = 0, order_col = -1, order_desc = 0, use_ssl = 0, use_act = 0;
     ms_activity *rows;
     if (star) { /* SELECT * FROM pg_stat_ssl: its columns in order */
@@ -776,6 +776,8 @@ static int select_activity(ms_qctx *q, const lexed *L, size_t from, item *items,
         return -1;
     for (k = 0; k < n_items; k++)
         add_col(r, items[k].name, items[k].oid);
+    /* Size the snapshot to the live connections (a few more for arrivals). */
+    max = (q->activity && !only_self ? q->activity(q->activity_ud, NULL, 0) : 0) + 16;
     rows = calloc(max, sizeof(*rows));
     if (!rows)
         return -3;
