@@ -438,8 +438,8 @@ static int open_socket(ms_server *s, int port, int *out_fd, int *out_port, pgtls
     return 0;
 }
 
-int ms_server_listen_ex(ms_server *s, const char *scenario, int port,
-                        const char *const *settings, int *out_port, pgtls_err *err)
+int ms_server_listen_ex(ms_server *s, const char *scenario, int port, const char *const *settings,
+                        int *out_port, pgtls_err *err)
 {
     const fx_scenario *sc;
     listener *l = NULL;

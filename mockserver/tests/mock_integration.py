@@ -302,6 +302,29 @@ def a_tls13_only_server_negotiates_tls13_and_refuses_a_tls12_only_client():
 
 
 @test
+def a_tls10_only_server_serves_tls10_at_security_level_0():
+    with Mock(["tls10-only"]) as m:
+        p = subprocess.run(["openssl", "s_client", "-starttls", "postgres", "-tls1", "-cipher",
+                            "DEFAULT@SECLEVEL=0", "-connect", "127.0.0.1:%d" % m.port()],
+                           input="", capture_output=True, text=True, timeout=30)
+        check("Protocol  : TLSv1\n" in p.stdout, "no TLSv1 session: %s" % p.stdout[-500:])
+        ev = m.events()[0]
+        check(ev["tls_version"] == "TLSv1", "event %s" % ev)
+
+
+@test
+def prefer_falls_back_to_plaintext_after_a_failed_verification():
+    with Mock(["plaintext-allowed"]) as m:
+        rc, out, err = psql(m.port(), "SELECT ssl_is_used()", sslmode="prefer",
+                            sslrootcert=store("wrong-root"))
+        check(rc == 0 and out == "f", "expected a plaintext session: %s %s" % (out, err))
+        evs = m.events(2)
+        check(evs[0]["client_alert"] == "unknown_ca" and evs[1]["tls_start"] == "none"
+              and evs[1]["auth_result"] == "ok", "events %s" % evs)
+        check(evs[0]["pid"] < evs[1]["pid"], "pids are not in connection order")
+
+
+@test
 def scram_sha_256_plus_satisfies_channel_binding_require():
     with Mock(["azure-new"]) as m:
         rc, out, err = psql(m.port(), "SELECT 1", sslmode="verify-full",

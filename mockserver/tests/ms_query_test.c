@@ -138,8 +138,9 @@ START_TEST(pg_stat_ssl_for_this_backend_reports_version_cipher_and_bits)
     ms_qctx q = ctx(1);
     ms_result r;
     ck_assert_int_eq(
-        ms_query_run(&q, "select s.version, s.cipher, s.bits from pg_stat_ssl s where s.pid = "
-                         "pg_backend_pid()",
+        ms_query_run(&q,
+                     "select s.version, s.cipher, s.bits from pg_stat_ssl s where s.pid = "
+                     "pg_backend_pid()",
                      1, &r),
         0);
     ck_assert_int_eq(r.kind, MS_RES_ROWS);
