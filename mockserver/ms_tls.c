@@ -276,8 +276,19 @@ static int build_ctx(ms_profile *p, pgtls_err *err)
                  "scenario %s: cannot load certificate chain %s (regenerate with 'pgtls ca gen')",
                  p->scenario, p->chain_pem);
     }
-    TRY_OSSL(SSL_CTX_use_PrivateKey_file(ctx, p->key_pem, SSL_FILETYPE_PEM) == 1, err,
-             "scenario %s: cannot load private key %s", p->scenario, p->key_pem);
+    ERR_clear_error();
+    if (SSL_CTX_use_PrivateKey_file(ctx, p->key_pem, SSL_FILETYPE_PEM) != 1) {
+        /* OpenSSL compares the key with the certificate while loading it. */
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+            ERR_clear_error();
+            err_set(err, PGTLS_ERR_CONFIG,
+                    "scenario %s: private key %s does not match the certificate in %s "
+                    "(regenerate with 'pgtls ca gen')",
+                    p->scenario, p->key_pem, p->chain_pem);
+        } else
+            err_ossl(err, "scenario %s: cannot load private key %s", p->scenario, p->key_pem);
+        goto out;
+    }
     TRY_OSSL(SSL_CTX_check_private_key(ctx) == 1, err,
              "scenario %s: private key %s does not match the certificate in %s", p->scenario,
              p->key_pem, p->chain_pem);
