@@ -398,6 +398,22 @@ def s_client_shows_exactly_the_chain_the_scenario_serves():
 
 
 @test
+def a_requested_client_certificate_is_optional_and_recorded():
+    idx = index()
+    ch = idx["chains"][idx["scenarios"]["azure-new"]["chain"]]
+    with Mock(["azure-new"], ["--set", "client_cert=true"]) as m:
+        rc, out, err = psql(m.port(), "SELECT 1", sslmode="require")
+        check(rc == 0, "psql without a certificate failed: %s" % err)
+        p = subprocess.run(["openssl", "s_client", "-starttls", "postgres", "-connect",
+                            "127.0.0.1:%d" % m.port(), "-cert", os.path.join(FIX, ch["pem"]),
+                            "-key", os.path.join(FIX, ch["key"])],
+                           input="", capture_output=True, text=True, timeout=30)
+        evs = m.events(2)
+        check(evs[0]["client_cert"] is False and evs[1]["client_cert"] is True,
+              "events %s" % [e["client_cert"] for e in evs])
+
+
+@test
 def direct_tls_requires_alpn_postgresql():
     with Mock(["azure-new"], ["--set", "auth=trust"]) as m:
         s = connect(m.port(), direct=True)
