@@ -83,6 +83,8 @@ static void fuzz_scram(const uint8_t *p, size_t n)
 static size_t no_rows(void *ud, ms_activity *rows, size_t max)
 {
     (void)ud;
+    if (!rows)
+        return 1;
     if (max > 0) {
         memset(rows, 0, sizeof(*rows));
         rows[0].pid = 1;

@@ -110,9 +110,12 @@ static size_t activity_cb(void *ud, ms_activity *rows, size_t max)
     conn_node *n;
     size_t k = 0;
     pthread_mutex_lock(&s->mu);
-    for (n = s->conns; n && k < max; n = n->next)
-        if (n->published)
-            rows[k++] = n->pub;
+    for (n = s->conns; n && (!rows || k < max); n = n->next)
+        if (n->published) {
+            if (rows)
+                rows[k] = n->pub;
+            k++;
+        }
     pthread_mutex_unlock(&s->mu);
     return k;
 }
@@ -202,6 +205,7 @@ static void accept_one(ms_server *s, listener *l)
     n->c.ev.port = l->port;
     peer_of(&ss, n->c.ev.peer_addr, sizeof(n->c.ev.peer_addr), &n->c.ev.peer_port);
     n->c.pid = s->next_pid++;
+    n->c.ev.pid = n->c.pid; /* accept order: the runner sorts a case's events by it */
     RAND_bytes((unsigned char *)&n->c.cancel_key, sizeof(n->c.cancel_key));
     tv.tv_sec = s->opts.timeout_ms / 1000;
     tv.tv_usec = (s->opts.timeout_ms % 1000) * 1000;
@@ -434,8 +438,8 @@ static int open_socket(ms_server *s, int port, int *out_fd, int *out_port, pgtls
     return 0;
 }
 
-int ms_server_listen_ex(ms_server *s, const char *scenario, int port,
-                        const char *const *settings, int *out_port, pgtls_err *err)
+int ms_server_listen_ex(ms_server *s, const char *scenario, int port, const char *const *settings,
+                        int *out_port, pgtls_err *err)
 {
     const fx_scenario *sc;
     listener *l = NULL;
@@ -585,20 +589,26 @@ int ms_server_reload(ms_server *s, pgtls_err *err)
 {
     fx_index *idx = fx_index_load(s->fixtures_dir, err);
     ms_profile **fresh = NULL;
+    listener **ls = NULL;
     size_t i, n;
     int result = -1;
     if (!idx)
         return err_prefix(err, "reload");
+    /* Snapshot the listeners: ms_server_listen may grow the array meanwhile;
+     * listener objects themselves live until ms_server_free. */
     pthread_mutex_lock(&s->mu);
     n = s->num_ls;
+    ls = calloc(n + 1, sizeof(*ls));
+    if (ls && n)
+        memcpy(ls, s->ls, n * sizeof(*ls));
     pthread_mutex_unlock(&s->mu);
     fresh = calloc(n + 1, sizeof(*fresh));
-    if (!fresh) {
+    if (!fresh || !ls) {
         err_set(err, PGTLS_ERR_NOMEM, "out of memory");
         goto out;
     }
     for (i = 0; i < n; i++) {
-        listener *l = s->ls[i];
+        listener *l = ls[i];
         const fx_scenario *sc = fx_scenario_find(idx, l->scenario);
         if (!sc) {
             err_set(err, PGTLS_ERR_CONFIG,
@@ -615,8 +625,8 @@ int ms_server_reload(ms_server *s, pgtls_err *err)
     /* Swap: open connections keep their reference to the old profile. */
     pthread_mutex_lock(&s->mu);
     for (i = 0; i < n; i++) {
-        ms_profile *old = s->ls[i]->prof;
-        s->ls[i]->prof = fresh[i];
+        ms_profile *old = ls[i]->prof;
+        ls[i]->prof = fresh[i];
         fresh[i] = old;
     }
     {
@@ -630,6 +640,7 @@ out:
     for (i = 0; fresh && i < n; i++)
         ms_profile_unref(fresh[i]);
     free(fresh);
+    free(ls);
     fx_index_free(idx);
     return result;
 }

@@ -68,7 +68,9 @@ typedef struct ms_qctx {
     const char *ssl_version, *ssl_cipher; /* NULL when no TLS */
     const char *user, *database;
     char tx; /* 'I' idle, 'T' in a transaction, 'E' failed transaction */
-    /* Fills up to max rows of live connections; NULL: only this one. */
+    /* Fills up to max rows of live connections and returns how many it
+     * wrote; with rows == NULL returns how many there are. NULL: only this
+     * connection. */
     size_t (*activity)(void *ud, ms_activity *rows, size_t max);
     void *activity_ud;
     const ms_activity *self; /* this connection's row */

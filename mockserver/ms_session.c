@@ -177,8 +177,8 @@ static int read_message(ms_conn *c, char *out_type, size_t *out_len, const char 
         send_fatal(c, &e);
         c->ev.end = "protocol-error";
         snprintf(c->ev.end_reason, sizeof(c->ev.end_reason),
-                 "message '%c' with length %u (limit %d)", hdr[0] >= 32 && hdr[0] < 127 ? hdr[0] : '?',
-                 len, MS_MAX_MESSAGE + 4);
+                 "message '%c' with length %u (limit %d)",
+                 hdr[0] >= 32 && hdr[0] < 127 ? hdr[0] : '?', len, MS_MAX_MESSAGE + 4);
         return -1;
     }
     if (ensure_msg(c, len - 4) < 0) {
@@ -468,9 +468,9 @@ static int authenticate(ms_conn *c, const char *user)
         RAND_bytes(salt, sizeof(salt));
         RAND_bytes(nonce_raw, sizeof(nonce_raw));
         nonce = ms_b64_encode(nonce_raw, sizeof(nonce_raw));
-        if (!nonce || ms_scram_init(&sc, user_known ? p->password : NULL, salt, sizeof(salt),
-                                    MS_SCRAM_ITERATIONS, nonce, plus_ok, p->cb_hash,
-                                    p->cb_len) < 0) {
+        if (!nonce ||
+            ms_scram_init(&sc, user_known ? p->password : NULL, salt, sizeof(salt),
+                          MS_SCRAM_ITERATIONS, nonce, plus_ok, p->cb_hash, p->cb_len) < 0) {
             free(nonce);
             ms_pgerr_set(&e, "FATAL", "XX000", "could not initialise SCRAM");
             send_fatal(c, &e);
@@ -603,11 +603,11 @@ static void send_row_description(ms_conn *c, const ms_result *r, const ms_stmt *
     ms_buf_i16(&c->out, (int16_t)r->num_cols);
     for (i = 0; i < r->num_cols; i++) {
         ms_buf_str(&c->out, r->cols[i].name);
-        ms_buf_i32(&c->out, 0);                          /* table OID */
-        ms_buf_i16(&c->out, 0);                          /* column number */
-        ms_buf_i32(&c->out, (int32_t)r->cols[i].oid);    /* type OID */
+        ms_buf_i32(&c->out, 0);                       /* table OID */
+        ms_buf_i16(&c->out, 0);                       /* column number */
+        ms_buf_i32(&c->out, (int32_t)r->cols[i].oid); /* type OID */
         ms_buf_i16(&c->out, r->cols[i].typlen);
-        ms_buf_i32(&c->out, -1);                         /* typmod */
+        ms_buf_i32(&c->out, -1); /* typmod */
         ms_buf_i16(&c->out, col_format(portal, i));
     }
     ms_msg_end(&c->out, m);
@@ -646,7 +646,7 @@ static void put_value(ms_buf *b, uint32_t oid, const char *text, int16_t fmt)
                 ms_buf_i32(b, 4 + (v6 ? 16 : 4));
                 ms_buf_u8(b, v6 ? 3 : 2); /* PGSQL_AF_INET6 / PGSQL_AF_INET */
                 ms_buf_u8(b, v6 ? 128 : 32);
-                ms_buf_u8(b, 0);          /* is_cidr */
+                ms_buf_u8(b, 0); /* is_cidr */
                 ms_buf_u8(b, v6 ? 16 : 4);
                 ms_buf_put(b, a, v6 ? 16 : 4);
                 return;
@@ -1074,11 +1074,20 @@ void ms_session_run(ms_conn *c)
     ms_pgerr e;
     size_t i;
     uint8_t *startup_buf = NULL;
-    static const char *const reported_order[] = {
-        "application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
-        "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser",
-        "scram_iterations", "server_encoding", "server_version", "session_authorization",
-        "standard_conforming_strings", "TimeZone"};
+    static const char *const reported_order[] = {"application_name",
+                                                 "client_encoding",
+                                                 "DateStyle",
+                                                 "default_transaction_read_only",
+                                                 "in_hot_standby",
+                                                 "integer_datetimes",
+                                                 "IntervalStyle",
+                                                 "is_superuser",
+                                                 "scram_iterations",
+                                                 "server_encoding",
+                                                 "server_version",
+                                                 "session_authorization",
+                                                 "standard_conforming_strings",
+                                                 "TimeZone"};
 
     if (!negotiate(c, &st))
         goto out;
@@ -1091,8 +1100,7 @@ void ms_session_run(ms_conn *c)
     snprintf(c->ev.database, sizeof(c->ev.database), "%s", st.database);
     for (i = 0; i < st.num_params; i++)
         if (!strcmp(st.names[i], "application_name"))
-            snprintf(c->ev.application_name, sizeof(c->ev.application_name), "%s",
-                     st.values[i]);
+            snprintf(c->ev.application_name, sizeof(c->ev.application_name), "%s", st.values[i]);
     /* A newer 3.x minor or _pq_. options we do not know: NegotiateProtocolVersion. */
     if ((st.code & 0xffff) > 0 || st.num_pq_opts > 0)
         ms_be_negotiate_version(&c->out, MS_PROTO_3_0, st.num_pq_opts, st.pq_opts);
@@ -1167,12 +1175,14 @@ void ms_session_run(ms_conn *c)
     }
     query_loop(c);
 out:
+    if (c->ev.gssenc_requests && !strcmp(c->ev.tls_start, "none"))
+        note_tls_start(c, "none");
     free(startup_buf);
     if (!c->ev.end)
         end_as(c, "protocol-error", "internal: session ended without a reason");
-    if (c->tls_active && (!strcmp(c->ev.end, "server-fatal") ||
-                          !strcmp(c->ev.end, "server-shutdown") ||
-                          !strcmp(c->ev.end, "protocol-error")))
+    if (c->tls_active &&
+        (!strcmp(c->ev.end, "server-fatal") || !strcmp(c->ev.end, "server-shutdown") ||
+         !strcmp(c->ev.end, "protocol-error")))
         c->io->close_tls(c);
     c->ev.pid = c->pid;
     c->ev.t_end_ms = wall_ms();

@@ -105,8 +105,8 @@ START_TEST(a_trust_session_gets_the_parameter_set_key_data_and_ready)
     ms_memio mio;
     out_view v;
     ms_event ev;
-    const char *const kv[] = {"user", "pgtls", "database", "postgres", "application_name",
-                              "unit", "client_encoding", "utf-8", NULL};
+    const char *const kv[] = {"user", "pgtls",           "database", "postgres", "application_name",
+                              "unit", "client_encoding", "utf-8",    NULL};
     ms_buf_init(&in);
     fe_startup(&in, kv);
     fe_query(&in, "SELECT 1");
@@ -461,8 +461,8 @@ START_TEST(startup_packet_errors_close_like_postgresql)
         size_t len;
         const char *end, *sqlstate;
     } cases[] = {
-        {"\0\0\0\x04", 4, "protocol-error", ""},                 /* length 4: COMMERROR */
-        {"\x16\x03\x01\x02\x00", 5, "protocol-error", ""},       /* TLS without TLS */
+        {"\0\0\0\x04", 4, "protocol-error", ""},                          /* length 4: COMMERROR */
+        {"\x16\x03\x01\x02\x00", 5, "protocol-error", ""},                /* TLS without TLS */
         {"\0\0\0\x0c\x04\xd2\x16\x2e\0\0\0\0", 12, "protocol-error", ""}, /* short cancel */
         {"\0\0\0\x08\x00\x02\x00\x00", 8, "server-fatal", "0A000"},       /* protocol 2.0 */
         {"\0\0\0\x0a\x00\x03\x00\x00\x41\x42", 10, "protocol-error", "08P01"},
@@ -477,8 +477,7 @@ START_TEST(startup_packet_errors_close_like_postgresql)
         memset(&mio, 0, sizeof(mio));
         ms_session_run_memory(p, (const uint8_t *)cases[i].bytes, cases[i].len, &mio, &ev);
         view(&mio.out, &v);
-        ck_assert_msg(!strcmp(ev.end, cases[i].end), "case %zu: %s (%s)", i, ev.end,
-                      ev.end_reason);
+        ck_assert_msg(!strcmp(ev.end, cases[i].end), "case %zu: %s (%s)", i, ev.end, ev.end_reason);
         ck_assert_msg(!strcmp(err_field(&v, 'C'), cases[i].sqlstate), "case %zu: %s", i,
                       err_field(&v, 'C'));
         ms_buf_cleanup(&mio.out);
@@ -490,14 +489,35 @@ END_TEST
 START_TEST(the_event_json_has_every_documented_field)
 {
     ms_profile *p = ms_profile_new_plain("trust", "pgtls", "pw", 0);
-    static const char *const fields[] = {
-        "\"listener\":", "\"scenario\":", "\"port\":", "\"peer_addr\":", "\"peer_port\":",
-        "\"t_start\":", "\"t_end\":", "\"duration_ms\":", "\"tls_start\":", "\"ssl_response\":",
-        "\"handshake\":", "\"tls_version\":", "\"cipher\":", "\"alpn\":", "\"sni\":",
-        "\"client_alert\":", "\"server_alert\":", "\"bytes_in\":", "\"bytes_out\":",
-        "\"startup\":true", "\"user\":\"pgtls\"", "\"database\":", "\"application_name\":",
-        "\"auth_method\":\"trust\"", "\"auth_result\":\"ok\"", "\"queries\":1", "\"fatal\":",
-        "\"end\":\"client-close\"", "\"end_reason\":"};
+    static const char *const fields[] = {"\"listener\":",
+                                         "\"scenario\":",
+                                         "\"port\":",
+                                         "\"peer_addr\":",
+                                         "\"peer_port\":",
+                                         "\"t_start\":",
+                                         "\"t_end\":",
+                                         "\"duration_ms\":",
+                                         "\"tls_start\":",
+                                         "\"ssl_response\":",
+                                         "\"handshake\":",
+                                         "\"tls_version\":",
+                                         "\"cipher\":",
+                                         "\"alpn\":",
+                                         "\"sni\":",
+                                         "\"client_alert\":",
+                                         "\"server_alert\":",
+                                         "\"bytes_in\":",
+                                         "\"bytes_out\":",
+                                         "\"startup\":true",
+                                         "\"user\":\"pgtls\"",
+                                         "\"database\":",
+                                         "\"application_name\":",
+                                         "\"auth_method\":\"trust\"",
+                                         "\"auth_result\":\"ok\"",
+                                         "\"queries\":1",
+                                         "\"fatal\":",
+                                         "\"end\":\"client-close\"",
+                                         "\"end_reason\":"};
     ms_buf in;
     ms_memio mio;
     ms_event ev;
