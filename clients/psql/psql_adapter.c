@@ -2,7 +2,7 @@
  * psql program.
  *
  * Each case runs
- *   psql -X -A -t -w -v ON_ERROR_STOP=1 -F <US> -d CONNINFO
+ *   psql -X -A -t -w -v ON_ERROR_STOP=1 -F <US> -P null=<marker> -d CONNINFO
  *        -c '\conninfo' -c '\echo MARKER' -c QUERY
  * from an argv (no shell), with the case environment plus PGPASSWORD, stdin
  * from /dev/null and a hard kill at timeout_ms. \conninfo is psql's own
@@ -301,6 +301,8 @@ static void psql_run(void *vctx, const cl_case *c, json_t *result)
                     "ON_ERROR_STOP=1",
                     "-F",
                     PSQL_FIELD_SEP,
+                    "-P",
+                    "null=" PSQL_NULL_MARKER,
                     "-d",
                     conninfo,
                     "-c",

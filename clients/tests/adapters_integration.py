@@ -377,6 +377,22 @@ def rows(env, adapter, hello):
               bad_option_check))
 
     # 15
+    def value_check(want):
+        def check(r):
+            p = []
+            expect(r.get("connected") is True, "connected is true", p)
+            if not tls_only:
+                expect(r.get("query_result") == want and "query_result" in r,
+                       f"query_result {want!r}", p)
+            return p
+        return check
+
+    R.append(("SQL NULL is reported as null",
+              env.case("verify-full/null", query="SELECT NULL::text, 'x'"), value_check(None)))
+    R.append(("an empty string is reported as an empty string, not null",
+              env.case("verify-full/empty", query="SELECT ''::text"), value_check("")))
+
+    # 16
     libpq_num = int(hello.get("libpq") or 0)
 
     def system_check(r):

@@ -109,6 +109,20 @@ START_TEST(psql_15_conninfo_without_an_ssl_line_means_plaintext)
 }
 END_TEST
 
+START_TEST(sql_null_and_the_empty_string_stay_apart)
+{
+    psql_output o;
+    psql_parse_output(PSQL_MARKER "\n" PSQL_NULL_MARKER PSQL_FIELD_SEP "x\nlater\n", &o);
+    ck_assert_int_eq(o.row_seen, 1);
+    ck_assert_ptr_null(o.first_value);
+    psql_output_cleanup(&o);
+    psql_parse_output(PSQL_MARKER "\n\n", &o);
+    ck_assert_int_eq(o.row_seen, 1);
+    ck_assert_str_eq(o.first_value, "");
+    psql_output_cleanup(&o);
+}
+END_TEST
+
 START_TEST(psql_18_conninfo_table_is_understood_too)
 {
     const char *out =
@@ -471,6 +485,7 @@ Suite *cl_psql_suite(void)
     tcase_add_test(tc, psql_15_conninfo_over_tls_gives_version_cipher_and_value);
     tcase_add_test(tc, psql_15_conninfo_without_an_ssl_line_means_plaintext);
     tcase_add_test(tc, psql_18_conninfo_table_is_understood_too);
+    tcase_add_test(tc, sql_null_and_the_empty_string_stay_apart);
     tcase_add_test(tc, no_marker_means_psql_never_got_to_the_commands);
     tcase_add_loop_test(tc, psql_version_comes_from_psql_dash_dash_version, 0,
                         (int)(sizeof(psql_versions) / sizeof(psql_versions[0])));
