@@ -266,6 +266,10 @@ def main():
                     "query": "SELECT ssl_is_used()", "timeout_ms": 8000,
                     "env": {"HOME": home}, "application_name": "pgtls"}
 
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)  # accepts (kernel backlog) and never answers
+        silent_port = silent.getsockname()[1]
         right = os.path.join(certs, "root.pem")
         wrong = os.path.join(certs, "wrong.pem")
         for name, argv, program, expect in adapters(selected):
@@ -327,6 +331,28 @@ def main():
                                                      or bool(r.get("unsupported")))
                     checks.append(("%s with %s: %s" % (mode, cid, want.split(":")[0]),
                                    ok and r.get("id") == cid, r))
+                # An optional field the adapter does not list in its features must be
+                # answered unsupported without connecting (case-protocol.md).
+                cs = case("min-proto", "require", right)
+                cs["ssl_min_protocol_version"] = "TLSv1.2"
+                r = ad.ask(json.dumps(cs))
+                if "ssl_min_protocol_version" in (hello.get("features") or []):
+                    checks.append(("ssl_min_protocol_version (a listed feature) is honoured",
+                                   r.get("connected") is True and r.get("id") == "min-proto", r))
+                else:
+                    checks.append(("ssl_min_protocol_version (not a feature) is unsupported",
+                                   bool(r.get("unsupported")) and r.get("connected") is False, r))
+                # A server that accepts TCP and never answers: an error within the
+                # deadline (libpq rounds connect_timeout up to 2 s), then the next case.
+                cs = case("silent", "require", None)
+                cs["port"] = silent_port
+                cs["timeout_ms"] = 2000
+                t_case = time.monotonic()
+                r = ad.ask(json.dumps(cs), timeout=15)
+                took = time.monotonic() - t_case
+                checks.append(("a silent server gets an error within the deadline (%.1f s)" % took,
+                               r.get("connected") is False and bool(r.get("error"))
+                               and r.get("id") == "silent" and took < 8, r))
                 r = ad.ask('{"id": "broken", "port": ')
                 checks.append(("a malformed line gets an error result",
                                r.get("connected") is False and bool(r.get("error")), r))
@@ -347,6 +373,32 @@ def main():
             finally:
                 ad.close()
             record[name] = [d for _, _, d in checks if isinstance(d, dict)]
+            # --describe prints the hello line only; flags run one case (one-shot).
+            try:
+                d = subprocess.run(argv + ["--describe"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, timeout=120)
+                lines = d.stdout.splitlines()
+                checks.append(("--describe prints one hello line and exits 0",
+                               d.returncode == 0 and len(lines) == 1
+                               and json.loads(lines[0]).get("client") == name, d.stdout))
+                one = case("one-shot-1", "verify-full", right, os.path.join(certs, "root.p12"))
+                flags = []
+                for k, v in one.items():
+                    if k == "env":
+                        for ek, ev in v.items():
+                            flags += ["--env", "%s=%s" % (ek, ev)]
+                    elif v is not None:
+                        flags += ["--" + k, str(v)]
+                o = subprocess.run(argv + flags, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, timeout=120)
+                lines = o.stdout.splitlines()
+                res = json.loads(lines[-1]) if len(lines) == 2 else {}
+                want_conn = not str(expect.get("vf-right", "")).startswith("refused")
+                checks.append(("one-shot flags run one case",
+                               o.returncode == 0 and res.get("id") == "one-shot-1"
+                               and res.get("connected") is want_conn, o.stdout + o.stderr[-500:]))
+            except (subprocess.TimeoutExpired, ValueError) as exc:
+                checks.append(("--describe and one-shot answer", False, str(exc)))
             for label, ok, detail in checks:
                 if ok:
                     passed += 1

@@ -10,8 +10,9 @@
 //! `SslConnector::builder(...)` (OpenSSL default paths, which honour SSL_CERT_FILE /
 //! SSL_CERT_DIR) plus `set_ca_file(sslrootcert)`; `system` adds nothing. The connector
 //! verifies chain and host name whatever the sslmode (require ~ verify-full).
+//! ssl_min/max_protocol_version also go to the connector (set_min/max_proto_version).
 
-use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode, SslVersion};
 use pgtls_rust_adapters::{self as pa, Outcome};
 use postgres_openssl::MakeTlsConnector;
 use serde_json::{json, Map, Value};
@@ -38,8 +39,25 @@ fn subject(cert: &openssl::x509::X509Ref) -> String {
         .join(", ")
 }
 
+fn tls_version(v: &str) -> Option<SslVersion> {
+    match v {
+        "TLSv1" => Some(SslVersion::TLS1),
+        "TLSv1.1" => Some(SslVersion::TLS1_1),
+        "TLSv1.2" => Some(SslVersion::TLS1_2),
+        "TLSv1.3" => Some(SslVersion::TLS1_3),
+        _ => None,
+    }
+}
+
 fn connector(c: &Value, seen: Arc<Mutex<Seen>>) -> Result<MakeTlsConnector, openssl::error::ErrorStack> {
     let mut b = SslConnector::builder(SslMethod::tls_client())?;
+    // Protocol bounds belong to the connector too (SslContextBuilder::set_*_proto_version).
+    if let Ok(Some(v)) = pa::s(c, "ssl_min_protocol_version") {
+        b.set_min_proto_version(tls_version(&v))?;
+    }
+    if let Ok(Some(v)) = pa::s(c, "ssl_max_protocol_version") {
+        b.set_max_proto_version(tls_version(&v))?;
+    }
     if let Ok(Some(root)) = pa::s(c, "sslrootcert") {
         if root != "system" {
             b.set_ca_file(&root)?;
@@ -67,6 +85,13 @@ fn connector(c: &Value, seen: Arc<Mutex<Seen>>) -> Result<MakeTlsConnector, open
 }
 
 fn config_string(c: &Value, timeout: Duration) -> Result<String, String> {
+    for k in ["ssl_min_protocol_version", "ssl_max_protocol_version"] {
+        if let Some(v) = pa::s(c, k)? {
+            if tls_version(&v).is_none() {
+                return Err(format!("{k}: unknown TLS version {v:?}"));
+            }
+        }
+    }
     let mut parts = Vec::new();
     for k in [
         "host", "hostaddr", "user", "password", "dbname", "sslmode", "application_name",
@@ -195,7 +220,13 @@ fn main() {
             short.join(" ")
         )),
     );
-    let features = ["channel_binding", "connect_options", "sslnegotiation"];
+    let features = [
+        "channel_binding",
+        "connect_options",
+        "ssl_max_protocol_version",
+        "ssl_min_protocol_version",
+        "sslnegotiation",
+    ];
     let code = pa::main("tokio-postgres", hello, &features, |c, t| {
         rt.block_on(attempt(c, t)).map(Outcome::Fields)
     });
