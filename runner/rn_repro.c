@@ -6,10 +6,12 @@
  * mode"). With --exec it runs them itself: the mock embedded in-process, the
  * adapter spawned with that argv, and prints the result, the mock's events
  * and the class, classified exactly as `pgtls run` does. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "ca.h"
 #include "fs.h"
@@ -133,7 +135,14 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
     {
         char port_s[16];
         snprintf(port_s, sizeof(port_s), "%d", port);
-        char *mock_argv[] = {"pgtls",  "mock", "--scenario", c->scenario,
+        /* The binary that is running, so the line works without PATH. */
+        char self[PATH_MAX];
+        ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (self_len > 0)
+            self[self_len] = '\0';
+        else
+            strcpy(self, "pgtls");
+        char *mock_argv[] = {self,     "mock", "--scenario", c->scenario,
                              "--port", port_s, "--fixtures", (char *)fx_index_dir(idx),
                              NULL};
         char *mock = rn_shell_join(mock_argv);

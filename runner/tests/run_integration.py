@@ -192,7 +192,7 @@ def repro_prints_the_mock_and_a_one_shot_adapter_command():
     p = run([pgtls(), "repro", ids[0], "--client", "psql", "--suite", small_suite(),
              "--fixtures", fixtures(), "--no-gen", "--port", "54999"])
     check(p.returncode == 0, "exit %d: %s" % (p.returncode, p.stderr))
-    check("pgtls mock --scenario " in p.stdout and "--port 54999" in p.stdout, p.stdout)
+    check("/pgtls mock --scenario " in p.stdout and "--port 54999" in p.stdout, p.stdout)
     check("pgtls-adapter-psql" in p.stdout and "--env HOME=" in p.stdout, p.stdout)
 
 
