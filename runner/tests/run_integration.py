@@ -197,7 +197,14 @@ def repro_prints_the_mock_and_a_one_shot_adapter_command():
 
 
 def unknown_clients_and_bad_flags_are_usage_errors():
-    for argv in (["run", "--clients", "no-such-client"], ["run", "--jobs", "0"],
+    fx = ["--fixtures", fixtures(), "--no-gen"]
+    for argv in (["run", "--scenarios", "no-such-scenario"] + fx,
+                 ["run", "--sslmodes", "verify-everything"] + fx,
+                 ["run", "--suite", "/nonexistent/x.suite"] + fx,
+                 ["run", "--timeout-ms=abc"], ["run", "--jobs"],
+                 ["run", "--fixtures", "/nonexistent/fixtures", "--no-gen"],
+                 ["clients", "--clients-dir", "/nonexistent/clients"],
+                 ["run", "--clients", "no-such-client"], ["run", "--jobs", "0"],
                  ["run", "--bogus"], ["repro"], ["repro", "no/such/case", "--suite",
                                                   small_suite(), "--fixtures", fixtures(),
                                                   "--no-gen"]):
