@@ -178,6 +178,7 @@ int ca_gen_if_stale(const char *catalogue, const char *out_dir, const char *key_
                     long max_age_s, pgtls_err *err)
 {
     char *index_path = NULL, *text = NULL;
+    size_t text_len = 0;
     json_t *idx = NULL;
     int fresh = 0;
 
@@ -185,7 +186,7 @@ int ca_gen_if_stale(const char *catalogue, const char *out_dir, const char *key_
         catalogue = ca_default_catalogue();
     index_path = fs_join(out_dir, "index.json");
     if (index_path && fs_exists(index_path) &&
-        fs_read_file(catalogue, 4 << 20, &text, NULL, err) == 0) {
+        fs_read_file(catalogue, 4 << 20, &text, &text_len, err) == 0) {
         json_error_t jerr;
         idx = json_load_file(index_path, 0, &jerr);
         if (idx) {
@@ -194,7 +195,7 @@ int ca_gen_if_stale(const char *catalogue, const char *out_dir, const char *key_
             const char *sha = json_string_value(json_object_get(idx, "catalogue_sha256"));
             const char *when = json_string_value(json_object_get(idx, "generated_at"));
             ca_when w;
-            EVP_Digest(text, strlen(text), md, NULL, EVP_sha256(), NULL);
+            EVP_Digest(text, text_len, md, NULL, EVP_sha256(), NULL);
             for (int i = 0; i < 32; i++)
                 snprintf(hexmd + 2 * i, 3, "%02x", md[i]);
             snprintf(when_s, sizeof(when_s), "%s", when ? when : "");
