@@ -995,6 +995,14 @@ static void on_query(ms_conn *c, size_t len, int *changed)
     }
     c->ev.queries++;
     n = ms_query_split(sql, stmts, 64);
+    if (n > 64) {
+        for (i = 0; i < 64; i++)
+            free(stmts[i]);
+        ms_pgerr_set(&e, "ERROR", "54000",
+                     "pgtls mock server runs at most 64 statements per query, got %zu", n);
+        send_error(c, &e);
+        return;
+    }
     if (n == 0)
         ms_be_simple(&c->out, 'I'); /* EmptyQueryResponse */
     for (i = 0; i < n; i++) {
