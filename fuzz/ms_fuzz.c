@@ -123,7 +123,7 @@ static void fuzz_query(const uint8_t *p, size_t n)
     if (ms_query_run(&q, sql, 1, &r) == 0)
         ms_result_cleanup(&r);
     np = ms_query_split(sql, parts, 16);
-    for (k = 0; k < np; k++)
+    for (k = 0; k < np && k < 16; k++)
         free(parts[k]);
     free(sql);
 }

@@ -107,7 +107,7 @@ typedef struct ms_stmt {
     int used;
     int num_param_types;
     uint32_t param_types[16];
-    int16_t formats[MS_MAX_BIND]; /* portals only */
+    int16_t formats[MS_MAX_COLS]; /* portals only: result formats of our <= 16 columns */
     int num_formats;
 } ms_stmt;
 

@@ -172,8 +172,9 @@ static void peer_of(const struct sockaddr_storage *ss, char *addr, size_t cap, i
 }
 
 /* Accepts one connection on l (called with s->mu held, so wait_idle never
- * sees a connection that left the backlog but is not counted yet). */
-static void accept_one(ms_server *s, listener *l)
+ * sees a connection that left the backlog but is not counted yet). Returns
+ * -1 when out of descriptors (the caller backs off), else 0. */
+static int accept_one(ms_server *s, listener *l)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
@@ -183,11 +184,11 @@ static void accept_one(ms_server *s, listener *l)
     int fd, one = 1, hard_limit;
     fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
     if (fd < 0)
-        return;
+        return errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM ? -1 : 0;
     n = calloc(1, sizeof(*n));
     if (!n) {
         close(fd);
-        return;
+        return -1;
     }
     n->srv = s;
     n->l = l;
@@ -247,9 +248,10 @@ static void accept_one(ms_server *s, listener *l)
         s->num_conns--;
         l->open--;
         pthread_cond_broadcast(&s->cv);
-        return;
+        return 0;
     }
     pthread_attr_destroy(&attr);
+    return 0;
 }
 
 static void block_signals(void)
@@ -305,11 +307,16 @@ static void *acceptor_thread(void *arg)
                 ;
             continue; /* rebuild the set (new listener or stop) */
         }
-        pthread_mutex_lock(&s->mu);
-        for (i = 1; i < n; i++)
-            if (pfd[i].revents & POLLIN)
-                accept_one(s, pl[i]);
-        pthread_mutex_unlock(&s->mu);
+        {
+            int starved = 0;
+            pthread_mutex_lock(&s->mu);
+            for (i = 1; i < n; i++)
+                if (pfd[i].revents & POLLIN)
+                    starved |= accept_one(s, pl[i]) < 0;
+            pthread_mutex_unlock(&s->mu);
+            if (starved) /* out of descriptors: let connections finish */
+                usleep(10000);
+        }
     }
     free(pfd);
     free(pl);

@@ -1195,10 +1195,11 @@ size_t ms_query_split(const char *sql, char **out, size_t max)
             for (; p < s; p++)
                 if (!isspace((unsigned char)*p))
                     blank = 0;
-            if (!blank && n < max) {
-                out[n] = strndup(start, (size_t)(s - start));
-                if (out[n])
-                    n++;
+            if (!blank) {
+                /* Count every statement; keep the first max. */
+                if (n < max && !(out[n] = strndup(start, (size_t)(s - start))))
+                    return n;
+                n++;
             }
             if (!*s)
                 break;

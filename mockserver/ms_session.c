@@ -594,7 +594,7 @@ static int16_t col_format(const ms_stmt *portal, size_t col)
         return 0;
     if (portal->num_formats == 1)
         return portal->formats[0];
-    return col < (size_t)portal->num_formats ? portal->formats[col] : 0;
+    return col < (size_t)portal->num_formats && col < MS_MAX_COLS ? portal->formats[col] : 0;
 }
 
 static void send_row_description(ms_conn *c, const ms_result *r, const ms_stmt *portal)
@@ -732,6 +732,16 @@ static int run_statement(ms_conn *c, const char *sql, const ms_stmt *portal, int
         ms_be_command_complete(&c->out, r.tag);
         break;
     case MS_RES_ROWS:
+        if (portal && portal->num_formats > 1 && (size_t)portal->num_formats != r.num_cols) {
+            /* pquery.c PortalSetResultFormat */
+            ms_pgerr e;
+            ms_pgerr_set(&e, "ERROR", "08P01",
+                         "bind message has %d result formats but query has %zu columns",
+                         portal->num_formats, r.num_cols);
+            send_error(c, &e);
+            rc = -1;
+            break;
+        }
         if (!portal)
             send_row_description(c, &r, NULL);
         send_rows(c, &r, portal);
@@ -880,8 +890,12 @@ static void on_bind(ms_conn *c, size_t len)
     pt->name = strdup(b.portal);
     pt->sql = strdup(s->sql);
     pt->used = 1;
+    /* Results have at most MS_MAX_COLS columns: keep that many codes. */
     pt->num_formats = b.num_result_formats;
-    memcpy(pt->formats, b.result_formats, sizeof(pt->formats));
+    memcpy(pt->formats, b.result_formats,
+           sizeof(int16_t) *
+               (size_t)(b.num_result_formats < MS_MAX_COLS ? b.num_result_formats : MS_MAX_COLS));
+
     if (!pt->name || !pt->sql) {
         stmt_clear(pt);
         ms_pgerr_set(&e, "ERROR", "53200", "out of memory");
@@ -981,6 +995,14 @@ static void on_query(ms_conn *c, size_t len, int *changed)
     }
     c->ev.queries++;
     n = ms_query_split(sql, stmts, 64);
+    if (n > 64) {
+        for (i = 0; i < 64; i++)
+            free(stmts[i]);
+        ms_pgerr_set(&e, "ERROR", "54000",
+                     "pgtls mock server runs at most 64 statements per query, got %zu", n);
+        send_error(c, &e);
+        return;
+    }
     if (n == 0)
         ms_be_simple(&c->out, 'I'); /* EmptyQueryResponse */
     for (i = 0; i < n; i++) {

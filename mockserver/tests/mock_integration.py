@@ -281,6 +281,16 @@ def require_secure_transport_refuses_sslmode_disable_with_the_pg_hba_text():
 
 
 @test
+def allow_retries_with_tls_after_the_pg_hba_refusal():
+    with Mock(["azure-new"]) as m:
+        rc, out, err = psql(m.port(), "SELECT ssl_is_used()", sslmode="allow")
+        check(rc == 0 and out == "t", "psql failed: %s %s" % (out, err))
+        evs = m.events(2)
+        check(evs[0]["tls_start"] == "none" and evs[0]["fatal"]["sqlstate"] == "28000"
+              and evs[1]["handshake"] == "ok", "events %s" % evs)
+
+
+@test
 def a_tls12_only_server_negotiates_tls12_and_refuses_a_tls13_only_client():
     with Mock(["tls12-only"]) as m:
         rc, out, err = psql(m.port(), "SELECT ssl_version()", sslmode="require")

@@ -305,6 +305,10 @@ START_TEST(query_strings_split_on_semicolons_outside_quotes)
     for (size_t i = 0; i < n; i++)
         free(out[i]);
     ck_assert_uint_eq(ms_query_split("   ", out, 8), 0);
+    n = ms_query_split("a;b;c;d", out, 2);
+    ck_assert_uint_eq(n, 4); /* all counted, two kept */
+    free(out[0]);
+    free(out[1]);
 }
 END_TEST
 

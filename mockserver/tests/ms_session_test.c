@@ -387,6 +387,64 @@ START_TEST(an_error_in_the_extended_protocol_skips_to_sync)
 }
 END_TEST
 
+START_TEST(result_formats_that_do_not_match_the_columns_are_an_error)
+{
+    ms_profile *p = ms_profile_new_plain("trust", "pgtls", "pw", 0);
+    ms_buf in, body;
+    ms_memio mio;
+    out_view v;
+    ms_buf_init(&in);
+    ms_buf_init(&body);
+    fe_startup(&in, user_only);
+    ms_buf_str(&body, "");
+    ms_buf_str(&body, "SELECT 1, 2");
+    ms_buf_i16(&body, 0);
+    fe_msg(&in, 'P', body.data, body.len);
+    ms_buf_reset(&body);
+    ms_buf_str(&body, "");
+    ms_buf_str(&body, "");
+    ms_buf_i16(&body, 0);
+    ms_buf_i16(&body, 0);
+    ms_buf_i16(&body, 3);
+    ms_buf_i16(&body, 0);
+    ms_buf_i16(&body, 1);
+    ms_buf_i16(&body, 0);
+    fe_msg(&in, 'B', body.data, body.len);
+    fe_msg(&in, 'E', "\0\0\0\0\0", 5);
+    fe_msg(&in, 'S', NULL, 0);
+    run(p, &in, &mio, &v);
+    ck_assert_ptr_nonnull(strstr(v.types, "KZ12EZ"));
+    ck_assert_str_eq(err_field(&v, 'M'),
+                     "bind message has 3 result formats but query has 2 columns");
+    ms_buf_cleanup(&mio.out);
+    ms_buf_cleanup(&body);
+    ms_buf_cleanup(&in);
+    ms_profile_unref(p);
+}
+END_TEST
+
+START_TEST(more_than_64_statements_in_one_query_is_an_error_not_a_truncation)
+{
+    ms_profile *p = ms_profile_new_plain("trust", "pgtls", "pw", 0);
+    ms_buf in;
+    ms_memio mio;
+    out_view v;
+    char sql[65 * 10 + 1] = "";
+    for (int i = 0; i < 65; i++)
+        strcat(sql, "SELECT 1;");
+    ms_buf_init(&in);
+    fe_startup(&in, user_only);
+    fe_query(&in, sql);
+    fe_query(&in, "SELECT 2");
+    run(p, &in, &mio, &v);
+    ck_assert_ptr_nonnull(strstr(v.types, "KZEZTDCZ"));
+    ck_assert_str_eq(err_field(&v, 'C'), "54000");
+    ms_buf_cleanup(&mio.out);
+    ms_buf_cleanup(&in);
+    ms_profile_unref(p);
+}
+END_TEST
+
 START_TEST(an_unknown_message_type_gets_fatal_08P01)
 {
     ms_profile *p = ms_profile_new_plain("trust", "pgtls", "pw", 0);
@@ -565,6 +623,8 @@ Suite *ms_session_suite(void)
     tc = tcase_create("queries and malformed input");
     tcase_add_test(tc, the_extended_protocol_runs_parse_bind_describe_execute_sync_in_binary);
     tcase_add_test(tc, an_error_in_the_extended_protocol_skips_to_sync);
+    tcase_add_test(tc, result_formats_that_do_not_match_the_columns_are_an_error);
+    tcase_add_test(tc, more_than_64_statements_in_one_query_is_an_error_not_a_truncation);
     tcase_add_test(tc, an_unknown_message_type_gets_fatal_08P01);
     tcase_add_test(tc, message_lengths_under_4_or_over_the_cap_get_invalid_message_length);
     tcase_add_test(tc, every_truncation_of_a_session_ends_cleanly);
