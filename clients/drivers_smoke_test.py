@@ -292,6 +292,11 @@ def main():
                 checks.append(("hello names the adapter", hello.get("client") == name, hello))
                 r = ad.ask(json.dumps(case("vf-right", "verify-full", right,
                                            os.path.join(certs, "root.p12"))))
+                chain = r.get("chain")
+                checks.append(("the chain, when reported, starts with the leaf",
+                               chain is None or (isinstance(chain, list) and chain
+                                                 and all(isinstance(x, str) and x for x in chain)
+                                                 and HOST in chain[0]), r))
                 if str(expect.get("vf-right", "")).startswith("refused"):
                     # A documented deviation (adapter.json smoke_expect): the driver
                     # cannot take the root this way; it must still answer with an error.

@@ -126,6 +126,21 @@ def main():
         check_generic(path, doc, problems)
         if name == "pgtls-matrix.yml":
             check_matrix_workflow(path, doc, problems)
+    # actionlint (a Go tool: go install github.com/rhysd/actionlint/cmd/actionlint)
+    # type-checks ${{ }} expressions; used when it is installed, never required.
+    import shutil
+    import subprocess
+    lint = shutil.which("actionlint") or (
+        os.path.expanduser("~/go/bin/actionlint")
+        if os.access(os.path.expanduser("~/go/bin/actionlint"), os.X_OK) else None)
+    if lint and files:
+        r = subprocess.run([lint, "-shellcheck=", "-pyflakes="] +
+                           [os.path.join(here, f) for f in files],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            for line in r.stdout.splitlines():
+                if line and not line.startswith((" ", "|")):
+                    problems.append("actionlint: " + line)
     for p in problems:
         print("FAIL " + p)
     print("%d passed, %d failed" % (len(files) - len({p.split(":")[0] for p in problems}),
