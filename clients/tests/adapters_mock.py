@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,20 +32,28 @@ SKIP = 77
 HOST = "mydemoserver.postgres.database.azure.com"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, deadline):
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
+def read_listening_ports(proc, scenarios, deadline):
+    """Reads the mock's `listening scenario=NAME addr=A port=N` lines; returns
+    {scenario: port}, or None when the mock exits or the deadline passes."""
+    import select
+    ports, buf = {}, b""
+    while len(ports) < len(scenarios):
+        left = deadline - time.monotonic()
+        if left <= 0 or proc.poll() is not None:
+            return None
+        ready, _, _ = select.select([proc.stdout], [], [], min(left, 0.5))
+        if not ready:
+            continue
+        chunk = os.read(proc.stdout.fileno(), 4096)
+        if not chunk:
+            return None
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            fields = dict(f.split("=", 1) for f in line.decode().split()[1:] if "=" in f)
+            if line.startswith(b"listening") and fields.get("scenario") in scenarios:
+                ports[fields["scenario"]] = int(fields["port"])
+    return ports
 
 
 def main():
@@ -81,16 +88,17 @@ def main():
             return os.path.join(fx, index["stores"][name]["pem"])
 
         scenarios = ["azure-new", "wrong-host", "expired-leaf", "tls13-only"]
-        ports = {s: free_port() for s in scenarios}
         events = os.path.join(tmp, "events.jsonl")
         cmd = [pgtls, "mock", "--fixtures", fx, "--event-log", events]
         for s in scenarios:
-            cmd += ["--scenario", s, "--port", str(ports[s])]
-        mock = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            # Port 0: the mock binds a free port itself and reports it, so no
+            # other process can take the port between our choice and its bind.
+            cmd += ["--scenario", s, "--port", "0"]
+        mock = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)
-        deadline = time.monotonic() + 20
-        if not all(wait_port(p, deadline) for p in ports.values()):
-            print("FAIL: the mock did not start listening")
+        ports = read_listening_ports(mock, scenarios, time.monotonic() + 20)
+        if ports is None:
+            print("FAIL: the mock did not report a listening port for every scenario")
             return 1
         home = os.path.join(tmp, "home")
         os.makedirs(home)
