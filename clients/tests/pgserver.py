@@ -179,7 +179,6 @@ class PgServer:
         with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
             f.write(f"""
 listen_addresses = '127.0.0.1'
-port = {self.port}
 unix_socket_directories = '{self.dir}'
 ssl = on
 ssl_cert_file = '{self.certs["srv_server_chain"]}'
@@ -196,8 +195,18 @@ shared_buffers = 16MB
         self.log = os.path.join(self.dir, "server.log")
         open(self.log, "w").close()
         self._chown(self.log)
-        run(self.as_user + [os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", self.log,
-                            "-w", "-t", "60", "start"])
+        # The port is chosen before the server binds it, so under parallel tests
+        # another process may take it first: try a few free ports.
+        for attempt in range(4):
+            with open(os.path.join(self.data, "postgresql.auto.conf"), "w") as f:
+                f.write(f"port = {self.port}\n")
+            self._chown(os.path.join(self.data, "postgresql.auto.conf"))
+            started = run(self.as_user + [os.path.join(self.bindir, "pg_ctl"), "-D", self.data,
+                                          "-l", self.log, "-w", "-t", "60", "start"],
+                          check=(attempt == 3))
+            if started.returncode == 0:
+                break
+            self.port = free_port()
         self.started = True
         psql = os.path.join(self.bindir, "psql")
         run(self.as_user + [psql, "-X", "-q", "-h", self.dir, "-p", str(self.port), "-U",
