@@ -80,6 +80,7 @@ class Driver:
                 out["tls_version"] = sslobj.version()
                 cipher = sslobj.cipher()
                 out["cipher"] = cipher[0] if cipher else None
+                out["chain"] = pgtls_adapter.python_ssl_chain(sslobj)
             try:
                 value = await conn.fetchval(case.get("query") or "SELECT ssl_is_used()",
                                             timeout=timeout_s)

@@ -56,6 +56,17 @@ tls.connect = function capturingConnect(...args) {
   return s;
 };
 
+// RFC 2253 string, most specific RDN first, as the other adapters print subjects.
+// Node gives the subject as an object in certificate order (values may be arrays).
+function rfc2253(subject) {
+  const esc = (v) => String(v).replace(/([,+"\\<>;])/g, '\\$1');
+  const rdns = [];
+  for (const [k, v] of Object.entries(subject)) {
+    for (const one of Array.isArray(v) ? v : [v]) rdns.push(`${k}=${esc(one)}`);
+  }
+  return rdns.reverse().join(',');
+}
+
 function tlsFacts() {
   const s = lastTlsSocket;
   if (!s) return { tls: false };
@@ -69,7 +80,7 @@ function tlsFacts() {
     const seen = new Set();
     while (cert && cert.subject && !seen.has(cert.fingerprint256)) {
       seen.add(cert.fingerprint256);
-      chain.push(Object.entries(cert.subject).map(([k, v]) => `${k}=${v}`).join(', '));
+      chain.push(rfc2253(cert.subject));
       cert = cert.issuerCertificate;
     }
     out.chain = chain.length ? chain : null;

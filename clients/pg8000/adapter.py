@@ -123,6 +123,7 @@ class Driver:
                 out["tls_version"] = sock.version()
                 cipher = sock.cipher()
                 out["cipher"] = cipher[0] if cipher else None
+                out["chain"] = pgtls_adapter.python_ssl_chain(sock)
             elif sock is not None:
                 out["tls"] = False
             try:

@@ -112,6 +112,44 @@ def loaded_openssl(prefer_substring=None):
     return None
 
 
+_SHORT_NAMES = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU",
+                "countryName": "C", "stateOrProvinceName": "ST", "localityName": "L",
+                "streetAddress": "STREET", "domainComponent": "DC", "userId": "UID"}
+
+
+def _rfc2253(subject):
+    """ssl's subject tuple (certificate order) -> RFC 2253, most specific RDN first."""
+    rdns = []
+    for rdn in subject:
+        parts = []
+        for name, value in rdn:
+            value = "".join("\\" + ch if ch in ',+"\\<>;' else ch for ch in str(value))
+            parts.append("%s=%s" % (_SHORT_NAMES.get(name, name), value))
+        rdns.append("+".join(parts))
+    return ",".join(reversed(rdns))
+
+
+def python_ssl_chain(ssl_object):
+    """Subjects of the chain Python's ssl module verified (else the one the server
+    sent), leaf first, or None. Uses _ssl's get_verified_chain/get_unverified_chain
+    (present since CPython 3.10, public on SSLObject only from 3.13)."""
+    inner = getattr(ssl_object, "_sslobj", None) or ssl_object
+    try:
+        chain = None
+        for name in ("get_verified_chain", "get_unverified_chain"):
+            fn = getattr(inner, name, None)
+            if fn is not None:
+                chain = fn()
+                if chain:
+                    break
+        if not chain:
+            return None
+        return [_rfc2253(c.get_info().get("subject", ())) for c in chain
+                if hasattr(c, "get_info")] or None
+    except Exception:  # diagnostics only: never fail a case over them
+        return None
+
+
 # --- host -> hostaddr mapping ---------------------------------------------------
 # libpq's hostaddr connects to an address while host names the server for TLS (SNI,
 # host name check). Drivers without hostaddr resolve `host` themselves; the adapter

@@ -25,18 +25,25 @@ struct Seen {
     chain: Vec<(u32, String)>,
 }
 
+/// RFC 2253 order (most specific RDN first), as the other adapters print subjects.
 fn subject(cert: &openssl::x509::X509Ref) -> String {
-    cert.subject_name()
+    let mut rdns: Vec<String> = cert
+        .subject_name()
         .entries()
         .map(|e| {
-            format!(
-                "{}={}",
-                e.object().nid().short_name().unwrap_or("?"),
-                String::from_utf8_lossy(e.data().as_slice())
-            )
+            let v = String::from_utf8_lossy(e.data().as_slice()).into_owned();
+            let mut esc = String::with_capacity(v.len());
+            for ch in v.chars() {
+                if ",+\"\\<>;".contains(ch) {
+                    esc.push('\\');
+                }
+                esc.push(ch);
+            }
+            format!("{}={}", e.object().nid().short_name().unwrap_or("?"), esc)
         })
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    rdns.reverse();
+    rdns.join(",")
 }
 
 fn tls_version(v: &str) -> Option<SslVersion> {
