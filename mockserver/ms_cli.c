@@ -1,11 +1,226 @@
-/* pgtls: placeholder until this component lands; it says so and exits 2. */
+/* pgtls mock: run the mock server in the foreground (docs/mockserver.md).
+ *
+ *   pgtls mock --scenario NAME [--port N] [--scenario NAME2 [--port M]] ...
+ *              [--fixtures DIR] [--listen ADDR] [--event-log FILE|-]
+ *              [--set key=value]... [--timeout-ms N] [--max-connections N]
+ *
+ * Prints one line per listener, "listening scenario=NAME addr=ADDR port=N",
+ * then serves until SIGTERM/SIGINT (exit 0); SIGHUP reloads the fixtures. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "err.h"
+#include "ms.h"
+
+#define MAX_LISTENERS 256
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: pgtls mock --scenario NAME [--port N] [--scenario NAME [--port N]]...\n"
+            "                  [--fixtures DIR] [--listen ADDR] [--event-log FILE|-]\n"
+            "                  [--set key=value]... [--timeout-ms N] [--max-connections N]\n"
+            "  --scenario NAME     serve this scenario of DIR/index.json (repeat for more)\n"
+            "  --port N            port of the preceding --scenario (0 or absent: a free port)\n"
+            "  --fixtures DIR      folder written by 'pgtls ca gen --out DIR'\n"
+            "                      (default $PGTLS_FIXTURES, else ./fixtures)\n"
+            "  --listen ADDR       bind address (default 127.0.0.1)\n"
+            "  --event-log FILE    append one JSON line per connection ('-': stdout)\n"
+            "  --set key=value     override a server setting of every scenario\n"
+            "                      (auth=md5, ssl_max_protocol_version=TLSv1.2, ...)\n"
+            "  --timeout-ms N      timeout of every read (default 10000)\n"
+            "  --max-connections N over it clients get FATAL 53300 (default 4096)\n"
+            "Signals: SIGTERM/SIGINT stop (exit 0), SIGHUP reloads the fixtures.\n");
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static void raise_nofile(void)
+{
+    /* 1,000+ connections need more than the usual soft limit of 1024. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
 
 int ms_cli_main(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "pgtls %s: not built in this version yet\n", argv[0]);
-    return 2;
+    static const struct option longopts[] = {{"scenario", required_argument, NULL, 's'},
+                                              {"port", required_argument, NULL, 'p'},
+                                              {"fixtures", required_argument, NULL, 'f'},
+                                              {"listen", required_argument, NULL, 'l'},
+                                              {"event-log", required_argument, NULL, 'e'},
+                                              {"set", required_argument, NULL, 'S'},
+                                              {"timeout-ms", required_argument, NULL, 't'},
+                                              {"max-connections", required_argument, NULL, 'm'},
+                                              {"help", no_argument, NULL, 'h'},
+                                              {NULL, 0, NULL, 0}};
+    const char *scenarios[MAX_LISTENERS], *settings[MAX_LISTENERS + 1];
+    int ports[MAX_LISTENERS], ids[MAX_LISTENERS];
+    int num_sc = 0, num_set = 0, opt, status = 2, i, event_fd = -1, close_event_fd = 0;
+    const char *event_log = NULL;
+    ms_options o;
+    ms_server *s = NULL;
+    pgtls_err err;
+    sigset_t set;
+
+    err_clear(&err);
+    memset(&o, 0, sizeof(o));
+    o.event_fd = -1;
+    o.fixtures_dir = getenv("PGTLS_FIXTURES") ? getenv("PGTLS_FIXTURES") : "fixtures";
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            if (num_sc == MAX_LISTENERS) {
+                fprintf(stderr, "pgtls mock: at most %d --scenario flags\n", MAX_LISTENERS);
+                return 2;
+            }
+            ports[num_sc] = 0;
+            scenarios[num_sc++] = optarg;
+            break;
+        case 'p':
+            if (num_sc == 0 || parse_int(optarg, 0, 65535, &ports[num_sc - 1]) < 0) {
+                fprintf(stderr,
+                        "pgtls mock: --port '%s' must follow a --scenario and be 0-65535\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'f':
+            o.fixtures_dir = optarg;
+            break;
+        case 'l':
+            o.bind_addr = optarg;
+            break;
+        case 'e':
+            event_log = optarg;
+            break;
+        case 'S':
+            if (num_set == MAX_LISTENERS || !strchr(optarg, '=')) {
+                fprintf(stderr, "pgtls mock: --set wants key=value, got '%s'\n", optarg);
+                return 2;
+            }
+            settings[num_set++] = optarg;
+            break;
+        case 't':
+            if (parse_int(optarg, 1, 86400000, &o.timeout_ms) < 0) {
+                fprintf(stderr, "pgtls mock: --timeout-ms '%s' is not a positive number\n", optarg);
+                return 2;
+            }
+            break;
+        case 'm':
+            if (parse_int(optarg, 1, 1000000, &o.max_connections) < 0) {
+                fprintf(stderr, "pgtls mock: --max-connections '%s' is not a positive number\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    settings[num_set] = NULL;
+    if (optind < argc || num_sc == 0) {
+        if (optind < argc)
+            fprintf(stderr, "pgtls mock: unexpected argument '%s'\n", argv[optind]);
+        else
+            fprintf(stderr, "pgtls mock: name at least one --scenario\n");
+        usage(stderr);
+        return 2;
+    }
+    if (event_log) {
+        if (!strcmp(event_log, "-"))
+            event_fd = STDOUT_FILENO;
+        else {
+            event_fd = open(event_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+            if (event_fd < 0) {
+                fprintf(stderr, "pgtls mock: cannot open event log %s: %s\n", event_log,
+                        strerror(errno));
+                return 2;
+            }
+            close_event_fd = 1;
+        }
+    }
+    o.event_fd = event_fd;
+    raise_nofile();
+    /* Signals go to sigwait below, never to a server thread. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    s = ms_server_new(&o, &err);
+    if (!s)
+        goto fail;
+    for (i = 0; i < num_sc; i++) {
+        int port = 0;
+        ids[i] = ms_server_listen_ex(s, scenarios[i], ports[i], settings, &port, &err);
+        if (ids[i] < 0)
+            goto fail;
+        ports[i] = port;
+    }
+    if (ms_server_start(s, &err) < 0)
+        goto fail;
+    for (i = 0; i < num_sc; i++)
+        printf("listening scenario=%s addr=%s port=%d\n", scenarios[i],
+               o.bind_addr ? o.bind_addr : "127.0.0.1", ports[i]);
+    fflush(stdout);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            pgtls_err rerr;
+            err_clear(&rerr);
+            if (ms_server_reload(s, &rerr) < 0)
+                fprintf(stderr, "pgtls mock: %s\n", rerr.msg);
+            else
+                fprintf(stderr, "pgtls mock: reloaded %s\n", o.fixtures_dir);
+            continue;
+        }
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+    }
+    ms_server_stop(s);
+    ms_server_free(s);
+    s = NULL;
+    if (event_fd >= 0)
+        fsync(event_fd);
+    status = 0;
+    goto out;
+fail:
+    fprintf(stderr, "pgtls mock: %s\n", err.msg);
+    status = err.code == PGTLS_OK ? 2 : (err_exit_status(err.code) ? 2 : 2);
+out:
+    ms_server_free(s);
+    if (close_event_fd)
+        close(event_fd);
+    return status;
 }

@@ -3,7 +3,11 @@
  * A server holds many listeners (one per scenario per runner worker), all
  * loopback by default, served by background threads. Every connection ends in
  * exactly one event: a JSON object (see docs/event-log.md) written as one line
- * to opts.event_fd (if >= 0) and handed to opts.on_event (if set). */
+ * to opts.event_fd (if >= 0) and handed to opts.on_event (if set).
+ *
+ * Threads: one acceptor thread plus one thread per connection (small
+ * stacks). SIGPIPE, SIGHUP, SIGINT and SIGTERM are blocked in the server's
+ * threads, so the embedding program receives them on its own threads. */
 #ifndef PGTLS_MS_H
 #define PGTLS_MS_H
 
@@ -32,6 +36,16 @@ ms_server *ms_server_new(const ms_options *opts, pgtls_err *err);
  * or after ms_server_start. */
 int ms_server_listen(ms_server *s, const char *scenario, int port, int *out_port, pgtls_err *err);
 
+/* Like ms_server_listen, with overrides of the scenario's server settings:
+ * a NULL-terminated list of "key=value" with the names of index.json's
+ * `server` object (ssl, require_secure_transport, ssl_min_protocol_version,
+ * ssl_max_protocol_version, ssl_ciphers, ssl_tls13_ciphers, ssl_groups, auth,
+ * user, password, client_cert, server_version, direct_tls) plus chain_pem and
+ * key_pem (absolute paths). settings may be NULL. The overrides stay with the
+ * listener across ms_server_reload. Same return contract. */
+int ms_server_listen_ex(ms_server *s, const char *scenario, int port,
+                        const char *const *settings, int *out_port, pgtls_err *err);
+
 /* Starts serving in background threads. Returns 0 if OK, -1 with err. */
 int ms_server_start(ms_server *s, pgtls_err *err);
 
@@ -43,6 +57,10 @@ int ms_server_wait_idle(ms_server *s, int listener_id, int timeout_ms);
 /* Re-reads every scenario's files (SIGHUP): new connections get the new chain,
  * open ones keep theirs. Returns 0 if OK, -1 with err (old config kept). */
 int ms_server_reload(ms_server *s, pgtls_err *err);
+
+/* Number of connections of listener_id open right now (-1: no such
+ * listener). For tests and the CLI's status. */
+int ms_server_open_connections(ms_server *s, int listener_id);
 
 /* Stops accepting, closes connections (each still gets its event), joins the
  * threads. Safe to call twice. */

@@ -1,0 +1,695 @@
+/* pgtls mockserver: the server object of ms.h. One acceptor thread polls
+ * every listener; each connection runs ms_session_run on its own detached
+ * thread with a small stack; the event of a connection is written before it
+ * stops counting as open, so ms_server_wait_idle means "all events out". */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/rand.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fixtures.h"
+#include "fs.h"
+#include "ms.h"
+#include "ms_conn.h"
+
+#define CONN_STACK_SIZE (512 * 1024)
+#define HARD_EXTRA_CONNECTIONS 256 /* beyond max_connections we close at once */
+
+typedef struct listener {
+    int id;
+    char *scenario;
+    char **overrides; /* NULL-terminated, owned */
+    int fd;
+    int port;
+    ms_profile *prof; /* guarded by the server mutex */
+    int open;
+} listener;
+
+typedef struct conn_node {
+    ms_conn c;
+    ms_server *srv;
+    listener *l;
+    ms_activity pub; /* published copy of c.act, guarded by the server mutex */
+    int published;
+    struct conn_node *prev, *next;
+} conn_node;
+
+struct ms_server {
+    ms_options opts;
+    char *bind_addr;
+    char *fixtures_dir;
+    fx_index *idx;
+    pthread_mutex_t mu, log_mu;
+    pthread_cond_t cv;
+    listener **ls;
+    size_t num_ls, cap_ls;
+    conn_node *conns;
+    int num_conns;
+    int wake[2];
+    pthread_t acceptor;
+    int started, stopped;
+    atomic_int stopping;
+    int next_pid;
+};
+
+/* ---- event delivery ---- */
+
+static void emit(ms_server *s, const ms_event *ev)
+{
+    char *json = ms_event_json(ev);
+    if (!json)
+        return;
+    if (s->opts.event_fd >= 0) {
+        struct iovec iov[2] = {{json, strlen(json)}, {"\n", 1}};
+        size_t left = iov[0].iov_len + 1;
+        pthread_mutex_lock(&s->log_mu);
+        /* One writev per line; a short write (pipe) is finished by hand. */
+        while (left > 0) {
+            ssize_t w = writev(s->opts.event_fd, iov, 2);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            left -= (size_t)w;
+            while (w > 0) {
+                size_t take = (size_t)w < iov[0].iov_len ? (size_t)w : iov[0].iov_len;
+                iov[0].iov_base = (char *)iov[0].iov_base + take;
+                iov[0].iov_len -= take;
+                w -= (ssize_t)take;
+                if (iov[0].iov_len == 0 && w > 0) {
+                    iov[1].iov_len -= (size_t)w;
+                    w = 0;
+                }
+            }
+        }
+        pthread_mutex_unlock(&s->log_mu);
+    }
+    if (s->opts.on_event)
+        s->opts.on_event(s->opts.userdata, ev->listener_id, json);
+    free(json);
+}
+
+/* ---- live connections for pg_stat_activity ---- */
+
+static size_t activity_cb(void *ud, ms_activity *rows, size_t max)
+{
+    ms_server *s = ud;
+    conn_node *n;
+    size_t k = 0;
+    pthread_mutex_lock(&s->mu);
+    for (n = s->conns; n && k < max; n = n->next)
+        if (n->published)
+            rows[k++] = n->pub;
+    pthread_mutex_unlock(&s->mu);
+    return k;
+}
+
+static void publish_cb(ms_conn *c)
+{
+    conn_node *n = (conn_node *)c; /* c is the first member */
+    pthread_mutex_lock(&n->srv->mu);
+    n->pub = c->act;
+    n->published = 1;
+    pthread_mutex_unlock(&n->srv->mu);
+}
+
+/* ---- connection threads ---- */
+
+static void *conn_thread(void *arg)
+{
+    conn_node *n = arg;
+    ms_server *s = n->srv;
+    listener *l = n->l;
+    ms_session_run(&n->c);
+    ms_tls_conn_free(&n->c);
+    pthread_mutex_lock(&s->mu);
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        s->conns = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    pthread_mutex_unlock(&s->mu);
+    close(n->c.fd);
+    emit(s, &n->c.ev);
+    ms_conn_cleanup(&n->c);
+    free(n);
+    pthread_mutex_lock(&s->mu);
+    l->open--;
+    s->num_conns--;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static void peer_of(const struct sockaddr_storage *ss, char *addr, size_t cap, int *port)
+{
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, addr, (socklen_t)cap);
+        *port = ntohs(a->sin6_port);
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, addr, (socklen_t)cap);
+        *port = ntohs(a->sin_port);
+    }
+}
+
+/* Accepts one connection on l (called with s->mu held, so wait_idle never
+ * sees a connection that left the backlog but is not counted yet). */
+static void accept_one(ms_server *s, listener *l)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    conn_node *n;
+    pthread_attr_t attr;
+    struct timeval tv;
+    int fd, one = 1, hard_limit;
+    fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    n = calloc(1, sizeof(*n));
+    if (!n) {
+        close(fd);
+        return;
+    }
+    n->srv = s;
+    n->l = l;
+    n->c.io = &ms_socket_io;
+    n->c.fd = fd;
+    n->c.prof = ms_profile_ref(l->prof);
+    n->c.stopping = &s->stopping;
+    n->c.activity = activity_cb;
+    n->c.activity_ud = s;
+    n->c.publish = publish_cb;
+    ms_conn_init(&n->c);
+    n->c.ev.listener_id = l->id;
+    n->c.ev.port = l->port;
+    peer_of(&ss, n->c.ev.peer_addr, sizeof(n->c.ev.peer_addr), &n->c.ev.peer_port);
+    n->c.pid = s->next_pid++;
+    RAND_bytes((unsigned char *)&n->c.cancel_key, sizeof(n->c.cancel_key));
+    tv.tv_sec = s->opts.timeout_ms / 1000;
+    tv.tv_usec = (s->opts.timeout_ms % 1000) * 1000;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    s->num_conns++;
+    l->open++;
+    n->c.too_many = s->num_conns > s->opts.max_connections;
+    n->next = s->conns;
+    if (s->conns)
+        s->conns->prev = n;
+    s->conns = n;
+    hard_limit = s->opts.max_connections + HARD_EXTRA_CONNECTIONS;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, CONN_STACK_SIZE);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (s->num_conns > hard_limit || pthread_create(&(pthread_t){0}, &attr, conn_thread, n) != 0) {
+        /* No thread for it: close at once, still with its event. */
+        pthread_attr_destroy(&attr);
+        if (n->prev)
+            n->prev->next = n->next;
+        else
+            s->conns = n->next;
+        if (n->next)
+            n->next->prev = n->prev;
+        close(fd);
+        n->c.ev.end = "server-fatal";
+        snprintf(n->c.ev.end_reason, sizeof(n->c.ev.end_reason),
+                 s->num_conns > hard_limit ? "over the hard connection limit (%d): closed at once"
+                                           : "could not start a thread (%d connections)",
+                 s->num_conns);
+        n->c.ev.t_end_ms = n->c.ev.t_start_ms;
+        pthread_mutex_unlock(&s->mu);
+        emit(s, &n->c.ev);
+        pthread_mutex_lock(&s->mu);
+        ms_conn_cleanup(&n->c);
+        free(n);
+        s->num_conns--;
+        l->open--;
+        pthread_cond_broadcast(&s->cv);
+        return;
+    }
+    pthread_attr_destroy(&attr);
+}
+
+static void block_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static void *acceptor_thread(void *arg)
+{
+    ms_server *s = arg;
+    struct pollfd *pfd = NULL;
+    listener **pl = NULL;
+    block_signals(); /* connection threads inherit this mask */
+    for (;;) {
+        size_t n = 0, i;
+        pthread_mutex_lock(&s->mu);
+        if (atomic_load(&s->stopping)) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        free(pfd);
+        free(pl);
+        pfd = calloc(s->num_ls + 1, sizeof(*pfd));
+        pl = calloc(s->num_ls + 1, sizeof(*pl));
+        if (!pfd || !pl) {
+            pthread_mutex_unlock(&s->mu);
+            usleep(10000);
+            continue;
+        }
+        pfd[n].fd = s->wake[0];
+        pfd[n++].events = POLLIN;
+        for (i = 0; i < s->num_ls; i++) {
+            pl[n] = s->ls[i];
+            pfd[n].fd = s->ls[i]->fd;
+            pfd[n++].events = POLLIN;
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (poll(pfd, n, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            usleep(1000);
+            continue;
+        }
+        if (pfd[0].revents) {
+            char buf[64];
+            while (read(s->wake[0], buf, sizeof(buf)) > 0)
+                ;
+            continue; /* rebuild the set (new listener or stop) */
+        }
+        pthread_mutex_lock(&s->mu);
+        for (i = 1; i < n; i++)
+            if (pfd[i].revents & POLLIN)
+                accept_one(s, pl[i]);
+        pthread_mutex_unlock(&s->mu);
+    }
+    free(pfd);
+    free(pl);
+    return NULL;
+}
+
+static void wake_acceptor(ms_server *s)
+{
+    ssize_t w = write(s->wake[1], "w", 1);
+    (void)w;
+}
+
+/* ---- public API ---- */
+
+ms_server *ms_server_new(const ms_options *opts, pgtls_err *err)
+{
+    ms_server *s = calloc(1, sizeof(*s));
+    if (!s) {
+        err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    s->opts = *opts;
+    s->wake[0] = s->wake[1] = -1;
+    if (s->opts.max_connections <= 0)
+        s->opts.max_connections = 4096;
+    if (s->opts.timeout_ms <= 0)
+        s->opts.timeout_ms = 10000;
+    s->bind_addr = strdup(opts->bind_addr && opts->bind_addr[0] ? opts->bind_addr : "127.0.0.1");
+    s->fixtures_dir = strdup(opts->fixtures_dir ? opts->fixtures_dir : "fixtures");
+    s->opts.bind_addr = s->bind_addr;
+    s->opts.fixtures_dir = s->fixtures_dir;
+    s->next_pid = 10000 + (int)(getpid() % 1000) * 10;
+    atomic_init(&s->stopping, 0);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->log_mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (!s->bind_addr || !s->fixtures_dir) {
+        err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+        err_set(err, PGTLS_ERR_IO, "cannot create a pipe: %s", strerror(errno));
+        goto fail;
+    }
+    s->idx = fx_index_load(s->fixtures_dir, err);
+    if (!s->idx)
+        goto fail;
+    return s;
+fail:
+    ms_server_free(s);
+    return NULL;
+}
+
+static char **copy_list(const char *const *list)
+{
+    size_t n = 0, i;
+    char **out;
+    while (list && list[n])
+        n++;
+    out = calloc(n + 1, sizeof(char *));
+    if (!out)
+        return NULL;
+    for (i = 0; i < n; i++)
+        if (!(out[i] = strdup(list[i]))) {
+            while (i--)
+                free(out[i]);
+            free(out);
+            return NULL;
+        }
+    return out;
+}
+
+static void free_list(char **list)
+{
+    size_t i;
+    for (i = 0; list && list[i]; i++)
+        free(list[i]);
+    free(list);
+}
+
+static int open_socket(ms_server *s, int port, int *out_fd, int *out_port, pgtls_err *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    int fd = -1, one = 1;
+    memset(&ss, 0, sizeof(ss));
+    if (inet_pton(AF_INET, s->bind_addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+        sl = sizeof(struct sockaddr_in);
+    } else if (inet_pton(AF_INET6, s->bind_addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+        sl = sizeof(struct sockaddr_in6);
+    } else
+        return err_set(err, PGTLS_ERR_CONFIG,
+                       "listen address '%s' is not an IPv4 or IPv6 address (use 127.0.0.1 or ::1)",
+                       s->bind_addr);
+    if (port < 0 || port > 65535)
+        return err_set(err, PGTLS_ERR_USAGE, "port %d is out of range (0-65535; 0 = a free one)",
+                       port);
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return err_set(err, PGTLS_ERR_IO, "cannot create a socket: %s", strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+        int e = errno;
+        close(fd);
+        return err_set(err, PGTLS_ERR_CONFIG, "cannot listen on %s port %d: %s%s", s->bind_addr,
+                       port, strerror(e),
+                       e == EADDRINUSE ? " (choose another --port, or 0 for a free one)" : "");
+    }
+    if (listen(fd, 4096) < 0) {
+        int e = errno;
+        close(fd);
+        return err_set(err, PGTLS_ERR_IO, "cannot listen on %s port %d: %s", s->bind_addr, port,
+                       strerror(e));
+    }
+    sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    *out_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    *out_fd = fd;
+    return 0;
+}
+
+int ms_server_listen_ex(ms_server *s, const char *scenario, int port,
+                        const char *const *settings, int *out_port, pgtls_err *err)
+{
+    const fx_scenario *sc;
+    listener *l = NULL;
+    ms_profile *prof = NULL;
+    int fd = -1, bound = 0, id = -1;
+    if (atomic_load(&s->stopping))
+        return err_set(err, PGTLS_ERR_USAGE, "the server is stopped");
+    pthread_mutex_lock(&s->mu);
+    sc = fx_scenario_find(s->idx, scenario);
+    if (sc)
+        prof = ms_profile_new(sc, settings, err);
+    pthread_mutex_unlock(&s->mu);
+    if (!sc) {
+        size_t i, n = 0;
+        char names[600] = "";
+        pthread_mutex_lock(&s->mu);
+        for (i = 0; i < fx_num_scenarios(s->idx) && n + 80 < sizeof(names); i++)
+            n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "",
+                                  fx_scenario_at(s->idx, i)->name);
+        pthread_mutex_unlock(&s->mu);
+        return err_set(err, PGTLS_ERR_USAGE, "unknown scenario '%s' in %s (known: %s%s)", scenario,
+                       s->fixtures_dir, names, i < fx_num_scenarios(s->idx) ? ", ..." : "");
+    }
+    if (!prof)
+        return -1;
+    if (open_socket(s, port, &fd, &bound, err) < 0)
+        goto fail;
+    l = calloc(1, sizeof(*l));
+    if (!l || !(l->scenario = strdup(scenario)) || !(l->overrides = copy_list(settings))) {
+        err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    l->fd = fd;
+    l->port = bound;
+    l->prof = prof;
+    pthread_mutex_lock(&s->mu);
+    if (s->num_ls == s->cap_ls) {
+        size_t ncap = s->cap_ls ? s->cap_ls * 2 : 8;
+        listener **nl = realloc(s->ls, ncap * sizeof(*nl));
+        if (!nl) {
+            pthread_mutex_unlock(&s->mu);
+            err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        s->ls = nl;
+        s->cap_ls = ncap;
+    }
+    l->id = id = (int)s->num_ls;
+    s->ls[s->num_ls++] = l;
+    pthread_mutex_unlock(&s->mu);
+    if (s->started)
+        wake_acceptor(s);
+    if (out_port)
+        *out_port = bound;
+    return id;
+fail:
+    if (fd >= 0)
+        close(fd);
+    if (l) {
+        free(l->scenario);
+        free_list(l->overrides);
+        free(l);
+    }
+    ms_profile_unref(prof);
+    return -1;
+}
+
+int ms_server_listen(ms_server *s, const char *scenario, int port, int *out_port, pgtls_err *err)
+{
+    return ms_server_listen_ex(s, scenario, port, NULL, out_port, err);
+}
+
+int ms_server_start(ms_server *s, pgtls_err *err)
+{
+    sigset_t set, old;
+    int rc;
+    if (s->started)
+        return 0;
+    if (atomic_load(&s->stopping))
+        return err_set(err, PGTLS_ERR_USAGE, "the server is stopped");
+    /* The acceptor starts with the signals blocked (no window before it
+     * blocks them itself). */
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    rc = pthread_create(&s->acceptor, NULL, acceptor_thread, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        return err_set(err, PGTLS_ERR_IO, "cannot start the acceptor thread: %s", strerror(rc));
+    s->started = 1;
+    return 0;
+}
+
+static int listen_queue_empty(const listener *l)
+{
+    struct pollfd p = {l->fd, POLLIN, 0};
+    return l->fd < 0 || poll(&p, 1, 0) == 0;
+}
+
+int ms_server_wait_idle(ms_server *s, int listener_id, int timeout_ms)
+{
+    long long deadline = time_now_ms() + timeout_ms;
+    int rc = -1;
+    pthread_mutex_lock(&s->mu);
+    if (listener_id < 0 || (size_t)listener_id >= s->num_ls) {
+        pthread_mutex_unlock(&s->mu);
+        return -1;
+    }
+    for (;;) {
+        listener *l = s->ls[listener_id];
+        struct timespec ts;
+        long long now;
+        if (l->open == 0 && (listen_queue_empty(l) || !s->started)) {
+            rc = 0;
+            break;
+        }
+        now = time_now_ms();
+        if (now >= deadline)
+            break;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        /* Short slices: a connection still in the backlog does not signal. */
+        ts.tv_nsec += 20 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int ms_server_open_connections(ms_server *s, int listener_id)
+{
+    int n = -1;
+    pthread_mutex_lock(&s->mu);
+    if (listener_id >= 0 && (size_t)listener_id < s->num_ls)
+        n = s->ls[listener_id]->open;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+int ms_server_reload(ms_server *s, pgtls_err *err)
+{
+    fx_index *idx = fx_index_load(s->fixtures_dir, err);
+    ms_profile **fresh = NULL;
+    size_t i, n;
+    int result = -1;
+    if (!idx)
+        return err_prefix(err, "reload");
+    pthread_mutex_lock(&s->mu);
+    n = s->num_ls;
+    pthread_mutex_unlock(&s->mu);
+    fresh = calloc(n + 1, sizeof(*fresh));
+    if (!fresh) {
+        err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        listener *l = s->ls[i];
+        const fx_scenario *sc = fx_scenario_find(idx, l->scenario);
+        if (!sc) {
+            err_set(err, PGTLS_ERR_CONFIG,
+                    "reload: scenario %s is no longer in %s/index.json (old configuration kept)",
+                    l->scenario, s->fixtures_dir);
+            goto out;
+        }
+        fresh[i] = ms_profile_new(sc, (const char *const *)l->overrides, err);
+        if (!fresh[i]) {
+            err_prefix(err, "reload (old configuration kept)");
+            goto out;
+        }
+    }
+    /* Swap: open connections keep their reference to the old profile. */
+    pthread_mutex_lock(&s->mu);
+    for (i = 0; i < n; i++) {
+        ms_profile *old = s->ls[i]->prof;
+        s->ls[i]->prof = fresh[i];
+        fresh[i] = old;
+    }
+    {
+        fx_index *old_idx = s->idx;
+        s->idx = idx;
+        idx = old_idx;
+    }
+    pthread_mutex_unlock(&s->mu);
+    result = 0;
+out:
+    for (i = 0; fresh && i < n; i++)
+        ms_profile_unref(fresh[i]);
+    free(fresh);
+    fx_index_free(idx);
+    return result;
+}
+
+void ms_server_stop(ms_server *s)
+{
+    size_t i;
+    conn_node *n;
+    if (!s || s->stopped)
+        return;
+    atomic_store(&s->stopping, 1);
+    if (s->started) {
+        wake_acceptor(s);
+        pthread_join(s->acceptor, NULL);
+        s->started = 0;
+    }
+    pthread_mutex_lock(&s->mu);
+    for (i = 0; i < s->num_ls; i++)
+        if (s->ls[i]->fd >= 0) {
+            close(s->ls[i]->fd);
+            s->ls[i]->fd = -1;
+        }
+    /* Wake every connection blocked in a read: it sees EOF, notices
+     * `stopping`, answers FATAL 57P01 and records server-shutdown. */
+    while (s->num_conns > 0) {
+        struct timespec ts;
+        for (n = s->conns; n; n = n->next)
+            shutdown(n->c.fd, SHUT_RD);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    pthread_mutex_unlock(&s->mu);
+    s->stopped = 1;
+}
+
+void ms_server_free(ms_server *s)
+{
+    size_t i;
+    if (!s)
+        return;
+    ms_server_stop(s);
+    for (i = 0; i < s->num_ls; i++) {
+        listener *l = s->ls[i];
+        if (l->fd >= 0)
+            close(l->fd);
+        ms_profile_unref(l->prof);
+        free(l->scenario);
+        free_list(l->overrides);
+        free(l);
+    }
+    free(s->ls);
+    if (s->wake[0] >= 0)
+        close(s->wake[0]);
+    if (s->wake[1] >= 0)
+        close(s->wake[1]);
+    fx_index_free(s->idx);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->log_mu);
+    pthread_cond_destroy(&s->cv);
+    free(s->bind_addr);
+    free(s->fixtures_dir);
+    free(s);
+}
