@@ -1,0 +1,211 @@
+/* pgtls suites: the case catalogue, the expectation model and the classifier.
+ *
+ * A suite file (docs/suites.md) selects scenarios x trust stores x sslmodes x
+ * option axes; expanded against the fixtures index it gives a list of cases.
+ * For each case and client the expectation model derives the outcome class
+ * libpq would produce (docs/expectations.md); the classifier turns what the
+ * mock saw plus what the adapter reported into an observed class; the verdict
+ * compares the two, taking a client's documented deviations into account.
+ *
+ * Nothing here touches the network or spawns processes.
+ */
+#ifndef PGTLS_ST_H
+#define PGTLS_ST_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "fixtures.h"
+
+/* ---- Outcome classes (DESIGN section 5), shared by every component ---- */
+
+#define ST_CLASSES(X)                                                                              \
+    X(ST_CONNECTED_TLS, "connected-tls")                                                           \
+    X(ST_CONNECTED_PLAIN, "connected-plain")                                                       \
+    X(ST_UNTRUSTED_CHAIN, "untrusted-chain")                                                       \
+    X(ST_HOSTNAME_MISMATCH, "hostname-mismatch")                                                   \
+    X(ST_EXPIRED, "expired")                                                                       \
+    X(ST_PROTOCOL_VERSION, "protocol-version")                                                     \
+    X(ST_NO_SHARED_CIPHER, "no-shared-cipher")                                                     \
+    X(ST_SERVER_REFUSED_SSL, "server-refused-ssl")                                                 \
+    X(ST_SSL_REQUIRED, "ssl-required")                                                             \
+    X(ST_CLIENT_CONFIG_ERROR, "client-config-error")                                               \
+    X(ST_AUTH_FAILED, "auth-failed")                                                               \
+    X(ST_UNSUPPORTED, "unsupported")                                                               \
+    X(ST_CLIENT_CRASHED, "client-crashed")                                                         \
+    X(ST_TIMEOUT, "timeout")
+
+typedef enum {
+    ST_CLASS_NONE = -1, /* not known / could not classify */
+#define ST_CLASS_ENUM(e, name) e,
+    ST_CLASSES(ST_CLASS_ENUM)
+#undef ST_CLASS_ENUM
+        ST_CLASS_COUNT
+} st_class;
+
+/* "connected-tls", ...; "unknown" for ST_CLASS_NONE or out of range. */
+const char *st_class_name(st_class c);
+/* ST_CLASS_NONE when name is not a class name. */
+st_class st_class_parse(const char *name);
+
+/* ---- Verdicts ---- */
+
+#define ST_VERDICTS(X)                                                                             \
+    X(ST_CONFORMS, "conforms")                                                                     \
+    X(ST_DEVIATION_KNOWN, "deviation-known")                                                       \
+    X(ST_FAILS, "fails")                                                                           \
+    X(ST_VERDICT_UNSUPPORTED, "unsupported")                                                       \
+    X(ST_VERDICT_ERROR, "error")
+
+typedef enum {
+#define ST_VERDICT_ENUM(e, name) e,
+    ST_VERDICTS(ST_VERDICT_ENUM)
+#undef ST_VERDICT_ENUM
+        ST_VERDICT_COUNT
+} st_verdict;
+
+const char *st_verdict_name(st_verdict v);
+/* -1 when name is not a verdict name. */
+int st_verdict_parse(const char *name);
+
+/* ---- Suites ---- */
+
+typedef struct st_suite st_suite;
+
+/* Parses a suite file (INI, docs/suites.md). Returns NULL with a message in
+ * err naming the file, line and key. */
+st_suite *st_suite_load(const char *path, pgtls_err *err);
+/* Same from text; origin names it in messages. */
+st_suite *st_suite_parse(const char *text, const char *origin, pgtls_err *err);
+void st_suite_free(st_suite *s);
+const char *st_suite_name(const st_suite *s);
+/* Path of the default suite shipped in the source tree (suites/default.suite). */
+const char *st_default_suite_path(void);
+
+/* ---- Cases ---- */
+
+/* What the trust-store column of a case means for the client. */
+typedef enum {
+    ST_ROOT_UNSET,  /* sslrootcert not set (libpq falls back to ~/.postgresql/root.crt) */
+    ST_ROOT_FILE,   /* sslrootcert = a PEM file with certificates */
+    ST_ROOT_EMPTY,  /* sslrootcert = a zero-byte file */
+    ST_ROOT_MISSING,/* sslrootcert = a path that does not exist */
+    ST_ROOT_SYSTEM, /* sslrootcert = system, SSL_CERT_FILE/DIR = an isolated store */
+} st_root_kind;
+
+typedef struct st_case {
+    char *id;       /* <scenario>/<store>/<sslmode>[/<option>=<value>...], stable */
+    char *scenario;
+    char *store;    /* store name, "none" when sslrootcert is unset */
+    st_root_kind root_kind;
+    char *sslmode;  /* disable allow prefer require verify-ca verify-full */
+    /* The adapter case fields (docs/case-protocol.md). The runner fills in
+     * port, hostaddr, timeout and env.HOME. */
+    char *host;
+    char *sslrootcert;         /* absolute path, "system", or NULL (unset) */
+    char *truststore_p12;      /* absolute path or NULL */
+    char *truststore_password; /* or NULL */
+    char *user, *password, *dbname, *query;
+    /* Options: NULL = not set (client default). */
+    char *sslnegotiation;      /* postgres | direct */
+    char *channel_binding;     /* disable | prefer | require */
+    char *ssl_min_protocol_version, *ssl_max_protocol_version; /* TLSv1 .. TLSv1.3 */
+    char *sslsni;              /* "0" | "1" */
+    /* HOME set-up: store whose PEM the runner copies to
+     * $HOME/.postgresql/root.crt (0644) before the case, or NULL. */
+    char *home_root_crt_store;
+    char *home_root_crt_pem;   /* absolute path of that PEM, or NULL */
+    /* Isolated system store for sslrootcert=system (runner sets SSL_CERT_FILE
+     * and SSL_CERT_DIR from these), or NULL. */
+    char *system_cert_file, *system_cert_dir;
+    /* Declared facts (copied from the index so a case is self-contained). */
+    int server_ssl, require_secure_transport, host_match, server_direct_tls;
+    char *server_min_protocol, *server_max_protocol; /* "" = no bound */
+    char *server_auth;
+    char *verify;      /* declared verify result for the store, NULL if none loaded */
+    char *home_verify; /* declared verify result for the HOME root.crt store, or NULL */
+} st_case;
+
+typedef struct st_case_list {
+    st_case *cases;
+    size_t num_cases;
+} st_case_list;
+
+/* Expands a suite against a fixtures index into cases (sorted by id, no
+ * duplicates). Returns 0 if OK, -1 with a message in err (unknown scenario or
+ * store, a store the scenario declares no verify result for, ...). */
+int st_expand(const st_suite *s, const fx_index *idx, st_case_list *out, pgtls_err *err);
+void st_case_list_cleanup(st_case_list *l);
+/* NULL when no case has this id. */
+const st_case *st_case_find(const st_case_list *l, const char *id);
+
+/* The case as an adapter case object (docs/case-protocol.md) without port,
+ * hostaddr, timeout_ms and env, which the runner adds. New reference, or NULL
+ * when out of memory. */
+json_t *st_case_to_json(const st_case *c);
+
+/* ---- Expectation model (st_expect.c, docs/expectations.md) ---- */
+
+/* The libpq semantics a client is held to when it has no libpq of its own. */
+#define ST_LIBPQ_REFERENCE_MAJOR 17
+
+/* Major version from a PQlibVersion() number or string ("170002" -> 17,
+ * "150018" -> 15, 90624 -> 9); 0 if it cannot tell. */
+int st_libpq_major(const char *libpq_version);
+
+typedef struct st_expectation {
+    st_class cls;
+    const char *rule; /* the rule id of docs/expectations.md, e.g. "R7" */
+    const char *why;  /* one sentence, static string */
+} st_expectation;
+
+/* Derives what libpq of major version libpq_major (0 = reference) does on the
+ * case. Always returns a class; never fails. */
+st_expectation st_expect(const st_case *c, int libpq_major);
+
+/* ---- Classifier (st_classify.c) ---- */
+
+typedef struct st_observation {
+    st_class cls;
+    const char *evidence; /* static: which signal decided ("server event: alert unknown_ca") */
+} st_observation;
+
+/* Combines the mock's events for the case (a JSON array of event objects,
+ * docs/event-log.md; may be NULL or empty) and the adapter's result object
+ * (docs/case-protocol.md; NULL when the adapter died: crashed; the runner
+ * passes {"timeout":true} for a timeout). Never fails. */
+st_observation st_classify(json_t *events, json_t *result);
+
+/* Error-text patterns alone (driver families: libpq/OpenSSL, JSSE, Node, Go,
+ * Python ssl, rustls, .NET). ST_CLASS_NONE when nothing matches. */
+st_class st_classify_error_text(const char *error);
+
+/* ---- Known deviations (suites/deviations/<client>.ini) ---- */
+
+typedef struct st_deviations st_deviations;
+
+/* Loads dir/<client>.ini; a missing file gives an empty set. Returns NULL with
+ * a message in err on a malformed file. */
+st_deviations *st_deviations_load(const char *dir, const char *client, pgtls_err *err);
+st_deviations *st_deviations_parse(const char *text, const char *origin, pgtls_err *err);
+void st_deviations_free(st_deviations *d);
+/* Directory of the shipped deviation files (suites/deviations). */
+const char *st_deviations_default_dir(void);
+
+typedef struct st_deviation_match {
+    const char *name;   /* section name of the deviation (borrowed) */
+    const char *source; /* link to the documentation / issue */
+    const char *reason;
+} st_deviation_match;
+
+/* 1 when a deviation covers this case with this expected and observed
+ * class, else 0. *out (may be NULL) gets borrowed strings when one matches.
+ * d may be NULL (no deviations). */
+int st_deviation_find(const st_deviations *d, const st_case *c, st_class expected,
+                      st_class observed, st_deviation_match *out);
+
+/* The verdict for one client on one case. */
+st_verdict st_verdict_for(st_class expected, st_class observed, int deviation_known);
+
+#endif

@@ -1,0 +1,399 @@
+/* pgtls suites: the classifier.
+ *
+ * One observed class per case and client from two sources of evidence:
+ * 1. the mock server's event for the last connection of the case
+ *    (docs/event-log.md): it is the TLS endpoint, so it sees alerts even
+ *    under TLS 1.3 where they are encrypted, and it knows whether a session
+ *    reached startup or got a FATAL;
+ * 2. the adapter's result (docs/case-protocol.md): connected/tls flags and
+ *    the client's error text, matched against the pattern table below
+ *    (docs/expectations.md, "Classifier").
+ * Server-side evidence wins where it is decisive; error text decides the
+ * rest (and is the only evidence for failures before any connection). */
+#include <string.h>
+#include <strings.h>
+
+#include "st.h"
+
+/* ---- Error-text patterns, per driver family ---- */
+
+typedef struct pattern {
+    st_class cls;
+    const char *text; /* case-insensitive substring */
+} pattern;
+
+/* The class whose pattern matches LAST in the text wins: libpq appends the
+ * error of each attempt (prefer: TLS error then the plaintext FATAL; allow:
+ * FATAL then the TLS error), and drivers append the specific cause after the
+ * generic one ("certificate verify failed: certificate has expired"). Ties
+ * (same end offset) go to the earlier row. */
+static const pattern patterns[] = {
+    /* client-side configuration: libpq */
+    {ST_CLIENT_CONFIG_ERROR, "does not exist\nEither provide the file"},
+    {ST_CLIENT_CONFIG_ERROR, "root certificate file"},
+    {ST_CLIENT_CONFIG_ERROR, "could not read root certificate file"},
+    {ST_CLIENT_CONFIG_ERROR, "weak sslmode"},
+    {ST_CLIENT_CONFIG_ERROR, "invalid connection option"},
+    {ST_CLIENT_CONFIG_ERROR, "invalid sslmode value"},
+    {ST_CLIENT_CONFIG_ERROR, "invalid SSL protocol version range"},
+    {ST_CLIENT_CONFIG_ERROR, "invalid \"ssl_min_protocol_version\""},
+    {ST_CLIENT_CONFIG_ERROR, "invalid \"ssl_max_protocol_version\""},
+    {ST_CLIENT_CONFIG_ERROR, "invalid sslnegotiation value"},
+    {ST_CLIENT_CONFIG_ERROR, "invalid channel_binding value"},
+    {ST_CLIENT_CONFIG_ERROR, "sslrootcert=system is not supported"},
+    /* JSSE/pgjdbc, Node, tokio-postgres, asyncpg, .NET */
+    {ST_CLIENT_CONFIG_ERROR, "Could not open SSL root certificate file"},
+    {ST_CLIENT_CONFIG_ERROR, "requires specifying a CA"},
+    {ST_CLIENT_CONFIG_ERROR, "invalid value for option"},
+    {ST_CLIENT_CONFIG_ERROR, "unknown option"},
+    {ST_CLIENT_CONFIG_ERROR, "ClientConfigurationError"},
+    {ST_CLIENT_CONFIG_ERROR, "ENOENT"},
+    {ST_CLIENT_CONFIG_ERROR, "please use VerifyFull or VerifyCA"},
+    {ST_CLIENT_CONFIG_ERROR, "Invalid sslmode"},
+
+    /* host names */
+    {ST_HOSTNAME_MISMATCH, "does not match host name"},
+    {ST_HOSTNAME_MISMATCH, "could not get server's host name from server certificate"},
+    {ST_HOSTNAME_MISMATCH, "could not be verified by hostnameverifier"},
+    {ST_HOSTNAME_MISMATCH, "No subject alternative DNS name matching"},
+    {ST_HOSTNAME_MISMATCH, "No subject alternative names"},
+    {ST_HOSTNAME_MISMATCH, "does not match certificate's altnames"},
+    {ST_HOSTNAME_MISMATCH, "ERR_TLS_CERT_ALTNAME_INVALID"},
+    {ST_HOSTNAME_MISMATCH, "x509: certificate is valid for"},
+    {ST_HOSTNAME_MISMATCH, "because it doesn't contain any IP SANs"},
+    {ST_HOSTNAME_MISMATCH, "x509: certificate relies on legacy Common Name"},
+    {ST_HOSTNAME_MISMATCH, "Hostname mismatch"},
+    {ST_HOSTNAME_MISMATCH, "IP address mismatch"},
+    {ST_HOSTNAME_MISMATCH, "NotValidForName"},
+    {ST_HOSTNAME_MISMATCH, "RemoteCertificateNameMismatch"},
+    {ST_HOSTNAME_MISMATCH, "hostname mismatch"},
+
+    /* validity period */
+    {ST_EXPIRED, "certificate has expired"},
+    {ST_EXPIRED, "certificate is not yet valid"},
+    {ST_EXPIRED, "alert certificate expired"},
+    {ST_EXPIRED, "CERT_HAS_EXPIRED"},
+    {ST_EXPIRED, "CERT_NOT_YET_VALID"},
+    {ST_EXPIRED, "CertificateExpiredException"},
+    {ST_EXPIRED, "CertificateNotYetValidException"},
+    {ST_EXPIRED, "validity check failed"},
+    {ST_EXPIRED, "x509: certificate has expired or is not yet valid"},
+    {ST_EXPIRED, "certificate: Expired"},
+    {ST_EXPIRED, "NotValidYet"},
+    {ST_EXPIRED, "InvalidCertificate(Expired"},
+
+    /* chain trust (includes too-weak keys/digests, see docs/expectations.md) */
+    {ST_UNTRUSTED_CHAIN, "certificate verify failed"},
+    {ST_UNTRUSTED_CHAIN, "unable to get local issuer certificate"},
+    {ST_UNTRUSTED_CHAIN, "unable to get issuer certificate"},
+    {ST_UNTRUSTED_CHAIN, "unable to verify the first certificate"},
+    {ST_UNTRUSTED_CHAIN, "self-signed certificate"},
+    {ST_UNTRUSTED_CHAIN, "self signed certificate"},
+    {ST_UNTRUSTED_CHAIN, "alert unknown ca"},
+    {ST_UNTRUSTED_CHAIN, "alert bad certificate"},
+    {ST_UNTRUSTED_CHAIN, "ee key too small"},
+    {ST_UNTRUSTED_CHAIN, "ca md too weak"},
+    {ST_UNTRUSTED_CHAIN, "SELF_SIGNED_CERT_IN_CHAIN"},
+    {ST_UNTRUSTED_CHAIN, "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"},
+    {ST_UNTRUSTED_CHAIN, "UNABLE_TO_VERIFY_LEAF_SIGNATURE"},
+    {ST_UNTRUSTED_CHAIN, "DEPTH_ZERO_SELF_SIGNED_CERT"},
+    {ST_UNTRUSTED_CHAIN, "PKIX path building failed"},
+    {ST_UNTRUSTED_CHAIN, "unable to find valid certification path"},
+    {ST_UNTRUSTED_CHAIN, "Path does not chain with any of the trust anchors"},
+    {ST_UNTRUSTED_CHAIN, "x509: certificate signed by unknown authority"},
+    {ST_UNTRUSTED_CHAIN, "UnknownIssuer"},
+    {ST_UNTRUSTED_CHAIN, "BadSignature"},
+    {ST_UNTRUSTED_CHAIN, "RemoteCertificateChainErrors"},
+    {ST_UNTRUSTED_CHAIN, "remote certificate was rejected"},
+    {ST_UNTRUSTED_CHAIN, "remote certificate is invalid"},
+    {ST_UNTRUSTED_CHAIN, "CERTIFICATE_VERIFY_FAILED"},
+
+    /* protocol versions */
+    {ST_PROTOCOL_VERSION, "alert protocol version"},
+    {ST_PROTOCOL_VERSION, "unsupported protocol"},
+    {ST_PROTOCOL_VERSION, "no protocols available"},
+    {ST_PROTOCOL_VERSION, "wrong version number"},
+    {ST_PROTOCOL_VERSION, "protocol version not supported"},
+    {ST_PROTOCOL_VERSION, "TLSV1_ALERT_PROTOCOL_VERSION"},
+    {ST_PROTOCOL_VERSION, "No appropriate protocol"},
+    {ST_PROTOCOL_VERSION, "protocol_version"},
+    {ST_PROTOCOL_VERSION, "ERR_SSL_UNSUPPORTED_PROTOCOL"},
+    {ST_PROTOCOL_VERSION, "PeerIncompatible"},
+
+    /* ciphers */
+    {ST_NO_SHARED_CIPHER, "no shared cipher"},
+    {ST_NO_SHARED_CIPHER, "alert handshake failure"},
+    {ST_NO_SHARED_CIPHER, "no cipher match"},
+    {ST_NO_SHARED_CIPHER, "no cipher suite supported"},
+    {ST_NO_SHARED_CIPHER, "handshake_failure"},
+    {ST_NO_SHARED_CIPHER, "insufficient security"},
+
+    /* the server said 'N' */
+    {ST_SERVER_REFUSED_SSL, "server does not support SSL"},
+    {ST_SERVER_REFUSED_SSL, "does not support SSL connections"},
+    {ST_SERVER_REFUSED_SSL, "Server refuses SSL"},
+    {ST_SERVER_REFUSED_SSL, "server refused TLS connection"},
+    {ST_SERVER_REFUSED_SSL, "The server does not support SSL"},
+    {ST_SERVER_REFUSED_SSL, "SSL is not enabled on the server"},
+    {ST_SERVER_REFUSED_SSL, "SSL SYSCALL error: EOF detected"},
+
+    /* the server's plaintext FATAL */
+    {ST_SSL_REQUIRED, "no encryption"},
+    {ST_SSL_REQUIRED, "SSL connection is required"},
+    {ST_SSL_REQUIRED, "connection insecure"},
+    {ST_SSL_REQUIRED, "SSL off"},
+
+    /* authentication */
+    {ST_AUTH_FAILED, "password authentication failed"},
+    {ST_AUTH_FAILED, "channel binding"},
+    {ST_AUTH_FAILED, "28P01"},
+    {ST_AUTH_FAILED, "authentication failed"},
+
+    /* time */
+    {ST_TIMEOUT, "timeout expired"},
+    {ST_TIMEOUT, "timed out"},
+};
+
+/* Offset just past the last case-insensitive occurrence of needle, or 0. */
+static size_t last_match_end(const char *hay, const char *needle)
+{
+    size_t nl = strlen(needle), best = 0;
+    for (const char *p = hay; *p; p++)
+        if (strncasecmp(p, needle, nl) == 0)
+            best = (size_t)(p - hay) + nl;
+    return best;
+}
+
+st_class st_classify_error_text(const char *error)
+{
+    st_class best = ST_CLASS_NONE;
+    size_t best_end = 0;
+
+    if (!error || !*error)
+        return ST_CLASS_NONE;
+    for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+        size_t end = last_match_end(error, patterns[i].text);
+        if (end > best_end) {
+            best_end = end;
+            best = patterns[i].cls;
+        }
+    }
+    return best;
+}
+
+/* ---- Event reading (tolerant of the few spellings in docs/event-log.md) ---- */
+
+static const char *ev_str(json_t *ev, const char *const *keys)
+{
+    for (; *keys; keys++) {
+        json_t *v = json_object_get(ev, *keys);
+        if (json_is_string(v))
+            return json_string_value(v);
+    }
+    return NULL;
+}
+
+/* 1 true, 0 false, -1 absent. Strings "ok"/"yes" count as true. */
+static int ev_bool(json_t *ev, const char *key)
+{
+    json_t *v = json_object_get(ev, key);
+    if (json_is_boolean(v))
+        return json_is_true(v);
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        return strcmp(s, "ok") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "true") == 0 ||
+               strcmp(s, "done") == 0;
+    }
+    if (json_is_object(v))
+        return 1;
+    return -1;
+}
+
+static const char *ev_sqlstate(json_t *ev)
+{
+    static const char *const keys[] = {"fatal_sqlstate", "sqlstate", NULL};
+    const char *s = ev_str(ev, keys);
+    json_t *f;
+    if (s)
+        return s;
+    f = json_object_get(ev, "fatal");
+    if (!json_is_object(f))
+        f = json_object_get(ev, "error");
+    if (json_is_object(f)) {
+        json_t *v = json_object_get(f, "sqlstate");
+        if (!json_is_string(v))
+            v = json_object_get(f, "code");
+        if (json_is_string(v))
+            return json_string_value(v);
+    }
+    return NULL;
+}
+
+static st_class alert_class(const char *alert, const char **evidence, int from_client)
+{
+    if (!alert)
+        return ST_CLASS_NONE;
+    if (strcmp(alert, "unknown_ca") == 0 || strcmp(alert, "bad_certificate") == 0 ||
+        strcmp(alert, "unsupported_certificate") == 0 ||
+        strcmp(alert, "certificate_unknown") == 0 || strcmp(alert, "decrypt_error") == 0 ||
+        strcmp(alert, "certificate_revoked") == 0) {
+        *evidence = from_client ? "server event: the client sent a certificate alert"
+                                : "server event: certificate alert";
+        return ST_UNTRUSTED_CHAIN;
+    }
+    if (strcmp(alert, "certificate_expired") == 0) {
+        *evidence = "server event: the client sent alert certificate_expired";
+        return ST_EXPIRED;
+    }
+    if (strcmp(alert, "protocol_version") == 0) {
+        *evidence = "server event: alert protocol_version";
+        return ST_PROTOCOL_VERSION;
+    }
+    if (strcmp(alert, "handshake_failure") == 0 || strcmp(alert, "insufficient_security") == 0) {
+        *evidence = "server event: alert handshake_failure (no shared cipher)";
+        return ST_NO_SHARED_CIPHER;
+    }
+    if (strcmp(alert, "no_application_protocol") == 0) {
+        *evidence = "server event: alert no_application_protocol (direct TLS without ALPN)";
+        return ST_SERVER_REFUSED_SSL;
+    }
+    return ST_CLASS_NONE;
+}
+
+st_observation st_classify(json_t *events, json_t *result)
+{
+    static const char *const k_client_alert[] = {"client_alert", "alert_received", "alert", NULL};
+    static const char *const k_server_alert[] = {"server_alert", "alert_sent", NULL};
+    static const char *const k_ssl_response[] = {"ssl_response", NULL};
+    static const char *const k_handshake[] = {"handshake", "tls_handshake", NULL};
+    static const char *const k_negotiation[] = {"negotiation", "request", "start", NULL};
+    st_observation o = {ST_CLASS_NONE, "nothing to classify"};
+    json_t *ev = NULL;
+    const char *error = NULL;
+    st_class text_cls;
+
+    if (!result || !json_is_object(result)) {
+        o.cls = ST_CLIENT_CRASHED;
+        o.evidence = "the adapter gave no result (it died)";
+        return o;
+    }
+    if (json_is_true(json_object_get(result, "timeout"))) {
+        o.cls = ST_TIMEOUT;
+        o.evidence = "the adapter did not answer in time";
+        return o;
+    }
+    if (json_is_true(json_object_get(result, "crashed"))) {
+        o.cls = ST_CLIENT_CRASHED;
+        o.evidence = "the adapter died during the case";
+        return o;
+    }
+    if (json_is_string(json_object_get(result, "unsupported"))) {
+        o.cls = ST_UNSUPPORTED;
+        o.evidence = "the adapter cannot express this case";
+        return o;
+    }
+    if (json_is_array(events) && json_array_size(events) > 0)
+        ev = json_array_get(events, json_array_size(events) - 1);
+    if (ev && !json_is_object(ev))
+        ev = NULL;
+
+    if (json_is_true(json_object_get(result, "connected"))) {
+        json_t *tls = json_object_get(result, "tls");
+        if (json_is_boolean(tls)) {
+            o.cls = json_is_true(tls) ? ST_CONNECTED_TLS : ST_CONNECTED_PLAIN;
+            o.evidence = "the client connected and reports whether TLS is in use";
+        } else if (ev && ev_bool(ev, "tls") >= 0) {
+            o.cls = ev_bool(ev, "tls") ? ST_CONNECTED_TLS : ST_CONNECTED_PLAIN;
+            o.evidence = "the client connected; the server event says whether TLS was in use";
+        } else if (ev) {
+            const char *hs = ev_str(ev, k_handshake);
+            o.cls = hs && strcmp(hs, "ok") == 0 ? ST_CONNECTED_TLS : ST_CONNECTED_PLAIN;
+            o.evidence = "the client connected; the server event's handshake says which";
+        } else {
+            o.cls = ST_CONNECTED_TLS;
+            o.evidence = "the client connected (TLS use not reported; assumed)";
+        }
+        return o;
+    }
+
+    if (json_is_string(json_object_get(result, "error")))
+        error = json_string_value(json_object_get(result, "error"));
+    text_cls = st_classify_error_text(error);
+
+    if (ev) {
+        const char *sqlstate = ev_sqlstate(ev);
+        const char *calert = ev_str(ev, k_client_alert);
+        const char *salert = ev_str(ev, k_server_alert);
+        const char *ssl_response = ev_str(ev, k_ssl_response);
+        const char *hs = ev_str(ev, k_handshake);
+        const char *neg = ev_str(ev, k_negotiation);
+        int tls = ev_bool(ev, "tls");
+        int startup = ev_bool(ev, "startup");
+        int client_hello = ev_bool(ev, "client_hello");
+        st_class c;
+
+        if (sqlstate && strcmp(sqlstate, "28P01") == 0) {
+            o.cls = ST_AUTH_FAILED;
+            o.evidence = "server event: FATAL 28P01 (authentication failed)";
+            return o;
+        }
+        if (sqlstate && strcmp(sqlstate, "28000") == 0) {
+            int plaintext = tls == 0 || (ssl_response && strcmp(ssl_response, "N") == 0) ||
+                            (neg && strcmp(neg, "plain") == 0) ||
+                            (hs == NULL && tls < 0 && !ssl_response);
+            o.cls = plaintext ? ST_SSL_REQUIRED : ST_AUTH_FAILED;
+            o.evidence = plaintext ? "server event: FATAL 28000 on a plaintext session"
+                                   : "server event: FATAL 28000 over TLS (rejected)";
+            return o;
+        }
+        if ((c = alert_class(calert, &o.evidence, 1)) != ST_CLASS_NONE) {
+            o.cls = c;
+            return o;
+        }
+        if ((c = alert_class(salert, &o.evidence, 0)) != ST_CLASS_NONE) {
+            o.cls = c;
+            return o;
+        }
+        if (ssl_response && strcmp(ssl_response, "N") == 0 && startup != 1) {
+            o.cls = ST_SERVER_REFUSED_SSL;
+            o.evidence = "server event: the server answered 'N' and the client gave up";
+            return o;
+        }
+        if (hs && strcmp(hs, "ok") == 0 && startup != 1) {
+            /* libpq closes right after a completed handshake for a host name
+             * mismatch (fe-secure-common.c); other drivers say why in text. */
+            if (text_cls != ST_CLASS_NONE) {
+                o.cls = text_cls;
+                o.evidence = "server event: handshake completed, no startup; error text";
+            } else {
+                o.cls = ST_HOSTNAME_MISMATCH;
+                o.evidence = "server event: handshake completed, client closed before startup";
+            }
+            return o;
+        }
+        if (ssl_response && strcmp(ssl_response, "S") == 0 && client_hello == 0 &&
+            (!hs || strcmp(hs, "none") == 0 || strcmp(hs, "not-started") == 0)) {
+            o.cls = text_cls != ST_CLASS_NONE ? text_cls : ST_CLIENT_CONFIG_ERROR;
+            o.evidence = "server event: 'S' then the client closed without a ClientHello";
+            return o;
+        }
+        if (ev_bool(ev, "auth") == 0) {
+            o.cls = ST_AUTH_FAILED;
+            o.evidence = "server event: authentication failed";
+            return o;
+        }
+    }
+    if (text_cls != ST_CLASS_NONE) {
+        o.cls = text_cls;
+        o.evidence = "error text pattern";
+        return o;
+    }
+    if (!ev && (!json_is_array(events) || json_array_size(events) == 0) && error) {
+        o.cls = ST_CLIENT_CONFIG_ERROR;
+        o.evidence = "no connection reached the server and the error matches no pattern";
+        return o;
+    }
+    o.cls = ST_CLASS_NONE;
+    o.evidence = "no decisive server event and no known error text";
+    return o;
+}

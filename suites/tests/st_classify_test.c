@@ -1,0 +1,184 @@
+/* pgtls: unit tests of the classifier: rows of {events, result, class}. */
+#include <check.h>
+#include <string.h>
+
+#include "st.h"
+
+static const struct {
+    const char *name;
+    const char *events; /* JSON array or NULL */
+    const char *result; /* JSON object or NULL (adapter died) */
+    st_class expected;
+} rows[] = {
+    {"a connected TLS session is connected-tls",
+     "[{\"ssl_response\":\"S\",\"handshake\":\"ok\",\"startup\":true}]",
+     "{\"connected\":true,\"tls\":true}", ST_CONNECTED_TLS},
+    {"a connected plaintext session is connected-plain", "[{\"ssl_response\":\"N\",\"startup\":true}]",
+     "{\"connected\":true,\"tls\":false}", ST_CONNECTED_PLAIN},
+    {"a connected client that cannot tell uses the server's tls flag",
+     "[{\"tls\":false,\"startup\":true}]", "{\"connected\":true,\"tls\":null}", ST_CONNECTED_PLAIN},
+    {"a connected client that cannot tell uses the server's handshake",
+     "[{\"handshake\":\"ok\",\"startup\":true}]", "{\"connected\":true}", ST_CONNECTED_TLS},
+    {"alert unknown_ca from the client is an untrusted chain",
+     "[{\"ssl_response\":\"S\",\"handshake\":\"failed\",\"client_alert\":\"unknown_ca\"}]",
+     "{\"connected\":false,\"error\":\"SSL error: certificate verify failed\"}", ST_UNTRUSTED_CHAIN},
+    {"alert bad_certificate (a too-weak key) is an untrusted chain",
+     "[{\"handshake\":\"failed\",\"client_alert\":\"bad_certificate\"}]",
+     "{\"connected\":false,\"error\":\"x\"}", ST_UNTRUSTED_CHAIN},
+    {"alert certificate_expired is expired",
+     "[{\"handshake\":\"failed\",\"client_alert\":\"certificate_expired\"}]",
+     "{\"connected\":false,\"error\":\"SSL error: certificate verify failed\"}", ST_EXPIRED},
+    {"the server's protocol_version alert is protocol-version",
+     "[{\"handshake\":\"failed\",\"server_alert\":\"protocol_version\"}]",
+     "{\"connected\":false,\"error\":\"SSL error: tlsv1 alert protocol version\"}", ST_PROTOCOL_VERSION},
+    {"the server's handshake_failure alert is no-shared-cipher",
+     "[{\"handshake\":\"failed\",\"server_alert\":\"handshake_failure\"}]",
+     "{\"connected\":false,\"error\":\"sslv3 alert handshake failure\"}", ST_NO_SHARED_CIPHER},
+    {"a completed handshake closed before startup with host text is hostname-mismatch",
+     "[{\"ssl_response\":\"S\",\"handshake\":\"ok\",\"startup\":false,\"end\":\"close_notify\"}]",
+     "{\"connected\":false,\"error\":\"server certificate for \\\"x.example.com\\\" does not match host name \\\"y\\\"\"}",
+     ST_HOSTNAME_MISMATCH},
+    {"a completed handshake closed before startup without text is hostname-mismatch",
+     "[{\"ssl_response\":\"S\",\"handshake\":\"ok\",\"startup\":false}]",
+     "{\"connected\":false,\"error\":\"connection closed\"}", ST_HOSTNAME_MISMATCH},
+    {"N and a client that gives up is server-refused-ssl",
+     "[{\"ssl_response\":\"N\",\"startup\":false}]",
+     "{\"connected\":false,\"error\":\"server does not support SSL, but SSL was required\"}",
+     ST_SERVER_REFUSED_SSL},
+    {"FATAL 28000 on a plaintext session is ssl-required",
+     "[{\"negotiation\":\"plain\",\"tls\":false,\"startup\":true,\"fatal_sqlstate\":\"28000\"}]",
+     "{\"connected\":false,\"error\":\"FATAL:  no pg_hba.conf entry for host, no encryption\"}",
+     ST_SSL_REQUIRED},
+    {"prefer's fallback: the last event (plaintext FATAL) decides over the TLS alert",
+     "[{\"handshake\":\"failed\",\"client_alert\":\"unknown_ca\"},"
+     "{\"tls\":false,\"startup\":true,\"fatal\":{\"sqlstate\":\"28000\"}}]",
+     "{\"connected\":false,\"error\":\"SSL error: certificate verify failed\\nFATAL: no encryption\"}",
+     ST_SSL_REQUIRED},
+    {"allow's retry: the last event (TLS alert) decides over the plaintext FATAL",
+     "[{\"tls\":false,\"startup\":true,\"fatal_sqlstate\":\"28000\"},"
+     "{\"handshake\":\"failed\",\"client_alert\":\"unknown_ca\"}]",
+     "{\"connected\":false,\"error\":\"FATAL: no encryption\\nSSL error: certificate verify failed\"}",
+     ST_UNTRUSTED_CHAIN},
+    {"FATAL 28P01 is auth-failed", "[{\"handshake\":\"ok\",\"startup\":true,\"fatal_sqlstate\":\"28P01\"}]",
+     "{\"connected\":false,\"error\":\"password authentication failed\"}", ST_AUTH_FAILED},
+    {"FATAL 28000 over TLS is auth-failed",
+     "[{\"ssl_response\":\"S\",\"tls\":true,\"handshake\":\"ok\",\"startup\":true,\"fatal_sqlstate\":\"28000\"}]",
+     "{\"connected\":false,\"error\":\"x\"}", ST_AUTH_FAILED},
+    {"S then no ClientHello is a client configuration error",
+     "[{\"ssl_response\":\"S\",\"client_hello\":false,\"handshake\":\"none\"}]",
+     "{\"connected\":false,\"error\":\"weird\"}", ST_CLIENT_CONFIG_ERROR},
+    {"S then no ClientHello with the libpq text is a client configuration error",
+     "[{\"ssl_response\":\"S\",\"client_hello\":false}]",
+     "{\"connected\":false,\"error\":\"root certificate file \\\"/x\\\" does not exist\\nEither provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification.\"}",
+     ST_CLIENT_CONFIG_ERROR},
+    {"no event and an option error is a client configuration error", "[]",
+     "{\"connected\":false,\"error\":\"weak sslmode \\\"require\\\" may not be used with sslrootcert=system (use \\\"verify-full\\\")\"}",
+     ST_CLIENT_CONFIG_ERROR},
+    {"no event and unknown text is a client configuration error", NULL,
+     "{\"connected\":false,\"error\":\"something odd\"}", ST_CLIENT_CONFIG_ERROR},
+    {"an adapter that reports unsupported is unsupported", "[]",
+     "{\"connected\":false,\"unsupported\":\"no sslnegotiation in this driver\"}", ST_UNSUPPORTED},
+    {"an adapter that died is client-crashed", "[]", NULL, ST_CLIENT_CRASHED},
+    {"a runner-reported timeout is timeout", "[]", "{\"timeout\":true}", ST_TIMEOUT},
+    {"a runner-reported crash is client-crashed", "[]", "{\"crashed\":true}", ST_CLIENT_CRASHED},
+    {"a server event with nothing decisive and no text is unclassified",
+     "[{\"handshake\":\"failed\"}]", "{\"connected\":false,\"error\":null}", ST_CLASS_NONE},
+    {"server evidence wins over misleading text",
+     "[{\"handshake\":\"failed\",\"client_alert\":\"certificate_expired\"}]",
+     "{\"connected\":false,\"error\":\"unable to get local issuer certificate\"}", ST_EXPIRED},
+    {"an event that is not an object is ignored", "[42]",
+     "{\"connected\":false,\"error\":\"x509: certificate signed by unknown authority\"}", ST_UNTRUSTED_CHAIN},
+};
+
+START_TEST(each_row_gives_its_observed_class)
+{
+    json_error_t je;
+    json_t *ev = rows[_i].events ? json_loads(rows[_i].events, 0, &je) : NULL;
+    json_t *res = rows[_i].result ? json_loads(rows[_i].result, 0, &je) : NULL;
+    if (rows[_i].events)
+        ck_assert_msg(ev != NULL, "row %d events: %s", _i, je.text);
+    if (rows[_i].result)
+        ck_assert_msg(res != NULL, "row %d result: %s", _i, je.text);
+    st_observation o = st_classify(ev, res);
+    ck_assert_msg(o.cls == rows[_i].expected, "\"%s\": expected %s, got %s (%s)", rows[_i].name,
+                  st_class_name(rows[_i].expected), st_class_name(o.cls), o.evidence);
+    ck_assert_ptr_nonnull(o.evidence);
+    json_decref(ev);
+    json_decref(res);
+}
+END_TEST
+
+/* Error texts per driver family (docs/expectations.md, pattern table). */
+static const struct {
+    const char *family;
+    const char *text;
+    st_class expected;
+} texts[] = {
+    {"libpq", "connection to server at \"h\" (127.0.0.1), port 5432 failed: SSL error: certificate verify failed", ST_UNTRUSTED_CHAIN},
+    {"libpq", "SSL error: certificate verify failed: unable to get local issuer certificate", ST_UNTRUSTED_CHAIN},
+    {"libpq", "server certificate for \"a\" (and 2 other names) does not match host name \"b\"", ST_HOSTNAME_MISMATCH},
+    {"libpq", "SSL error: tlsv1 alert protocol version\nThis may indicate that the server does not support any SSL protocol version between TLSv1.2 and TLSv1.3.", ST_PROTOCOL_VERSION},
+    {"libpq", "server does not support SSL, but SSL was required", ST_SERVER_REFUSED_SSL},
+    {"libpq", "root certificate file \"/h/.postgresql/root.crt\" does not exist\nEither provide the file or change sslmode to disable server certificate verification.", ST_CLIENT_CONFIG_ERROR},
+    {"libpq", "could not read root certificate file \"/x\": no certificate or crl found", ST_CLIENT_CONFIG_ERROR},
+    {"libpq", "invalid connection option \"sslnegotiation\"", ST_CLIENT_CONFIG_ERROR},
+    {"libpq", "FATAL:  no pg_hba.conf entry for host \"127.0.0.1\", user \"u\", database \"d\", no encryption", ST_SSL_REQUIRED},
+    {"libpq prefer", "SSL error: certificate verify failed\nconnection to server failed: FATAL: no pg_hba.conf entry for host, no encryption", ST_SSL_REQUIRED},
+    {"libpq allow", "FATAL: no pg_hba.conf entry, no encryption\nSSL error: certificate verify failed", ST_UNTRUSTED_CHAIN},
+    {"libpq", "channel binding required, but server authenticated client without channel binding", ST_AUTH_FAILED},
+    {"libpq", "FATAL:  password authentication failed for user \"u\"", ST_AUTH_FAILED},
+    {"libpq", "timeout expired", ST_TIMEOUT},
+    {"OpenSSL", "SSL error: certificate verify failed: certificate has expired", ST_EXPIRED},
+    {"OpenSSL", "sslv3 alert handshake failure", ST_NO_SHARED_CIPHER},
+    {"JSSE", "SSL error: PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target", ST_UNTRUSTED_CHAIN},
+    {"JSSE", "PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed", ST_EXPIRED},
+    {"JSSE", "The hostname h could not be verified by hostnameverifier PgjdbcHostnameVerifier.", ST_HOSTNAME_MISMATCH},
+    {"JSSE", "Could not open SSL root certificate file /x.", ST_CLIENT_CONFIG_ERROR},
+    {"JSSE", "The server selected protocol version TLS10 is not accepted by client preferences [TLS13, TLS12] (protocol_version)", ST_PROTOCOL_VERSION},
+    {"Node", "self-signed certificate in certificate chain", ST_UNTRUSTED_CHAIN},
+    {"Node", "Hostname/IP does not match certificate's altnames: Host: h. is not in the cert's altnames: DNS:x", ST_HOSTNAME_MISMATCH},
+    {"Node", "certificate has expired", ST_EXPIRED},
+    {"Node", "The server does not support SSL connections", ST_SERVER_REFUSED_SSL},
+    {"Go", "failed to connect to `user=U database=D`: 127.0.0.1:5432 (h): failed to write startup message: tls: failed to verify certificate: x509: certificate signed by unknown authority", ST_UNTRUSTED_CHAIN},
+    {"Go", "tls: failed to verify certificate: x509: certificate is valid for a.example.com, not b.example.com", ST_HOSTNAME_MISMATCH},
+    {"Go", "x509: certificate has expired or is not yet valid: current time is after", ST_EXPIRED},
+    {"Go", "server refused TLS connection", ST_SERVER_REFUSED_SSL},
+    {"Python ssl", "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, certificate is not valid for 'h'. (_ssl.c:1006)", ST_HOSTNAME_MISMATCH},
+    {"Python ssl", "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired (_ssl.c:1006)", ST_EXPIRED},
+    {"Python ssl", "[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version", ST_PROTOCOL_VERSION},
+    {"asyncpg", "ClientConfigurationError: root certificate file \"~/.postgresql/root.crt\" does not exist or cannot be accessed", ST_CLIENT_CONFIG_ERROR},
+    {"rustls", "error performing TLS handshake: invalid peer certificate: UnknownIssuer", ST_UNTRUSTED_CHAIN},
+    {"rustls", "error performing TLS handshake: invalid peer certificate: NotValidForName", ST_HOSTNAME_MISMATCH},
+    {"rustls", "invalid peer certificate: Expired", ST_EXPIRED},
+    {".NET", "The remote certificate was rejected by the provided RemoteCertificateValidationCallback.", ST_UNTRUSTED_CHAIN},
+    {"none", "something else entirely", ST_CLASS_NONE},
+    {"none", "", ST_CLASS_NONE},
+};
+
+START_TEST(error_text_patterns_classify_each_driver_family)
+{
+    st_class c = st_classify_error_text(texts[_i].text);
+    ck_assert_msg(c == texts[_i].expected, "%s \"%s\": expected %s, got %s", texts[_i].family,
+                  texts[_i].text, st_class_name(texts[_i].expected), st_class_name(c));
+}
+END_TEST
+
+START_TEST(no_error_text_is_no_class)
+{
+    ck_assert_int_eq(st_classify_error_text(NULL), ST_CLASS_NONE);
+}
+END_TEST
+
+Suite *st_classify_suite(void)
+{
+    Suite *s = suite_create("st_classify");
+    TCase *tc = tcase_create("events and results give one class");
+    tcase_add_loop_test(tc, each_row_gives_its_observed_class, 0, (int)(sizeof(rows) / sizeof(rows[0])));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("error text patterns");
+    tcase_add_loop_test(tc, error_text_patterns_classify_each_driver_family, 0,
+                        (int)(sizeof(texts) / sizeof(texts[0])));
+    tcase_add_test(tc, no_error_text_is_no_class);
+    suite_add_tcase(s, tc);
+    return s;
+}

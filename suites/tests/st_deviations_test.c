@@ -1,0 +1,130 @@
+/* pgtls: unit tests of the known-deviation files. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "st.h"
+#include "support.h"
+
+static const char node_pg[] =
+    "; node-postgres\n"
+    "[require-is-verify-full]\n"
+    "source = https://github.com/brianc/node-postgres/tree/master/packages/pg-connection-string\n"
+    "reason = prefer, require and verify-ca are aliases for verify-full\n"
+    "sslmodes = prefer require verify-ca\n"
+    "expected = connected-tls connected-plain\n"
+    "observed = untrusted-chain hostname-mismatch client-config-error\n"
+    "[pinned]\n"
+    "source = https://example.org/x\n"
+    "reason = r\n"
+    "cases = */pinned-*/*\n"
+    "observed = connected-tls\n";
+
+static st_case mkcase(const char *id, const char *scenario, const char *store, const char *mode)
+{
+    st_case c;
+    memset(&c, 0, sizeof(c));
+    c.id = (char *)id;
+    c.scenario = (char *)scenario;
+    c.store = (char *)store;
+    c.sslmode = (char *)mode;
+    return c;
+}
+
+START_TEST(a_deviation_matches_on_mode_and_classes_only)
+{
+    pgtls_err err;
+    st_deviation_match m;
+    err_clear(&err);
+    st_deviations *d = st_deviations_parse(node_pg, "node-pg.ini", &err);
+    ck_assert_msg(d != NULL, "%s", err.msg);
+    st_case c = mkcase("wrong-host/root-g2/require", "wrong-host", "root-g2", "require");
+    ck_assert_int_eq(st_deviation_find(d, &c, ST_CONNECTED_TLS, ST_HOSTNAME_MISMATCH, &m), 1);
+    ck_assert_str_eq(m.name, "require-is-verify-full");
+    ck_assert_ptr_nonnull(strstr(m.source, "node-postgres"));
+    ck_assert_ptr_nonnull(m.reason);
+    /* observed class not listed */
+    ck_assert_int_eq(st_deviation_find(d, &c, ST_CONNECTED_TLS, ST_EXPIRED, NULL), 0);
+    /* expected class not listed */
+    ck_assert_int_eq(st_deviation_find(d, &c, ST_SSL_REQUIRED, ST_HOSTNAME_MISMATCH, NULL), 0);
+    /* sslmode not listed */
+    c.sslmode = (char *)"verify-full";
+    ck_assert_int_eq(st_deviation_find(d, &c, ST_CONNECTED_TLS, ST_HOSTNAME_MISMATCH, NULL), 0);
+    /* glob on the case id */
+    st_case p = mkcase("azure-new/pinned-leaf/verify-full", "azure-new", "pinned-leaf", "verify-full");
+    ck_assert_int_eq(st_deviation_find(d, &p, ST_UNTRUSTED_CHAIN, ST_CONNECTED_TLS, &m), 1);
+    ck_assert_str_eq(m.name, "pinned");
+    ck_assert_int_eq(st_deviation_find(NULL, &p, ST_UNTRUSTED_CHAIN, ST_CONNECTED_TLS, &m), 0);
+    ck_assert_int_eq(st_deviation_find(d, &p, ST_UNTRUSTED_CHAIN, ST_CLASS_NONE, &m), 0);
+    st_deviations_free(d);
+}
+END_TEST
+
+static const struct {
+    const char *text;
+    const char *message;
+} bad[] = {
+    {"[a]\nreason = r\nobserved = expired\n", "[a] needs source"},
+    {"[a]\nsource = s\nobserved = expired\n", "[a] needs source"},
+    {"[a]\nsource = s\nreason = r\n", "needs observed"},
+    {"[a]\nsource = s\nreason = r\nobserved = broken\n", ":4: not an outcome class list"},
+    {"[a]\nsource = s\nreason = r\nobserved = expired\nexpected = nah\n", ":5: not an outcome class list"},
+    {"[a]\nsource = s\nsource = t\n", ":3: key given twice"},
+    {"[a]\nsource = s\ncolour = red\n", ":3: unknown key"},
+    {"source = s\n", "outside a [deviation] section"},
+    {"[a]\nsource =\n", "empty value"},
+    {"[a]\nsource = s\nreason = r\nobserved = expired\n[b]\nsource = s\nreason = r\nobserved = expired\n[a]\nreason = x\n", ":10: deviation appears twice"},
+    {"[a]\ngarbage\n", ":2: not a key = value line"},
+};
+
+START_TEST(a_bad_deviation_file_is_rejected_with_its_line)
+{
+    pgtls_err err;
+    err_clear(&err);
+    ck_assert_ptr_null(st_deviations_parse(bad[_i].text, "x.ini", &err));
+    ck_assert_msg(strstr(err.msg, bad[_i].message) != NULL, "row %d: \"%s\"", _i, err.msg);
+}
+END_TEST
+
+START_TEST(a_client_without_a_file_has_no_deviations)
+{
+    pgtls_err err;
+    char *dir = ts_tmpdir_new("dev");
+    err_clear(&err);
+    st_deviations *d = st_deviations_load(dir, "libpq", &err);
+    ck_assert_ptr_nonnull(d);
+    st_case c = mkcase("a/b/require", "a", "b", "require");
+    ck_assert_int_eq(st_deviation_find(d, &c, ST_CONNECTED_TLS, ST_UNTRUSTED_CHAIN, NULL), 0);
+    st_deviations_free(d);
+    free(ts_write_text(dir, "bad.ini", "[x]\nnope = 1\n"));
+    ck_assert_ptr_null(st_deviations_load(dir, "bad", &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "bad.ini:2"));
+    ts_tmpdir_remove(dir);
+}
+END_TEST
+
+START_TEST(every_shipped_deviation_file_parses)
+{
+    static const char *const clients[] = {"node-postgres", "pgjdbc", "pgx"};
+    for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
+        pgtls_err err;
+        err_clear(&err);
+        st_deviations *d = st_deviations_load(st_deviations_default_dir(), clients[i], &err);
+        ck_assert_msg(d != NULL, "%s: %s", clients[i], err.msg);
+        st_deviations_free(d);
+    }
+}
+END_TEST
+
+Suite *st_deviations_suite(void)
+{
+    Suite *s = suite_create("st_deviations");
+    TCase *tc = tcase_create("known deviations");
+    tcase_add_test(tc, a_deviation_matches_on_mode_and_classes_only);
+    tcase_add_loop_test(tc, a_bad_deviation_file_is_rejected_with_its_line, 0,
+                        (int)(sizeof(bad) / sizeof(bad[0])));
+    tcase_add_test(tc, a_client_without_a_file_has_no_deviations);
+    tcase_add_test(tc, every_shipped_deviation_file_parses);
+    suite_add_tcase(s, tc);
+    return s;
+}
