@@ -1,25 +1,415 @@
-/* pgtls: placeholder until this component lands; it says so and exits 2. */
+/* pgtls runner: flag parsing of `pgtls run`, `pgtls repro`, `pgtls clients`
+ * (docs/runner.md). Each entry point returns the process exit status. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "fs.h"
+#include "pgtls-config.h"
+#include "rn.h"
+
+/* The signal that asked the run to stop (0: none). The only file-level
+ * mutable state of the runner: a signal handler has nowhere else to write. */
+static volatile sig_atomic_t rn_stop_signal;
+
+static void on_stop_signal(int signo)
+{
+    rn_stop_signal = signo;
+}
+
+/* First ^C or SIGTERM: stop feeding cases, write the partial matrix. The
+ * handler resets itself, so a second ^C kills the runner at once. */
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static const char *default_clients_dir(void)
+{
+    const char *d = getenv("PGTLS_CLIENTS_DIR");
+    return d && *d ? d : PGTLS_SOURCE_ROOT "/clients";
+}
+
+static rn_paths default_paths(void)
+{
+    rn_paths p = {.build_root = PGTLS_BUILD_ROOT, .source_root = PGTLS_SOURCE_ROOT};
+    return p;
+}
+
+static int default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+/* Splits "a,b,c" into a NULL-terminated vector (empty items dropped). */
+static char **split_list(const char *s)
+{
+    size_t n = 1;
+    for (const char *p = s; *p; p++)
+        n += *p == ',';
+    char **v = calloc(n + 1, sizeof(char *)), *copy = strdup(s);
+    size_t k = 0;
+    if (!v || !copy) {
+        free(v);
+        free(copy);
+        return NULL;
+    }
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        if (*tok && !(v[k++] = strdup(tok))) {
+            free(copy);
+            rn_strv_free(v);
+            return NULL;
+        }
+    free(copy);
+    return v;
+}
+
+/* A tiny flag reader: "--name VALUE" and "--name=VALUE". */
+typedef struct flags {
+    int argc, i;
+    char **argv;
+    const char *cmd;
+    int bad;
+} flags;
+
+static int flag_is(flags *f, const char *name, const char **value)
+{
+    const char *a = f->argv[f->i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (f->i + 1 >= f->argc) {
+        fprintf(stderr, "pgtls %s: %s needs a value (see pgtls %s --help)\n", f->cmd, name, f->cmd);
+        f->bad = 1;
+        *value = NULL;
+        return 1;
+    }
+    *value = f->argv[++f->i];
+    return 1;
+}
+
+static int parse_int(const char *cmd, const char *flag, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (!v || errno || *end || end == v || n < lo || n > hi) {
+        fprintf(stderr, "pgtls %s: %s wants an integer between %d and %d, not '%s'\n", cmd, flag,
+                lo, hi, v ? v : "");
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- run */
+
+static void run_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: pgtls run [--clients a,b] [--scenarios x,y] [--sslmodes m,n] [--suite FILE]\n"
+            "                 [--fixtures DIR] [--no-gen] [--out DIR] [--jobs N]\n"
+            "                 [--timeout-ms N] [--grace-ms N] [--clients-dir DIR] [--keep-temp]\n"
+            "                 [--progress | --no-progress]\n\n"
+            "Runs every case of the suite with every detected client against the embedded\n"
+            "mock server and writes matrix.json plus its renderings into --out (default\n"
+            "out/run-<timestamp>, and out/latest points at it).\n\n"
+            "  --clients      adapters to run (folder names under clients/; default: all usable)\n"
+            "  --scenarios    only these scenarios;  --sslmodes  only these sslmodes\n"
+            "  --suite        suite file (default suites/default.suite)\n"
+            "  --fixtures     fixtures folder (default out/fixtures; generated or reused)\n"
+            "  --no-gen       use --fixtures as it is, never regenerate\n"
+            "  --jobs         workers, each with its own listeners and adapters (default: cores)\n"
+            "  --timeout-ms   per-case timeout given to the adapter (default 5000)\n"
+            "  --grace-ms     added to it before the adapter is killed (default 3000)\n"
+            "  --keep-temp    keep the per-case HOME folders\n\n"
+            "exit status: 0 every case conforms (or is a known deviation / unsupported),\n"
+            "1 a case fails, 2 usage or input error, 130/143 interrupted by SIGINT/SIGTERM\n"
+            "(the matrix written so far is valid and marked incomplete).\n");
+}
 
 int rn_cli_run(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "pgtls %s: not built in this version yet\n", argv[0]);
-    return 2;
+    rn_run_options o = {.jobs = default_jobs(), .timeout_ms = 5000, .grace_ms = 3000,
+                        .idle_wait_ms = 2000, .regen = 1, .fixtures_dir = "out/fixtures",
+                        .clients_dir = default_clients_dir(), .paths = default_paths(),
+                        .tty = isatty(STDERR_FILENO)};
+    flags f = {.argc = argc, .argv = argv, .cmd = "run"};
+    char *out_default = NULL, *cmdline = NULL, suite_abs[PATH_MAX];
+    const char *v;
+    pgtls_err err;
+    int status = 2;
+
+    err_clear(&err);
+    for (f.i = 1; f.i < argc && !f.bad; f.i++) {
+        const char *a = argv[f.i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            run_usage(stdout);
+            status = 0;
+            goto out;
+        } else if (flag_is(&f, "--clients", &v)) {
+            if (v && !(o.clients = split_list(v)))
+                goto out;
+        } else if (flag_is(&f, "--scenarios", &v)) {
+            if (v && !(o.scenarios = split_list(v)))
+                goto out;
+        } else if (flag_is(&f, "--sslmodes", &v)) {
+            if (v && !(o.sslmodes = split_list(v)))
+                goto out;
+        } else if (flag_is(&f, "--suite", &v)) {
+            o.suite_path = v;
+        } else if (flag_is(&f, "--fixtures", &v)) {
+            o.fixtures_dir = v;
+        } else if (flag_is(&f, "--out", &v)) {
+            o.out_dir = v;
+        } else if (flag_is(&f, "--clients-dir", &v)) {
+            o.clients_dir = v;
+        } else if (flag_is(&f, "--jobs", &v)) {
+            if (v && parse_int("run", "--jobs", v, 1, 64, &o.jobs) < 0)
+                goto out;
+        } else if (flag_is(&f, "--timeout-ms", &v)) {
+            if (v && parse_int("run", "--timeout-ms", v, 100, 600000, &o.timeout_ms) < 0)
+                goto out;
+        } else if (flag_is(&f, "--grace-ms", &v)) {
+            if (v && parse_int("run", "--grace-ms", v, 0, 600000, &o.grace_ms) < 0)
+                goto out;
+        } else if (strcmp(a, "--no-gen") == 0) {
+            o.regen = 0;
+        } else if (strcmp(a, "--keep-temp") == 0) {
+            o.keep_temp = 1;
+        } else if (strcmp(a, "--progress") == 0) {
+            o.tty = 1;
+        } else if (strcmp(a, "--no-progress") == 0) {
+            o.tty = 0;
+        } else if (strcmp(a, "--against-real") == 0) {
+            fprintf(stderr, "pgtls run: --against-real is not implemented yet\n");
+            goto out;
+        } else {
+            fprintf(stderr, "pgtls run: unknown argument '%s' (see pgtls run --help)\n", a);
+            goto out;
+        }
+    }
+    if (f.bad)
+        goto out;
+    if ((o.clients && !o.clients[0]) || (o.scenarios && !o.scenarios[0]) ||
+        (o.sslmodes && !o.sslmodes[0])) {
+        fprintf(stderr, "pgtls run: an empty --clients/--scenarios/--sslmodes list selects nothing\n");
+        goto out;
+    }
+    if (!o.out_dir) {
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+        out_default = str_printf("out/run-%s", stamp);
+        if (!out_default)
+            goto out;
+        o.out_dir = out_default;
+        o.latest_link = "out/latest";
+    }
+    {
+        size_t len = 1;
+        for (int i = 0; i < argc; i++)
+            len += strlen(argv[i]) + 1;
+        cmdline = calloc(1, len + 8);
+        if (cmdline) {
+            strcpy(cmdline, "pgtls");
+            for (int i = 0; i < argc; i++) {
+                strcat(cmdline, " ");
+                strcat(cmdline, argv[i]);
+            }
+        }
+        o.command_line = cmdline;
+    }
+    /* The repro command of each row must work from any folder. */
+    if (o.suite_path && realpath(o.suite_path, suite_abs))
+        o.suite_path = suite_abs;
+    rn_stop_signal = 0;
+    install_stop_handlers();
+    status = rn_run(&o, &rn_stop_signal, &err);
+    if (status == 2 && err.code != PGTLS_OK)
+        fprintf(stderr, "pgtls run: %s\n", err.msg);
+out:
+    rn_strv_free(o.clients);
+    rn_strv_free(o.scenarios);
+    rn_strv_free(o.sslmodes);
+    free(out_default);
+    free(cmdline);
+    return status;
+}
+
+/* -------------------------------------------------------------------- repro */
+
+static void repro_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: pgtls repro CASE-ID [--client NAME] [--exec] [--suite FILE] [--fixtures DIR]\n"
+            "                   [--no-gen] [--port N] [--timeout-ms N] [--clients-dir DIR]\n\n"
+            "Prints the commands that replay one case: the mock server, the isolated HOME and\n"
+            "the adapter's one-shot command line. --exec runs them (mock embedded) and prints\n"
+            "the result, the mock's events and the class. --client defaults to libpq.\n\n"
+            "exit status: 0 printed, or the executed case conforms; 1 it does not;\n"
+            "2 usage or input error.\n");
 }
 
 int rn_cli_repro(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "pgtls %s: not built in this version yet\n", argv[0]);
-    return 2;
+    rn_repro_options o = {.client = "libpq", .fixtures_dir = "out/fixtures", .regen = 1,
+                          .timeout_ms = 5000, .clients_dir = default_clients_dir(),
+                          .paths = default_paths()};
+    flags f = {.argc = argc, .argv = argv, .cmd = "repro"};
+    const char *v;
+    pgtls_err err;
+    int status = 2;
+
+    err_clear(&err);
+    for (f.i = 1; f.i < argc && !f.bad; f.i++) {
+        const char *a = argv[f.i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            repro_usage(stdout);
+            return 0;
+        } else if (flag_is(&f, "--client", &v)) {
+            o.client = v;
+        } else if (flag_is(&f, "--suite", &v)) {
+            o.suite_path = v;
+        } else if (flag_is(&f, "--fixtures", &v)) {
+            o.fixtures_dir = v;
+        } else if (flag_is(&f, "--clients-dir", &v)) {
+            o.clients_dir = v;
+        } else if (flag_is(&f, "--port", &v)) {
+            if (v && parse_int("repro", "--port", v, 1, 65535, &o.port) < 0)
+                return 2;
+        } else if (flag_is(&f, "--timeout-ms", &v)) {
+            if (v && parse_int("repro", "--timeout-ms", v, 100, 600000, &o.timeout_ms) < 0)
+                return 2;
+        } else if (strcmp(a, "--exec") == 0) {
+            o.exec = 1;
+        } else if (strcmp(a, "--no-gen") == 0) {
+            o.regen = 0;
+        } else if (strcmp(a, "--keep-temp") == 0) {
+            o.keep_temp = 1;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "pgtls repro: unknown argument '%s' (see pgtls repro --help)\n", a);
+            return 2;
+        } else if (!o.case_id) {
+            o.case_id = a;
+        } else {
+            fprintf(stderr, "pgtls repro: one CASE-ID only ('%s' is extra)\n", a);
+            return 2;
+        }
+    }
+    if (f.bad)
+        return 2;
+    if (!o.case_id) {
+        repro_usage(stderr);
+        return 2;
+    }
+    status = rn_repro(&o, &err);
+    if (status == 2 && err.code != PGTLS_OK)
+        fprintf(stderr, "pgtls repro: %s\n", err.msg);
+    return status;
 }
+
+/* ------------------------------------------------------------------ clients */
 
 int rn_cli_clients(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "pgtls %s: not built in this version yet\n", argv[0]);
-    return 2;
+    const char *clients_dir = default_clients_dir();
+    rn_paths paths = default_paths();
+    int as_json = 0, timeout_ms = 30000, count;
+    char **names = NULL;
+    rn_client *probes = NULL;
+    pgtls_err err;
+    flags f = {.argc = argc, .argv = argv, .cmd = "clients"};
+    const char *v;
+
+    err_clear(&err);
+    for (f.i = 1; f.i < argc && !f.bad; f.i++) {
+        const char *a = argv[f.i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("usage: pgtls clients [--json] [--clients-dir DIR] [--timeout-ms N]\n\n"
+                   "Lists the adapters under clients/ with what their --describe reports\n"
+                   "(client, version, libpq, TLS library), and why an unusable one is unusable.\n"
+                   "exit status: 0 listed (even with unusable clients), 2 usage error.\n");
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            as_json = 1;
+        } else if (flag_is(&f, "--clients-dir", &v)) {
+            clients_dir = v;
+        } else if (flag_is(&f, "--timeout-ms", &v)) {
+            if (v && parse_int("clients", "--timeout-ms", v, 100, 600000, &timeout_ms) < 0)
+                return 2;
+        } else {
+            fprintf(stderr, "pgtls clients: unknown argument '%s' (see pgtls clients --help)\n",
+                    a);
+            return 2;
+        }
+    }
+    if (f.bad)
+        return 2;
+    count = rn_manifest_list(clients_dir, &names, &err);
+    if (count < 0) {
+        fprintf(stderr, "pgtls clients: %s\n", err.msg);
+        return 2;
+    }
+    probes = calloc((size_t)count + 1, sizeof(*probes));
+    if (!probes) {
+        rn_strv_free(names);
+        return 2;
+    }
+    rn_client_probe_all(clients_dir, names, &paths, timeout_ms, default_jobs(), probes);
+    json_t *arr = as_json ? json_array() : NULL;
+    for (int i = 0; i < count; i++) {
+        rn_client *c = &probes[i];
+        if (as_json) {
+            json_t *o = json_pack("{s:s, s:b}", "name", c->name, "usable", c->unusable == NULL);
+            json_object_set(o, "hello", c->hello ? c->hello : json_null());
+            json_object_set_new(o, "reason", c->unusable ? json_string(c->unusable) : json_null());
+            json_array_append_new(arr, o);
+        } else if (c->unusable) {
+            printf("%-16s unusable: %s\n", c->name, c->unusable);
+        } else {
+            const char *ver = json_string_value(json_object_get(c->hello, "version"));
+            json_t *lp = json_object_get(c->hello, "libpq");
+            const char *tls = json_string_value(json_object_get(c->hello, "tls_library"));
+            char libpq[32] = "-";
+            if (json_is_string(lp))
+                snprintf(libpq, sizeof(libpq), "%s", json_string_value(lp));
+            else if (json_is_integer(lp))
+                snprintf(libpq, sizeof(libpq), "%lld", (long long)json_integer_value(lp));
+            printf("%-16s %-12s libpq %-8s %s\n", c->name, ver ? ver : "?", libpq,
+                   tls ? tls : "?");
+        }
+        rn_client_cleanup(c);
+    }
+    if (as_json) {
+        char *s = json_dumps(arr, JSON_INDENT(2));
+        printf("%s\n", s ? s : "[]");
+        free(s);
+        json_decref(arr);
+    }
+    free(probes);
+    rn_strv_free(names);
+    return 0;
 }

@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""Smoke test of every installed driver adapter against a real PostgreSQL 15.
+
+Starts a throw-away PostgreSQL (Debian's /usr/lib/postgresql/15/bin) in a temp dir on
+a free 127.0.0.1 port with ssl=on and a chain made here with the openssl CLI
+(root -> intermediate -> leaf with SAN mydemoserver.postgres.database.azure.com,
+plus an unrelated "wrong" root), hostssl + scram-sha-256 only. Then, for each adapter
+whose clients/<name>/adapter.json names an installed program, runs in ONE batch:
+  1. verify-full with the right root            -> connected, tls true, query 't'
+  2. verify-full with the wrong root            -> not connected, error text
+  3. require with no root (driver-specific)     -> any answer, recorded
+  4. a malformed line                           -> error result, adapter keeps going
+  5. verify-full with the right root once more  -> connected (the adapter survived)
+and checks the hello line fields. Prints 'N passed, N failed' and exits 1 on failure.
+
+Usage: drivers_smoke_test.py [--clients a,b] [--keep] ; Python 3 stdlib only.
+An adapter that is not installed is skipped (reported), not failed, unless
+--require-all is given. Exit 77 (skip) when PostgreSQL 15 or openssl is missing.
+"""
+
+import argparse
+import json
+import os
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PGBIN = os.environ.get("PGTLS_PGBIN", "/usr/lib/postgresql/15/bin")
+HOST = "mydemoserver.postgres.database.azure.com"
+USER, PASSWORD = "pgtls", "pgtls-secret"
+
+
+def run(argv, **kw):
+    return subprocess.run(argv, check=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def openssl(*args, cwd):
+    run(["openssl"] + list(args), cwd=cwd)
+
+
+def make_certs(d):
+    """root -> intermediate -> leaf, and a wrong root; PEM files in d."""
+    ext = os.path.join(d, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+                "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n"
+                "[leaf]\nbasicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+                "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n"
+                "subjectAltName=DNS:%s,DNS:*.postgres.database.azure.com\n" % HOST)
+    for name, subj in (("root", "/CN=pgtls smoke root"), ("wrong", "/CN=pgtls smoke wrong root")):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key",
+                "-out", name + ".pem", "-days", "30", "-subj", subj, "-sha256",
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+    for name, subj, issuer, section in (("inter", "/CN=pgtls smoke intermediate", "root", "ca"),
+                                        ("leaf", "/CN=" + HOST, "inter", "leaf")):
+        openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key",
+                "-out", name + ".csr", "-subj", subj, cwd=d)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", issuer + ".pem", "-CAkey",
+                issuer + ".key", "-CAcreateserial", "-out", name + ".pem", "-days", "30",
+                "-sha256", "-extfile", ext, "-extensions", section, cwd=d)
+    with open(os.path.join(d, "server-chain.pem"), "w") as out:
+        for name in ("leaf", "inter"):
+            with open(os.path.join(d, name + ".pem")) as f:
+                out.write(f.read())
+    # PKCS#12 truststores for Java (pgjdbc with DefaultJavaSSLFactory).
+    for name in ("root", "wrong"):
+        try:
+            run(["keytool", "-importcert", "-noprompt", "-storetype", "PKCS12", "-alias", name,
+                 "-file", name + ".pem", "-keystore", name + ".p12", "-storepass", "changeit"],
+                cwd=d)
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    for f in os.listdir(d):
+        if f.endswith(".key"):
+            os.chmod(os.path.join(d, f), 0o600)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Postgres:
+    def __init__(self, base, certs):
+        self.base, self.certs = base, certs
+        self.data = os.path.join(base, "data")
+        self.port = free_port()
+        self.proc = None
+        self.as_user = []
+        if os.geteuid() == 0:
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+
+    def start(self):
+        os.makedirs(self.data)
+        pwfile = os.path.join(self.base, "pw")
+        with open(pwfile, "w") as f:
+            f.write("superpw\n")
+        sslfiles = os.path.join(self.base, "ssl")
+        os.makedirs(sslfiles)
+        shutil.copy(os.path.join(self.certs, "server-chain.pem"), sslfiles)
+        shutil.copy(os.path.join(self.certs, "leaf.key"), sslfiles)
+        if self.as_user:
+            for path in (self.base, self.data, pwfile, sslfiles,
+                         os.path.join(sslfiles, "server-chain.pem"),
+                         os.path.join(sslfiles, "leaf.key")):
+                shutil.chown(path, "postgres", "postgres")
+        os.chmod(os.path.join(sslfiles, "leaf.key"), 0o600)
+        run(self.as_user + [os.path.join(PGBIN, "initdb"), "-D", self.data, "-U", "postgres",
+                            "--pwfile", pwfile, "-A", "scram-sha-256", "--no-sync"])
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("listen_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\n"
+                    "ssl = on\nssl_cert_file = '%s/server-chain.pem'\n"
+                    "ssl_key_file = '%s/leaf.key'\npassword_encryption = 'scram-sha-256'\n"
+                    "fsync = off\n" % (self.port, self.base, sslfiles, sslfiles))
+        with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
+            f.write("local all all scram-sha-256\n"
+                    "hostssl all all 127.0.0.1/32 scram-sha-256\n")
+        logf = open(os.path.join(self.base, "postgres.log"), "w")
+        self.proc = subprocess.Popen(self.as_user + [os.path.join(PGBIN, "postgres"), "-D", self.data],
+                                     stdout=logf, stderr=subprocess.STDOUT)
+        env = dict(os.environ, PGPASSWORD="superpw")
+        for _ in range(100):
+            if self.proc.poll() is not None:
+                raise RuntimeError("postgres exited; see %s/postgres.log" % self.base)
+            r = subprocess.run(["psql", "-h", self.base, "-p", str(self.port), "-U", "postgres",
+                                "-d", "postgres", "-Atc",
+                                "CREATE ROLE %s LOGIN PASSWORD '%s'; CREATE EXTENSION sslinfo"
+                                % (USER, PASSWORD)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if r.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("postgres did not come up: %s" % r.stdout)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def adapters(selected):
+    found = []
+    cdir = os.path.join(SRC, "clients")
+    for name in sorted(os.listdir(cdir)):
+        manifest = os.path.join(cdir, name, "adapter.json")
+        if not os.path.isfile(manifest):
+            continue
+        if selected and name not in selected:
+            continue
+        with open(manifest) as f:
+            spec = json.load(f)
+        argv = [a.replace("@SRC@", SRC) for a in spec["argv"]]
+        # "program": the file that must exist for the adapter to be installed
+        # (argv[0] may be an interpreter found on PATH, e.g. java or node).
+        program = spec.get("program", argv[0]).replace("@SRC@", SRC)
+        if os.sep not in program:
+            program = shutil.which(program) or program
+        found.append((spec.get("name", name), argv, program, spec.get("smoke_expect") or {}))
+    return found
+
+
+class Adapter:
+    """One adapter process in batch mode."""
+
+    def __init__(self, argv):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+
+    def readline(self, timeout):
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            raise TimeoutError("no line from adapter within %.0f s" % timeout)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise EOFError("adapter closed stdout (exit %s): %s"
+                           % (self.proc.poll(), self.proc.stderr.read()[-2000:]))
+        return json.loads(line)
+
+    def ask(self, raw, timeout=30):
+        self.proc.stdin.write(raw + "\n")
+        self.proc.stdin.flush()
+        return self.readline(timeout)
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", default="")
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--require-all", action="store_true")
+    ap.add_argument("--verbose", "-v", action="store_true")
+    args = ap.parse_args()
+    if not os.path.exists(os.path.join(PGBIN, "postgres")) or not shutil.which("openssl"):
+        print("skip: need %s/postgres and openssl" % PGBIN)
+        return 77
+    selected = set(filter(None, args.clients.split(",")))
+    base = tempfile.mkdtemp(prefix="pgtls-drivers-")
+    os.chmod(base, 0o755)
+    certs = os.path.join(base, "certs")
+    os.makedirs(certs)
+    make_certs(certs)
+    pg = Postgres(os.path.join(base, "pg"), certs)
+    os.makedirs(pg.base)
+    passed = failed = skipped = 0
+    failures = []
+    try:
+        pg.start()
+        home = os.path.join(base, "home")
+        os.makedirs(home)
+        home_with_root = os.path.join(base, "home-root")
+        os.makedirs(os.path.join(home_with_root, ".postgresql"))
+        shutil.copy(os.path.join(certs, "root.pem"),
+                    os.path.join(home_with_root, ".postgresql", "root.crt"))
+
+        def case(cid, sslmode, root, p12=None):
+            return {"id": cid, "host": HOST, "hostaddr": "127.0.0.1", "port": pg.port,
+                    "sslmode": sslmode, "sslrootcert": root,
+                    "truststore_p12": p12, "truststore_password": "changeit" if p12 else None,
+                    "user": USER, "password": PASSWORD, "dbname": "postgres",
+                    "query": "SELECT ssl_is_used()", "timeout_ms": 8000,
+                    "env": {"HOME": home}, "application_name": "pgtls"}
+
+        right = os.path.join(certs, "root.pem")
+        wrong = os.path.join(certs, "wrong.pem")
+        for name, argv, program, expect in adapters(selected):
+            if not os.path.exists(program):
+                msg = "%s: not installed (%s missing)" % (name, program)
+                if args.require_all:
+                    failed += 1
+                    failures.append(msg)
+                else:
+                    skipped += 1
+                    print("skip " + msg)
+                continue
+            checks = []
+            t0 = time.monotonic()
+            ad = Adapter(argv)
+            try:
+                hello = ad.readline(120)
+                for field in ("client", "version", "tls_library", "runtime", "build"):
+                    checks.append(("hello has %s" % field, bool(hello.get(field)), hello))
+                checks.append(("hello names the adapter", hello.get("client") == name, hello))
+                r = ad.ask(json.dumps(case("vf-right", "verify-full", right,
+                                           os.path.join(certs, "root.p12"))))
+                if str(expect.get("vf-right", "")).startswith("refused"):
+                    # A documented deviation (adapter.json smoke_expect): the driver
+                    # cannot take the root this way; it must still answer with an error.
+                    checks.append(("verify-full with the right root is refused as documented",
+                                   r.get("connected") is False and bool(r.get("error")), r))
+                else:
+                    checks.append(("verify-full with the right root connects over TLS",
+                                   r.get("connected") is True and r.get("tls") is True
+                                   and r.get("query_result") == "t" and r.get("id") == "vf-right", r))
+                r = ad.ask(json.dumps(case("vf-wrong", "verify-full", wrong,
+                                           os.path.join(certs, "wrong.p12"))))
+                checks.append(("verify-full with a wrong root is refused",
+                               r.get("connected") is False and bool(r.get("error"))
+                               and r.get("id") == "vf-wrong", r))
+                r = ad.ask(json.dumps(case("require-none", "require", None)))
+                checks.append(("require with no root answers",
+                               r.get("id") == "require-none" and (
+                                   r.get("connected") is True or bool(r.get("error"))
+                                   or bool(r.get("unsupported"))), r))
+                # Per-case environment: HOME with ~/.postgresql/root.crt (libpq's
+                # default root file) and NODE_EXTRA_CA_CERTS (read by Node at start-up).
+                for cid, env in (("home-root", {"HOME": home_with_root}),
+                                 ("node-extra-ca", {"HOME": home, "NODE_EXTRA_CA_CERTS": right})):
+                    cs = case(cid, "verify-full", None)
+                    cs["env"] = env
+                    r = ad.ask(json.dumps(cs))
+                    want = str(expect.get(cid, "answers"))
+                    if want.startswith("connects"):
+                        ok = r.get("connected") is True and r.get("tls") is True
+                    elif want.startswith("refused"):
+                        ok = r.get("connected") is False and bool(r.get("error") or r.get("unsupported"))
+                    else:
+                        ok = r.get("id") == cid and (r.get("connected") is True or bool(r.get("error"))
+                                                     or bool(r.get("unsupported")))
+                    checks.append(("verify-full with the root only in the case env (%s) %s"
+                                   % (cid, want.split(":")[0]), ok and r.get("id") == cid, r))
+                r = ad.ask('{"id": "broken", "port": ')
+                checks.append(("a malformed line gets an error result",
+                               r.get("connected") is False and bool(r.get("error")), r))
+                r = ad.ask(json.dumps({"id": "bad-types", "port": "x", "env": {"HOME": home}}))
+                checks.append(("a case with bad field types gets an error result",
+                               r.get("connected") is False and bool(r.get("error"))
+                               and r.get("id") == "bad-types", r))
+                r = ad.ask(json.dumps(case("vf-again", "verify-full", right,
+                                           os.path.join(certs, "root.p12"))))
+                if str(expect.get("vf-right", "")).startswith("refused"):
+                    checks.append(("the adapter keeps running after bad cases",
+                                   r.get("id") == "vf-again" and bool(r.get("error")), r))
+                else:
+                    checks.append(("the adapter keeps running after bad cases",
+                                   r.get("connected") is True and r.get("id") == "vf-again", r))
+            except (TimeoutError, EOFError, ValueError) as exc:
+                checks.append(("adapter answered every case", False, str(exc)))
+            finally:
+                ad.close()
+            for label, ok, detail in checks:
+                if ok:
+                    passed += 1
+                else:
+                    failed += 1
+                    failures.append("%s: %s: %s" % (name, label, json.dumps(detail)[:600]))
+                if args.verbose or not ok:
+                    print("%s %s: %s" % ("ok  " if ok else "FAIL", name, label))
+                if args.verbose and isinstance(detail, dict) and "elapsed_ms" in detail:
+                    print("     " + json.dumps({k: v for k, v in detail.items() if v is not None})[:400])
+            print("%s: %d checks in %.1f s" % (name, len(checks), time.monotonic() - t0))
+    finally:
+        pg.stop()
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            print("kept " + base)
+    for f in failures:
+        print("FAIL " + f)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

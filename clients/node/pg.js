@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+'use strict';
+// pgtls adapter for node-postgres (pg). Two ways users configure TLS, two client names:
+//
+//   --mode connstring (client node-postgres): a connection string with sslmode and
+//     sslrootcert, parsed by pg-connection-string (it reads the sslrootcert file into
+//     ssl.ca); connect_options become extra URL parameters (e.g. uselibpqcompat=true;
+//     client node-postgres-libpqcompat sets that one with --url-param).
+//   --mode sslobj (client node-postgres-sslobj): host/port/... plus an explicit `ssl`
+//     object, written the way node-postgres' docs show (see docs/drivers.md):
+//       disable -> ssl:false; require -> {rejectUnauthorized:false};
+//       verify-ca -> {ca, checkServerIdentity: () => undefined}; verify-full -> {ca};
+//       allow/prefer -> unsupported (pg has no plaintext fallback).
+//     ca is the sslrootcert file's content; with no sslrootcert (or 'system') no ca is
+//     set, so Node's bundled Mozilla roots apply, as they would for the user.
+
+const fs = require('fs');
+const { main, Unsupported, asText, pkgVersion } = require('./protocol');
+
+function parseArgs(argv) {
+  const opts = { mode: 'connstring', name: null, urlParams: [] };
+  let i = 0;
+  while (i + 1 < argv.length && ['--mode', '--client-name', '--url-param'].includes(argv[i])) {
+    if (argv[i] === '--mode') opts.mode = argv[i + 1];
+    else if (argv[i] === '--client-name') opts.name = argv[i + 1];
+    else opts.urlParams.push(argv[i + 1]);
+    i += 2;
+  }
+  if (!['connstring', 'sslobj'].includes(opts.mode)) throw new Error(`unknown --mode ${opts.mode}`);
+  opts.name = opts.name || (opts.mode === 'sslobj' ? 'node-postgres-sslobj' : 'node-postgres');
+  return { opts, adapterArgs: argv.slice(0, i), rest: argv.slice(i) };
+}
+
+function connectionString(c, urlParams) {
+  const host = c.host || c.hostaddr || 'localhost';
+  const auth = c.user ? `${encodeURIComponent(c.user)}${c.password ? `:${encodeURIComponent(c.password)}` : ''}@` : '';
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const params = new URLSearchParams();
+  if (c.sslmode) params.set('sslmode', c.sslmode);
+  if (c.sslrootcert) params.set('sslrootcert', c.sslrootcert);
+  if (c.application_name) params.set('application_name', c.application_name);
+  for (const p of urlParams) {
+    const eq = p.indexOf('=');
+    params.set(p.slice(0, eq), p.slice(eq + 1));
+  }
+  for (const [k, v] of Object.entries(c.connect_options || {})) params.set(k, String(v));
+  const q = params.toString();
+  return `postgresql://${auth}${hostPart}${c.port ? `:${c.port}` : ''}/${encodeURIComponent(c.dbname || '')}${q ? `?${q}` : ''}`;
+}
+
+function sslObject(c) {
+  const mode = c.sslmode || 'prefer';
+  const ca = () => (c.sslrootcert && c.sslrootcert !== 'system' ? { ca: fs.readFileSync(c.sslrootcert, 'utf8') } : {});
+  switch (mode) {
+    case 'disable': return false;
+    case 'allow':
+    case 'prefer':
+      throw new Unsupported(`node-postgres has no plaintext fallback: no ssl object expresses sslmode=${mode}`);
+    case 'require': return { rejectUnauthorized: false };
+    case 'verify-ca': return { ...ca(), checkServerIdentity: () => undefined };
+    case 'verify-full': return { ...ca() };
+    default: throw new Unsupported(`unknown sslmode ${mode}`);
+  }
+}
+
+function makeDriver(opts) {
+  const { Client } = require('pg');
+  return {
+    name: opts.name,
+    hello() {
+      const pg = pkgVersion('pg');
+      const pcs = pkgVersion('pg-connection-string');
+      const extra = opts.urlParams.length ? `, ${opts.urlParams.join('&')}` : '';
+      return {
+        version: pg,
+        libpq: null,
+        tls_library: `OpenSSL ${process.versions.openssl} (Node.js ${process.version})`,
+        build: `pg ${pg} + pg-connection-string ${pcs} (${opts.mode}${extra}; Node.js ${process.version}, OpenSSL ${process.versions.openssl})`,
+        features: opts.mode === 'connstring' ? ['connect_options'] : [],
+      };
+    },
+    async connect(c, timeoutMs, tlsFacts) {
+      const base = { connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs,
+        types: { getTypeParser: () => (v) => v } };
+      let config;
+      if (opts.mode === 'connstring') {
+        config = { ...base, connectionString: connectionString(c, opts.urlParams) };
+      } else {
+        config = { ...base, host: c.host || c.hostaddr, port: c.port, user: c.user, password: c.password,
+          database: c.dbname, application_name: c.application_name || undefined, ssl: sslObject(c) };
+      }
+      const client = new Client(config);
+      client.on('error', () => {});
+      const out = {};
+      try {
+        await client.connect();
+        out.connected = true;
+        Object.assign(out, tlsFacts());
+        try {
+          const res = await client.query({ text: c.query || 'SELECT ssl_is_used()', rowMode: 'array' });
+          out.query_result = res.rows.length ? asText(res.rows[0][0]) : null;
+        } catch (e) {
+          out.error = e.message;
+          out.error_code = e.code || null;
+        }
+      } finally {
+        await client.end().catch(() => {});
+      }
+      return out;
+    },
+  };
+}
+
+if (require.main === module) {
+  let parsed;
+  try {
+    parsed = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(2);
+  }
+  main(makeDriver(parsed.opts), parsed.adapterArgs, parsed.rest)
+    .then((code) => process.exit(code))
+    .catch((e) => { process.stderr.write(`${e.stack}\n`); process.exit(1); });
+}

@@ -1,0 +1,267 @@
+'use strict';
+// Shared loop of the Node.js adapters: the case protocol v1 (docs/case-protocol.md).
+//
+// A driver supplies { name, hello(): {...}, connect(case, timeoutMs): Promise<fields> };
+// connect may throw an Unsupported. This module does the rest: hello line, batch mode
+// over stdin (results in order, one at a time), one-shot flags, --describe, per-case
+// environment isolation, host->hostaddr mapping, TLS session capture, timeouts.
+
+const dns = require('dns');
+const tls = require('tls');
+const net = require('net');
+const path = require('path');
+const readline = require('readline');
+const { spawnSync } = require('child_process');
+
+const PROTOCOL = 1;
+const OPTIONAL_FIELDS = ['sslnegotiation', 'channel_binding', 'ssl_min_protocol_version',
+  'ssl_max_protocol_version', 'sslsni', 'connect_options'];
+const INT_FIELDS = ['port', 'timeout_ms'];
+// Node reads these once at start-up (NODE_EXTRA_CA_CERTS, NODE_OPTIONS, and SSL_CERT_*
+// under --use-openssl-ca): a case that sets one runs in a fresh child process.
+const STARTUP_ENV = ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS', 'NODE_USE_SYSTEM_CA',
+  'SSL_CERT_FILE', 'SSL_CERT_DIR'];
+
+class Unsupported extends Error {}
+
+// --- host -> hostaddr ----------------------------------------------------------
+// libpq's hostaddr: connect to an address, name the server `host` for TLS. Neither pg
+// nor postgres.js has it; both connect with net and resolve through dns.lookup, so the
+// adapter answers that lookup for `host` with `hostaddr`, as an /etc/hosts entry would.
+// The drivers' TLS code (servername, host name check) still sees the real name.
+const hostMap = new Map();
+const realLookup = dns.lookup;
+dns.lookup = function mappedLookup(hostname, options, callback) {
+  const target = hostMap.get(hostname);
+  return realLookup.call(dns, target || hostname, options, callback);
+};
+
+// --- TLS capture ---------------------------------------------------------------
+// Neither driver exposes its TLSSocket portably; record every socket tls.connect makes.
+let lastTlsSocket = null;
+const realTlsConnect = tls.connect;
+tls.connect = function capturingConnect(...args) {
+  const s = realTlsConnect.apply(tls, args);
+  lastTlsSocket = s;
+  return s;
+};
+
+function tlsFacts() {
+  const s = lastTlsSocket;
+  if (!s) return { tls: false };
+  const out = { tls: true, tls_version: null, cipher: null, chain: null };
+  try {
+    out.tls_version = s.getProtocol() || null;
+    const c = s.getCipher();
+    out.cipher = c ? c.standardName || c.name : null;
+    const chain = [];
+    let cert = s.getPeerCertificate(true);
+    const seen = new Set();
+    while (cert && cert.subject && !seen.has(cert.fingerprint256)) {
+      seen.add(cert.fingerprint256);
+      chain.push(Object.entries(cert.subject).map(([k, v]) => `${k}=${v}`).join(', '));
+      cert = cert.issuerCertificate;
+    }
+    out.chain = chain.length ? chain : null;
+  } catch (e) {
+    out.notes = `cannot read the TLS session: ${e.message}`;
+  }
+  return out;
+}
+
+// --- environment ---------------------------------------------------------------
+const baseEnv = { ...process.env };
+function applyEnv(caseEnv) {
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  for (const [k, v] of Object.entries(baseEnv)) {
+    if (k.startsWith('PG') || ['SSL_CERT_FILE', 'SSL_CERT_DIR', 'NODE_EXTRA_CA_CERTS'].includes(k)) continue;
+    process.env[k] = v;
+  }
+  for (const [k, v] of Object.entries(caseEnv || {})) {
+    if (v === null || v === undefined) delete process.env[k];
+    else process.env[k] = String(v);
+  }
+}
+
+function blank(id) {
+  return {
+    id: id === undefined ? null : id, connected: false, tls: null, tls_version: null, cipher: null,
+    query_result: null, error: null, error_code: null, elapsed_ms: 0, chain: null,
+    unsupported: null, notes: null,
+  };
+}
+
+function asText(v) {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'boolean') return v ? 't' : 'f';
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  if (v instanceof Date) return v.toISOString();
+  return String(v);
+}
+
+function errorText(e) {
+  if (e instanceof AggregateError && e.errors && e.errors.length) {
+    return e.errors.map((x) => x.message || String(x)).join('; ');
+  }
+  return (e && (e.message || String(e))) || 'unknown error';
+}
+
+function withTimeout(promise, ms) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        const e = new Error(`adapter: no answer from the driver within ${ms} ms`);
+        e.code = 'timeout';
+        reject(e);
+      }, ms + 1000);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function runCase(driver, c, features, argv) {
+  const r = blank(c && typeof c === 'object' ? c.id : null);
+  const t0 = process.hrtime.bigint();
+  try {
+    if (!c || typeof c !== 'object' || Array.isArray(c)) throw new TypeError('case is not a JSON object');
+    for (const f of OPTIONAL_FIELDS) {
+      if (c[f] !== null && c[f] !== undefined && !features.includes(f)) {
+        throw new Unsupported(`${driver.name}: the driver has no equivalent of ${f}`);
+      }
+    }
+    for (const f of INT_FIELDS) {
+      if (c[f] !== null && c[f] !== undefined && !Number.isInteger(c[f])) throw new TypeError(`${f} must be an integer`);
+    }
+    if (c.env !== undefined && c.env !== null && (typeof c.env !== 'object' || Array.isArray(c.env))) {
+      throw new TypeError('env must be an object');
+    }
+    const timeoutMs = c.timeout_ms || 5000;
+    const env = c.env || {};
+    if (STARTUP_ENV.some((k) => env[k] !== undefined && env[k] !== null) && !process.env.PGTLS_NODE_CHILD) {
+      Object.assign(r, runInChild(c, argv, timeoutMs));
+    } else {
+      applyEnv(env);
+      hostMap.clear();
+      if (c.host && c.hostaddr && c.host !== c.hostaddr && !net.isIP(c.host)) hostMap.set(c.host, c.hostaddr);
+      lastTlsSocket = null;
+      try {
+        const fields = await withTimeout(driver.connect(c, timeoutMs, tlsFacts), timeoutMs);
+        Object.assign(r, fields);
+      } catch (e) {
+        if (e instanceof Unsupported) throw e;
+        r.error = errorText(e);
+        r.error_code = e.code ? String(e.code) : (e.constructor && e.constructor.name) || null;
+      }
+    }
+  } catch (e) {
+    if (e instanceof Unsupported) r.unsupported = e.message;
+    else {
+      r.error = `adapter: bad case: ${e.message}`;
+      r.error_code = 'adapter';
+    }
+  }
+  r.elapsed_ms = Number((process.hrtime.bigint() - t0) / 1000000n);
+  return r;
+}
+
+// A case whose env Node only reads at start-up runs in a child: this same adapter in
+// one-shot mode ('--case-json'), with the isolated environment built here.
+function runInChild(c, argv, timeoutMs) {
+  const env = {};
+  for (const [k, v] of Object.entries(baseEnv)) {
+    if (k.startsWith('PG') || ['SSL_CERT_FILE', 'SSL_CERT_DIR', 'NODE_EXTRA_CA_CERTS'].includes(k)) continue;
+    env[k] = v;
+  }
+  for (const [k, v] of Object.entries(c.env || {})) if (v !== null && v !== undefined) env[k] = String(v);
+  env.PGTLS_NODE_CHILD = '1';
+  const script = process.argv[1];
+  const res = spawnSync(process.execPath, [...process.execArgv, script, ...argv, '--case-json', JSON.stringify(c)],
+    { env, encoding: 'utf8', timeout: timeoutMs + 5000 });
+  const lines = (res.stdout || '').split('\n').filter((l) => l.trim());
+  if (lines.length >= 2) {
+    const got = JSON.parse(lines[lines.length - 1]);
+    got.notes = [got.notes, 'ran in a child process (start-up environment)'].filter(Boolean).join('; ');
+    return got;
+  }
+  const r = { error: `adapter: child process failed: ${(res.error && res.error.message) || res.stderr}`, error_code: 'adapter' };
+  return r;
+}
+
+function emit(o) {
+  process.stdout.write(`${JSON.stringify(o)}\n`);
+}
+
+function parseFlags(args) {
+  const c = { env: {} };
+  for (let i = 0; i < args.length; i += 2) {
+    if (!args[i].startsWith('--') || i + 1 >= args.length) throw new Error(`expected --FIELD VALUE, got ${args[i]}`);
+    const name = args[i].slice(2).replace(/-/g, '_');
+    const v = args[i + 1];
+    if (name === 'env') {
+      const eq = v.indexOf('=');
+      if (eq <= 0) throw new Error(`--env wants NAME=VALUE, got ${v}`);
+      c.env[v.slice(0, eq)] = v.slice(eq + 1);
+    } else if (v === 'null') c[name] = null;
+    else if (INT_FIELDS.includes(name)) c[name] = parseInt(v, 10);
+    else if (name === 'connect_options') c[name] = JSON.parse(v);
+    else c[name] = v;
+  }
+  if (c.id === undefined) c.id = 'one-shot';
+  return c;
+}
+
+// adapterArgs: leading flags this adapter itself takes (e.g. --client-name), kept so a
+// child process is started the same way.
+async function main(driver, adapterArgs, rest) {
+  let hello;
+  try {
+    hello = { protocol: PROTOCOL, client: driver.name, ...driver.hello() };
+  } catch (e) {
+    hello = { protocol: PROTOCOL, client: driver.name, version: null, error: `adapter: ${e.message}` };
+  }
+  hello.runtime = hello.runtime || `Node.js ${process.version}`;
+  hello.features = hello.features || [];
+  emit(hello);
+  if (rest[0] === '--describe') return 0;
+  if (rest[0] === '--case-json') {
+    let c;
+    try { c = JSON.parse(rest[1]); } catch (e) { c = null; }
+    emit(await runCase(driver, c, hello.features, adapterArgs));
+    return 0;
+  }
+  if (rest.length) {
+    let c;
+    try {
+      c = parseFlags(rest);
+    } catch (e) {
+      emit({ ...blank(null), error: `adapter: bad flags: ${e.message}`, error_code: 'adapter' });
+      return 2;
+    }
+    emit(await runCase(driver, c, hello.features, adapterArgs));
+    return 0;
+  }
+  const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of rl) {
+    if (!line.trim()) continue;
+    let c;
+    try {
+      c = JSON.parse(line);
+    } catch (e) {
+      emit({ ...blank(null), error: `adapter: cannot parse case: ${e.message}`, error_code: 'adapter' });
+      continue;
+    }
+    emit(await runCase(driver, c, hello.features, adapterArgs));
+  }
+  return 0;
+}
+
+// The installed package's own version (read from its package.json on disk: some
+// packages' "exports" do not allow require('<name>/package.json')).
+function pkgVersion(name) {
+  const fs = require('fs');
+  const file = path.join(__dirname, 'node_modules', name, 'package.json');
+  return JSON.parse(fs.readFileSync(file, 'utf8')).version;
+}
+
+module.exports = { main, Unsupported, asText, pkgVersion, errorText };

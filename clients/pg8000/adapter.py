@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""pgtls adapter for pg8000 (pure Python; TLS through Python's ssl module).
+
+pg8000 has no sslmode and no sslrootcert: TLS is its `ssl_context` argument. The
+adapter writes what a user would, per docs/drivers.md:
+  disable     -> ssl_context=False   (no TLS)
+  allow       -> unsupported         (pg8000 cannot try plaintext first)
+  prefer      -> ssl_context=None    (pg8000's default: TLS without verification,
+                                      plaintext if the server answers N)
+  require     -> ssl_context=True    (TLS without verification; no root file is read)
+  verify-ca   -> SSLContext(PROTOCOL_TLS_CLIENT), check_hostname=False, CERT_REQUIRED,
+                 load_verify_locations(sslrootcert)
+  verify-full -> the same with check_hostname=True
+  sslrootcert=system -> load_default_certs() (OpenSSL's default paths, which honour
+                 SSL_CERT_FILE / SSL_CERT_DIR); verify-* without any sslrootcert is
+                 unsupported: pg8000 has no default root file and the user must choose.
+pg8000 has no hostaddr: the shared loop maps `host` to `hostaddr` in name resolution,
+and pg8000 passes `host` as server_hostname (SNI, host check)."""
+
+import os
+import ssl
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pyshared"))
+
+import pgtls_adapter  # noqa: E402
+import pg8000  # noqa: E402
+import pg8000.native  # noqa: E402
+
+
+def ssl_context_for(case):
+    mode = case.get("sslmode") or "prefer"
+    root = case.get("sslrootcert")
+    if mode == "disable":
+        return False
+    if mode == "allow":
+        raise pgtls_adapter.Unsupported("pg8000 cannot try plaintext first and TLS second (sslmode=allow)")
+    if mode == "prefer":
+        return None
+    if mode == "require":
+        return True
+    if mode in ("verify-ca", "verify-full"):
+        if root is None:
+            raise pgtls_adapter.Unsupported(
+                "pg8000 has no default root file (libpq's ~/.postgresql/root.crt); "
+                "%s needs an explicit sslrootcert" % mode)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = mode == "verify-full"
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        if root == "system":
+            ctx.load_default_certs()
+        else:
+            ctx.load_verify_locations(cafile=root)
+        return ctx
+    raise pgtls_adapter.Unsupported("unknown sslmode %r" % mode)
+
+
+class Driver:
+    name = "pg8000"
+
+    def hello(self):
+        return {
+            "version": pg8000.__version__,
+            "libpq": None,
+            "tls_library": ssl.OPENSSL_VERSION,
+            "build": "pg8000 %s (CPython %s, %s)" % (
+                pg8000.__version__, sys.version.split()[0], " ".join(ssl.OPENSSL_VERSION.split()[:2])),
+            "features": [],
+        }
+
+    def connect(self, case, timeout_s):
+        ctx = ssl_context_for(case)
+        out = {}
+        conn = pg8000.native.Connection(
+            user=case.get("user") or "postgres",
+            host=case.get("host") or case.get("hostaddr") or "localhost",
+            database=case.get("dbname"),
+            port=case.get("port") or 5432,
+            password=case.get("password"),
+            ssl_context=ctx,
+            timeout=timeout_s,
+            application_name=case.get("application_name"),
+        )
+        try:
+            out["connected"] = True
+            sock = getattr(conn, "_usock", None)  # no public accessor
+            if isinstance(sock, ssl.SSLSocket):
+                out["tls"] = True
+                out["tls_version"] = sock.version()
+                cipher = sock.cipher()
+                out["cipher"] = cipher[0] if cipher else None
+            elif sock is not None:
+                out["tls"] = False
+            try:
+                rows = conn.run(case.get("query") or "SELECT ssl_is_used()")
+                out["query_result"] = pgtls_adapter.as_text(rows[0][0]) if rows else None
+            except pg8000.native.DatabaseError as exc:
+                out["error"] = pgtls_adapter.error_text(exc)
+                out["error_code"] = _sqlstate(exc)
+        finally:
+            try:
+                conn.close()
+            except Exception:  # closing a broken connection is not the finding
+                pass
+        return out
+
+
+def _sqlstate(exc):
+    arg = exc.args[0] if exc.args else None
+    if isinstance(arg, dict) and arg.get("C"):
+        return arg["C"]
+    return pgtls_adapter.error_code(exc)
+
+
+if __name__ == "__main__":
+    sys.exit(pgtls_adapter.main(Driver()))

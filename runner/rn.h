@@ -1,0 +1,284 @@
+/* pgtls runner: internal API shared by the runner's modules and its tests.
+ *
+ * Layers (one concept per file):
+ *   rn_manifest.c  clients/<name>/adapter.json: parse, expand placeholders, detect
+ *   rn_case.c      one case -> the adapter's JSON line (docs/case-protocol.md),
+ *                  the isolated HOME and environment, one-shot argv and shell text
+ *   rn_proc.c      the adapter process supervisor: posix_spawn, hello, one case at
+ *                  a time with a deadline, SIGKILL on timeout, crash detection
+ *   rn_run.c       `pgtls run`: workers, the embedded mock, correlation, matrix
+ *   rn_cli.c       the three subcommands' flag parsing
+ * The command entry points are in cli/commands.h. */
+#ifndef PGTLS_RN_H
+#define PGTLS_RN_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "fixtures.h"
+#include "st.h"
+
+/* ---------------------------------------------------------------- manifests */
+
+/* What clients/<name>/adapter.json declares (docs/runner.md, "Adapter manifest"). */
+typedef struct rn_manifest {
+    char *name;              /* the folder name under clients/ */
+    char *dir;               /* absolute path of clients/<name> in the source tree */
+    char *description;       /* may be NULL */
+    char *install;           /* expanded "install" command path, may be NULL */
+    char **requires;         /* programs that must be in PATH (NULL-terminated) */
+    char **argv;             /* expanded, NULL-terminated, num_argv >= 1 */
+    size_t num_argv;
+    int startup_timeout_ms;  /* deadline for the hello line (default 20000) */
+    int tls_only;            /* 1: only TLS-level outcomes are meaningful (s_client) */
+} rn_manifest;
+
+/* Placeholders an argv element may hold: @BUILD@ (the meson build root),
+ * @SRC@ (the source root), @DIR@ (the adapter's folder). */
+typedef struct rn_paths {
+    const char *build_root;
+    const char *source_root;
+} rn_paths;
+
+/* Expands @BUILD@, @SRC@ and @DIR@ in s into a new heap string. Returns NULL
+ * with a message in err for an unknown or unterminated placeholder. */
+char *rn_expand_placeholders(const char *s, const rn_paths *paths, const char *adapter_dir,
+                             pgtls_err *err);
+
+/* Parses one manifest's JSON text for adapter `name` living in adapter_dir.
+ * Returns NULL with a message naming the file (origin) and the key in err. */
+rn_manifest *rn_manifest_parse(const char *json_text, const char *origin, const char *name,
+                               const char *adapter_dir, const rn_paths *paths, pgtls_err *err);
+
+/* Reads and parses clients_dir/<name>/adapter.json. Returns NULL with err. */
+rn_manifest *rn_manifest_load(const char *clients_dir, const char *name, const rn_paths *paths,
+                              pgtls_err *err);
+
+void rn_manifest_free(rn_manifest *m);
+
+/* Lists the adapter names under clients_dir (folders holding adapter.json),
+ * sorted. Returns the count (>= 0) and a heap array of heap strings the caller
+ * frees with rn_strv_free, or -1 with err. */
+int rn_manifest_list(const char *clients_dir, char ***out_names, pgtls_err *err);
+
+/* Checks that argv[0] can be executed: an absolute/relative path that is an
+ * executable file, or a bare name found in $PATH. Returns 0 if OK, -1 with
+ * the reason in err ("build the adapter: ninja -C build", ...). */
+int rn_manifest_check_exec(const rn_manifest *m, pgtls_err *err);
+
+void rn_strv_free(char **v);
+
+/* -------------------------------------------------------------------- cases */
+
+/* Where the case connects: the (scenario, worker) listener. */
+typedef struct rn_target {
+    const char *hostaddr; /* NULL: "127.0.0.1" */
+    int port;
+} rn_target;
+
+/* The environment a case runs with; every path absolute. */
+typedef struct rn_case_env {
+    char *home;            /* the isolated HOME */
+    char *ssl_cert_file;   /* SSL_CERT_FILE: the isolated "system" bundle */
+    char *ssl_cert_dir;    /* SSL_CERT_DIR, may be NULL */
+} rn_case_env;
+
+/* Creates the isolated HOME for a case (work_dir/home-<seq>, emptied first),
+ * with .postgresql/root.crt copied (0644) from c->home_root_crt_pem when set,
+ * and fills env: SSL_CERT_FILE/SSL_CERT_DIR point at the case's isolated
+ * system store (c->system_cert_file/dir) when it has one, else at an empty
+ * bundle and folder in work_dir, never at the host's store. Returns 0 if OK,
+ * -1 with err (copy failure). */
+int rn_case_env_prepare(const st_case *c, const char *work_dir, unsigned long seq,
+                        rn_case_env *env, pgtls_err *err);
+
+/* Frees the strings (not the folder). Accepts an all-NULL env. */
+void rn_case_env_cleanup(rn_case_env *env);
+
+/* The case object of docs/case-protocol.md: a copy of base (st_case_to_json)
+ * plus hostaddr, port, timeout_ms and env. Returns a new reference, or NULL
+ * when out of memory. */
+json_t *rn_case_json(const json_t *base, const rn_target *t, int timeout_ms,
+                     const rn_case_env *env);
+
+/* Puts a case's mock events in connection order, in place. The mock delivers
+ * an event when a connection ENDS, so prefer's TLS attempt (which ends after
+ * the client has already opened its plaintext retry) can arrive second; the
+ * classifier reads the array as the story of the case, so it must be in the
+ * order the connections were accepted: by "pid" (the mock numbers accepted
+ * connections in order), else by "t_start". Stable; non-objects stay last. */
+void rn_events_sort(json_t *events);
+
+/* The one-shot argv of an adapter for a case object: manifest argv followed by
+ * --FIELD VALUE per non-null field (--env NAME=VALUE repeated, objects as
+ * compact JSON). Returns a NULL-terminated heap vector (rn_strv_free) or NULL
+ * when out of memory. */
+char **rn_case_oneshot_argv(const rn_manifest *m, const json_t *case_obj);
+
+/* Shell text for a vector: each element single-quoted when needed. For
+ * printing only; the runner never executes a shell string. */
+char *rn_shell_join(char *const *argv);
+
+/* ------------------------------------------------------------ the supervisor */
+
+typedef enum {
+    RN_REPLY_OK,       /* a result line parsed as a JSON object */
+    RN_REPLY_TIMEOUT,  /* no line before the deadline: the adapter was killed */
+    RN_REPLY_CRASHED,  /* the adapter exited, or wrote a line that is not a result */
+    RN_REPLY_STOPPED,  /* the run was interrupted (stop flag) */
+} rn_reply_status;
+
+typedef struct rn_reply {
+    rn_reply_status status;
+    json_t *result;       /* RN_REPLY_OK: the result object (owned) */
+    char *detail;         /* otherwise: what happened, one line (owned) */
+    char *stderr_tail;    /* the adapter's last stderr lines (owned, may be NULL) */
+    int exit_status;      /* wait status when the process ended, else -1 */
+    long long wall_ms;    /* time from writing the case to the outcome */
+} rn_reply;
+
+void rn_reply_cleanup(rn_reply *r);
+
+typedef struct rn_adapter rn_adapter;
+
+/* Spawns argv (posix_spawn, own process group, stdin/stdout/stderr pipes, the
+ * environment minus PG*, SSL_CERT_FILE, SSL_CERT_DIR, NODE_EXTRA_CA_CERTS) and
+ * waits up to hello_timeout_ms for its hello line. `stop` (may be NULL) is
+ * polled: when it becomes non-zero the wait ends. Returns the adapter, or NULL
+ * with err (the reason and the stderr tail) after killing the process. */
+rn_adapter *rn_adapter_start(char *const *argv, int hello_timeout_ms, volatile sig_atomic_t *stop,
+                             pgtls_err *err);
+
+/* The hello object (borrowed). */
+json_t *rn_adapter_hello(const rn_adapter *a);
+pid_t rn_adapter_pid(const rn_adapter *a);
+
+/* Writes one case line and waits for one result line until deadline_ms
+ * (relative). Fills *out (caller cleans up). After any status but
+ * RN_REPLY_OK the adapter is dead (killed and reaped) and must be freed. */
+void rn_adapter_call(rn_adapter *a, const char *case_line, int deadline_ms, volatile sig_atomic_t *stop,
+                     rn_reply *out);
+
+/* 1 while the process can take another case. */
+int rn_adapter_alive(const rn_adapter *a);
+
+/* Closes stdin, gives the process grace_ms to exit, then SIGKILLs its process
+ * group; reaps; frees. Accepts NULL. */
+void rn_adapter_free(rn_adapter *a, int grace_ms);
+
+/* Runs a whole process to completion with a deadline: argv spawned as above
+ * with stdin from /dev/null; collects stdout and stderr (bounded). Returns 0
+ * when it exited by itself (status in *out_status), -1 with err on spawn
+ * failure or timeout (killed). */
+int rn_run_collect(char *const *argv, char *const *envp, int timeout_ms, char **out_stdout,
+                   char **out_stderr, int *out_status, pgtls_err *err);
+
+/* The current environment filtered as for adapters, plus extra NAME=VALUE
+ * entries (may be NULL). NULL-terminated heap vector (rn_strv_free). */
+char **rn_adapter_environ(char *const *extra);
+
+/* A client's adapter across many cases: started lazily, restarted after a
+ * timeout or a crash, given up after RN_MAX_START_FAILURES starts in a row
+ * that produced no hello (every later case is answered at once as crashed
+ * with that reason, so no row is ever lost). */
+#define RN_MAX_START_FAILURES 2
+
+typedef struct rn_session {
+    char *const *argv;        /* borrowed: the manifest's batch argv */
+    int hello_timeout_ms;
+    rn_adapter *adapter;      /* NULL between processes */
+    int start_failures;       /* consecutive */
+    char *start_error;        /* the last start failure's message */
+    json_t *hello;            /* the last hello seen (owned), NULL before any */
+    int num_starts;           /* processes started so far */
+} rn_session;
+
+void rn_session_init(rn_session *s, char *const *argv, int hello_timeout_ms);
+void rn_session_cleanup(rn_session *s);
+
+/* Runs one case line on the session's adapter (starting one if needed).
+ * Always fills *out: RN_REPLY_OK with the result, or CRASHED/TIMEOUT/STOPPED
+ * with a detail; a failed start is CRASHED with the start error. */
+void rn_session_call(rn_session *s, const char *case_line, int deadline_ms, volatile sig_atomic_t *stop,
+                     rn_reply *out);
+
+/* Describes a wait status: "exit 3", "signal 9 (Killed)". Heap string. */
+char *rn_wait_status_text(int status);
+
+/* ------------------------------------------------------------------ clients */
+
+/* A detected client: its manifest and what its --describe said. */
+typedef struct rn_client {
+    char *name;
+    rn_manifest *manifest;  /* NULL when the manifest itself is bad */
+    json_t *hello;          /* NULL when unusable */
+    char *unusable;         /* the reason, or NULL when usable */
+} rn_client;
+
+/* Loads clients_dir/<name>/adapter.json, checks the program and runs
+ * `ADAPTER --describe` with describe_timeout_ms. Never fails for a bad
+ * adapter: out->unusable says why. Returns -1 only when out of memory. */
+int rn_client_probe(const char *clients_dir, const char *name, const rn_paths *paths,
+                    int describe_timeout_ms, rn_client *out);
+void rn_client_cleanup(rn_client *c);
+
+/* Probes several clients in parallel (at most jobs at a time). names is
+ * NULL-terminated; out has one slot per name. Returns 0, -1 when out of memory. */
+int rn_client_probe_all(const char *clients_dir, char *const *names, const rn_paths *paths,
+                        int describe_timeout_ms, int jobs, rn_client *out);
+
+/* --------------------------------------------------------------------- run */
+
+typedef struct rn_run_options {
+    char **clients;          /* NULL-terminated names; NULL: every detected client */
+    char **scenarios;        /* filters; NULL: all */
+    char **sslmodes;
+    const char *suite_path;  /* NULL: st_default_suite_path() */
+    const char *fixtures_dir;
+    int regen;               /* 1: ca_gen_if_stale before loading */
+    const char *out_dir;     /* where the report goes (created) */
+    const char *latest_link; /* NULL, or a symlink to (re)point at out_dir */
+    int jobs;                /* workers (>= 1) */
+    int timeout_ms;          /* per case, given to the adapter */
+    int grace_ms;            /* added to timeout_ms for the runner's deadline */
+    int idle_wait_ms;        /* ms_server_wait_idle after each case */
+    const char *clients_dir;
+    rn_paths paths;
+    int tty;                 /* progress on one updating line */
+    int keep_temp;           /* keep the per-case HOMEs */
+    const char *command_line;
+} rn_run_options;
+
+/* Runs the matrix. Returns the process exit status: 0 every case conforms
+ * (or is a known deviation / unsupported), 1 a case fails, 2 usage or input
+ * error (message in err, nothing run), 128+signal when *stop was raised (the
+ * partial matrix is written, marked incomplete). *stop holds the signal
+ * number (0: keep going). */
+int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err);
+
+/* -------------------------------------------------------------------- repro */
+
+typedef struct rn_repro_options {
+    const char *case_id;
+    const char *client;       /* adapter name */
+    const char *suite_path;   /* NULL: the default suite */
+    const char *fixtures_dir;
+    int regen;
+    int port;                 /* 0: 54320 when printing, a free port with --exec */
+    int exec;
+    int timeout_ms;
+    int keep_temp;
+    const char *clients_dir;
+    rn_paths paths;
+} rn_repro_options;
+
+/* Prints the commands replaying one case; with o->exec runs it and prints the
+ * result, the mock's events and the class. Returns the exit status: 0 printed
+ * (or the executed case conforms / is a known deviation / unsupported), 1 it
+ * does not conform, 2 with err on usage or input errors. */
+int rn_repro(const rn_repro_options *o, pgtls_err *err);
+
+#endif

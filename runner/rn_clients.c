@@ -1,0 +1,159 @@
+/* pgtls runner: client detection (manifest + `ADAPTER --describe`).
+ *
+ * A client that cannot be used (no manifest, program not built or not
+ * installed, --describe fails or times out, a hello without "client") is
+ * reported with the reason and skipped; it never stops a run. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "fs.h"
+#include "rn.h"
+
+void rn_client_cleanup(rn_client *c)
+{
+    if (!c)
+        return;
+    free(c->name);
+    rn_manifest_free(c->manifest);
+    json_decref(c->hello);
+    free(c->unusable);
+    memset(c, 0, sizeof(*c));
+}
+
+/* The first non-blank line of text parsed as a hello object, or NULL. */
+static json_t *parse_hello(const char *text)
+{
+    while (text && *text) {
+        const char *nl = strchr(text, '\n');
+        size_t len = nl ? (size_t)(nl - text) : strlen(text);
+        if (len && strspn(text, " \t\r") < len) {
+            json_t *h = json_loadb(text, len, 0, NULL);
+            if (json_is_object(h) && json_is_string(json_object_get(h, "client")))
+                return h;
+            json_decref(h);
+            return NULL;
+        }
+        text = nl ? nl + 1 : NULL;
+    }
+    return NULL;
+}
+
+int rn_client_probe(const char *clients_dir, const char *name, const rn_paths *paths,
+                    int describe_timeout_ms, rn_client *out)
+{
+    pgtls_err err;
+    char **argv = NULL, *sout = NULL, *serr = NULL, *how = NULL;
+    int status = 0;
+
+    memset(out, 0, sizeof(*out));
+    err_clear(&err);
+    out->name = strdup(name);
+    if (!out->name)
+        return -1;
+    out->manifest = rn_manifest_load(clients_dir, name, paths, &err);
+    if (!out->manifest) {
+        out->unusable = strdup(err.msg);
+        goto done;
+    }
+    if (rn_manifest_check_exec(out->manifest, &err) < 0) {
+        out->unusable = strdup(err.msg);
+        goto done;
+    }
+    argv = calloc(out->manifest->num_argv + 2, sizeof(char *));
+    if (!argv)
+        return -1;
+    memcpy(argv, out->manifest->argv, out->manifest->num_argv * sizeof(char *));
+    argv[out->manifest->num_argv] = "--describe";
+    if (rn_run_collect(argv, NULL, describe_timeout_ms, &sout, &serr, &status, &err) < 0) {
+        out->unusable = str_printf("--describe: %s", err.msg);
+        goto done;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        how = rn_wait_status_text(status);
+        out->unusable = str_printf("--describe failed (%s)%s%s", how ? how : "?",
+                                   serr && *serr ? ": " : "", serr ? serr : "");
+        goto done;
+    }
+    out->hello = parse_hello(sout);
+    if (!out->hello)
+        out->unusable = str_printf("--describe printed no hello line with \"client\" "
+                                   "(docs/case-protocol.md): %.200s",
+                                   sout ? sout : "");
+done:
+    /* Trim a trailing newline from stderr-derived reasons for one-line output. */
+    if (out->unusable) {
+        size_t n = strlen(out->unusable);
+        while (n && (out->unusable[n - 1] == '\n' || out->unusable[n - 1] == '\r'))
+            out->unusable[--n] = '\0';
+        /* One line, and short: the start of a stack trace names the problem. */
+        char *w = out->unusable;
+        for (const char *p = out->unusable; *p; p++) {
+            char ch = (*p == '\n' || *p == '\t' || *p == '\r') ? ' ' : *p;
+            if (ch == ' ' && w > out->unusable && w[-1] == ' ')
+                continue;
+            *w++ = ch;
+        }
+        *w = '\0';
+        if (w - out->unusable > 300)
+            strcpy(out->unusable + 296, " ...");
+    }
+    free(argv);
+    free(sout);
+    free(serr);
+    free(how);
+    return (out->unusable || out->hello) ? 0 : -1;
+}
+
+typedef struct probe_job {
+    const char *clients_dir;
+    char *const *names;
+    const rn_paths *paths;
+    int timeout_ms;
+    rn_client *out;
+    size_t next, count;
+    pthread_mutex_t mu;
+} probe_job;
+
+static void *probe_worker(void *arg)
+{
+    probe_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        size_t i = j->next++;
+        pthread_mutex_unlock(&j->mu);
+        if (i >= j->count)
+            return NULL;
+        if (rn_client_probe(j->clients_dir, j->names[i], j->paths, j->timeout_ms, &j->out[i]) < 0 &&
+            !j->out[i].unusable)
+            j->out[i].unusable = strdup("out of memory");
+    }
+}
+
+int rn_client_probe_all(const char *clients_dir, char *const *names, const rn_paths *paths,
+                        int describe_timeout_ms, int jobs, rn_client *out)
+{
+    probe_job j = {.clients_dir = clients_dir, .names = names, .paths = paths,
+                   .timeout_ms = describe_timeout_ms, .out = out};
+    pthread_t threads[16];
+    int started = 0;
+
+    while (names[j.count])
+        j.count++;
+    memset(out, 0, j.count * sizeof(*out));
+    pthread_mutex_init(&j.mu, NULL);
+    if (jobs < 1)
+        jobs = 1;
+    if (jobs > 16)
+        jobs = 16;
+    for (int i = 0; i < jobs && (size_t)i < j.count; i++)
+        if (pthread_create(&threads[started], NULL, probe_worker, &j) == 0)
+            started++;
+    if (started == 0)
+        probe_worker(&j);
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    pthread_mutex_destroy(&j.mu);
+    return 0;
+}

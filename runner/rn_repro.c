@@ -1,0 +1,238 @@
+/* pgtls runner: `pgtls repro CASE-ID`, one case by hand.
+ *
+ * Prints the exact commands that replay a case outside the runner: the mock
+ * in the foreground, the isolated HOME, and the adapter's one-shot command
+ * line with every case field as a flag (docs/case-protocol.md, "One-shot
+ * mode"). With --exec it runs them itself: the mock embedded in-process, the
+ * adapter spawned with that argv, and prints the result, the mock's events
+ * and the class, classified exactly as `pgtls run` does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "ca.h"
+#include "fs.h"
+#include "ms.h"
+#include "rn.h"
+#include "rs.h"
+#include "st.h"
+
+
+typedef struct repro_events {
+    json_t *events;
+} repro_events;
+
+static void on_event(void *userdata, int listener_id, const char *json_line)
+{
+    repro_events *e = userdata;
+    json_t *ev = json_loads(json_line, 0, NULL);
+    (void)listener_id;
+    json_array_append_new(e->events, ev ? ev : json_pack("{s:s}", "unparsed", json_line));
+}
+
+/* The second JSON object line of a one-shot run (the first is the hello). */
+static json_t *oneshot_result(const char *out)
+{
+    int seen = 0;
+    while (out && *out) {
+        const char *nl = strchr(out, '\n');
+        size_t len = nl ? (size_t)(nl - out) : strlen(out);
+        if (len && strspn(out, " \t\r") < len) {
+            json_t *o = json_loadb(out, len, 0, NULL);
+            if (json_is_object(o) && ++seen == 2)
+                return o;
+            json_decref(o);
+        }
+        out = nl ? nl + 1 : NULL;
+    }
+    return NULL;
+}
+
+int rn_repro(const rn_repro_options *o, pgtls_err *err)
+{
+    fx_index *idx = NULL;
+    st_suite *suite = NULL;
+    st_case_list cases = {0};
+    const st_case *c;
+    rn_client client = {0};
+    ms_server *ms = NULL;
+    repro_events ev = {.events = json_array()};
+    rn_case_env env = {0};
+    json_t *base = NULL, *line = NULL, *result = NULL;
+    char **argv = NULL, *cmd = NULL, *work = NULL, *sout = NULL, *serr = NULL;
+    int status = 2, port = o->port > 0 ? o->port : 54320, listener = -1, wstatus = 0;
+
+    if (o->regen && ca_gen_if_stale(NULL, o->fixtures_dir, NULL, 3600, err) < 0)
+        goto out;
+    idx = fx_index_load(o->fixtures_dir, err);
+    if (!idx)
+        goto out;
+    suite = st_suite_load(o->suite_path ? o->suite_path : st_default_suite_path(), err);
+    if (!suite)
+        goto out;
+    TRY(st_expand(suite, idx, &cases, err));
+    c = st_case_find(&cases, o->case_id);
+    ENSURE(c, err, PGTLS_ERR_USAGE,
+           "no case '%s' in suite %s (case ids are in matrix.json and the report)", o->case_id,
+           st_suite_name(suite));
+    if (rn_client_probe(o->clients_dir, o->client, &o->paths, 30000, &client) < 0 ||
+        !client.manifest) {
+        err_set(err, PGTLS_ERR_USAGE, "client %s: %s", o->client,
+                client.unusable ? client.unusable : "out of memory");
+        goto out;
+    }
+    const char *tmp = getenv("TMPDIR");
+    if (o->exec) {
+        ENSURE(!client.unusable, err, PGTLS_ERR_INPUT, "client %s is unusable: %s", o->client,
+               client.unusable);
+        work = str_printf("%s/pgtls-repro-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        ENSURE(work && mkdtemp(work), err, PGTLS_ERR_IO, "cannot create a temporary folder");
+        ms_options mo = {.fixtures_dir = fx_index_dir(idx), .bind_addr = "127.0.0.1",
+                         .event_fd = -1, .on_event = on_event, .userdata = &ev,
+                         .timeout_ms = o->timeout_ms + 2000};
+        ms = ms_server_new(&mo, err);
+        if (!ms)
+            goto out;
+        listener = ms_server_listen(ms, c->scenario, o->port, &port, err);
+        if (listener < 0)
+            goto out;
+        TRY(ms_server_start(ms, err));
+    } else {
+        work = str_printf("%s/pgtls-repro", tmp && *tmp ? tmp : "/tmp");
+        ENSURE(work, err, PGTLS_ERR_NOMEM, "out of memory");
+    }
+    if (o->exec) {
+        TRY(rn_case_env_prepare(c, work, 0, &env, err));
+    } else {
+        /* Only printed: the commands below create it. */
+        env.home = str_printf("%s/home-0", work);
+        if (c->system_cert_file) {
+            env.ssl_cert_file = strdup(c->system_cert_file);
+            env.ssl_cert_dir = c->system_cert_dir ? strdup(c->system_cert_dir) : NULL;
+        } else {
+            env.ssl_cert_file = str_printf("%s/empty-system/ca-certificates.crt", work);
+            env.ssl_cert_dir = str_printf("%s/empty-system", work);
+        }
+        ENSURE(env.home && env.ssl_cert_file, err, PGTLS_ERR_NOMEM, "out of memory");
+    }
+    base = st_case_to_json(c);
+    rn_target t = {.hostaddr = "127.0.0.1", .port = port};
+    line = base ? rn_case_json(base, &t, o->timeout_ms, &env) : NULL;
+    argv = line ? rn_case_oneshot_argv(client.manifest, line) : NULL;
+    cmd = argv ? rn_shell_join(argv) : NULL;
+    ENSURE(cmd, err, PGTLS_ERR_NOMEM, "out of memory");
+
+    int major = st_libpq_major(client.hello ? json_string_value(json_object_get(client.hello, "libpq"))
+                                            : NULL);
+    st_expectation ex = st_expect(c, major);
+    printf("# case %s, client %s: expected %s (%s: %s)\n", c->id, o->client,
+           st_class_name(ex.cls), ex.rule ? ex.rule : "?", ex.why ? ex.why : "");
+    {
+        char port_s[16];
+        snprintf(port_s, sizeof(port_s), "%d", port);
+        char *mock_argv[] = {"pgtls", "mock", "--scenario", c->scenario, "--port", port_s,
+                             "--fixtures", (char *)fx_index_dir(idx), NULL};
+        char *mock = rn_shell_join(mock_argv);
+        printf("# 1. the mock server, in another terminal:\n%s\n", mock ? mock : "");
+        free(mock);
+    }
+    {
+        char *home_argv[] = {"mkdir", "-p", env.home, NULL};
+        char *mk = rn_shell_join(home_argv);
+        printf("# 2. an isolated HOME%s:\nrm -rf '%s' && %s", c->home_root_crt_pem
+                                                              ? " with the stale root.crt"
+                                                              : "",
+               env.home, mk ? mk : "");
+        free(mk);
+        if (c->home_root_crt_pem) {
+            char *pg = str_printf("%s/.postgresql", env.home);
+            char *crt = str_printf("%s/.postgresql/root.crt", env.home);
+            char *cp_argv[] = {"cp", (char *)c->home_root_crt_pem, crt, NULL};
+            char *mk_argv[] = {"mkdir", "-p", pg, NULL};
+            char *a = rn_shell_join(mk_argv), *b = rn_shell_join(cp_argv);
+            printf(" && %s && %s", a ? a : "", b ? b : "");
+            free(a);
+            free(b);
+            free(pg);
+            free(crt);
+        }
+        if (!c->system_cert_file && !o->exec) {
+            char *sys_argv[] = {"mkdir", "-p", env.ssl_cert_dir, NULL};
+            char *touch_argv[] = {"touch", env.ssl_cert_file, NULL};
+            char *a = rn_shell_join(sys_argv), *b = rn_shell_join(touch_argv);
+            printf(" && %s && %s", a ? a : "", b ? b : "");
+            free(a);
+            free(b);
+        }
+        printf("\n");
+    }
+    printf("# 3. the client, one shot (it prints its hello line and the result):\n%s\n", cmd);
+    fflush(stdout);
+    if (!o->exec) {
+        status = 0;
+        goto out;
+    }
+
+    pgtls_err rerr;
+    err_clear(&rerr);
+    long long t0 = time_now_ms();
+    if (rn_run_collect(argv, NULL, o->timeout_ms + 5000, &sout, &serr, &wstatus, &rerr) < 0) {
+        result = json_pack("{s:s, s:b, s:s}", "id", c->id, "connected", 0, "error", rerr.msg);
+        json_object_set_new(result, rerr.code == PGTLS_ERR_TIMEOUT ? "timeout" : "crashed",
+                            json_true());
+    } else {
+        result = oneshot_result(sout);
+        if (!result) {
+            char *how = rn_wait_status_text(wstatus);
+            char *msg = str_printf("one-shot run printed no result line (%s); stderr: %s",
+                                   how ? how : "?", serr ? serr : "");
+            result = json_pack("{s:s, s:b, s:b, s:s}", "id", c->id, "connected", 0, "crashed", 1,
+                               "error", msg ? msg : "?");
+            free(how);
+            free(msg);
+        }
+    }
+    long long elapsed = time_now_ms() - t0;
+    ms_server_wait_idle(ms, listener, 2000);
+    ms_server_stop(ms);
+    rn_events_sort(ev.events);
+    st_observation ob = st_classify(ev.events, result);
+    pgtls_err derr;
+    err_clear(&derr);
+    st_deviations *dev = st_deviations_load(st_deviations_default_dir(), o->client, &derr);
+    st_deviation_match dm = {0};
+    int known = st_deviation_find(dev, c, ex.cls, ob.cls, &dm);
+    st_verdict v = st_verdict_for(ex.cls, ob.cls, known);
+    char *rs = json_dumps(result, JSON_COMPACT);
+    char *es = json_dumps(ev.events, JSON_COMPACT);
+    printf("result: %s\nevents: %s\n", rs ? rs : "null", es ? es : "[]");
+    printf("class: %s (%s), expected %s: %s%s%s (%lld ms)\n", st_class_name(ob.cls), ob.evidence,
+           st_class_name(ex.cls), st_verdict_name(v), known ? ", known deviation " : "",
+           known && dm.name ? dm.name : "", elapsed);
+    free(rs);
+    free(es);
+    st_deviations_free(dev);
+    status = (v == ST_CONFORMS || v == ST_DEVIATION_KNOWN || v == ST_VERDICT_UNSUPPORTED) ? 0 : 1;
+out:
+    ms_server_free(ms);
+    if (o->exec && work && !o->keep_temp) {
+        pgtls_err ignore;
+        fs_remove_tree(work, &ignore);
+    }
+    free(work);
+    rn_case_env_cleanup(&env);
+    rn_strv_free(argv);
+    free(cmd);
+    free(sout);
+    free(serr);
+    json_decref(base);
+    json_decref(line);
+    json_decref(result);
+    json_decref(ev.events);
+    rn_client_cleanup(&client);
+    st_case_list_cleanup(&cases);
+    st_suite_free(suite);
+    fx_index_free(idx);
+    return status;
+}
