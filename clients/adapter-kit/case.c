@@ -6,8 +6,12 @@
 #include "cl_adapter.h"
 
 const char *const cl_optional_fields[] = {
-    "sslnegotiation",           "channel_binding", "ssl_min_protocol_version",
-    "ssl_max_protocol_version", "sslsni",          "connect_options",
+    "sslnegotiation",
+    "channel_binding",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "sslsni",
+    "connect_options",
     NULL,
 };
 
@@ -85,8 +89,8 @@ int cl_case_from_json(json_t *obj, cl_case *out, pgtls_err *err)
     /* sslsni: the protocol writes "0"/"1"; accept the integers too. */
     json_t *sni = json_object_get(obj, "sslsni");
     if (json_is_integer(sni)) {
-        ENSURE(json_integer_value(sni) == 0 || json_integer_value(sni) == 1, err,
-               PGTLS_ERR_INPUT, "field \"sslsni\" must be 0 or 1");
+        ENSURE(json_integer_value(sni) == 0 || json_integer_value(sni) == 1, err, PGTLS_ERR_INPUT,
+               "field \"sslsni\" must be 0 or 1");
         snprintf(out->sslsni_buf, sizeof(out->sslsni_buf), "%d", (int)json_integer_value(sni));
         out->sslsni = out->sslsni_buf;
     } else {
@@ -101,8 +105,7 @@ int cl_case_from_json(json_t *obj, cl_case *out, pgtls_err *err)
         json_t *value;
         json_object_foreach(env, name, value)
         {
-            ENSURE(json_is_string(value), err, PGTLS_ERR_INPUT,
-                   "env.%s must be a string", name);
+            ENSURE(json_is_string(value), err, PGTLS_ERR_INPUT, "env.%s must be a string", name);
             ENSURE(name[0] != '\0' && strchr(name, '=') == NULL, err, PGTLS_ERR_INPUT,
                    "env has an invalid variable name \"%s\"", name);
         }
@@ -151,9 +154,8 @@ const char *cl_case_optional(const cl_case *c, const char *field)
     if (strcmp(field, "sslsni") == 0)
         return c->sslsni;
     if (strcmp(field, "connect_options") == 0)
-        return c->connect_options != NULL && json_object_size(c->connect_options) > 0
-                   ? "set"
-                   : NULL;
+        return c->connect_options != NULL && json_object_size(c->connect_options) > 0 ? "set"
+                                                                                      : NULL;
     return NULL;
 }
 
@@ -171,11 +173,24 @@ json_t *cl_case_from_flags(int argc, char **argv, pgtls_err *err)
 {
     static const char *const int_fields[] = {"port", "timeout_ms", NULL};
     static const char *const str_fields[] = {
-        "id",          "host",     "hostaddr",        "sslmode",
-        "sslrootcert", "user",     "password",        "dbname",
-        "query",       "sslnegotiation", "channel_binding", "ssl_min_protocol_version",
-        "ssl_max_protocol_version", "sslsni", "application_name", "truststore_p12",
-        "truststore_password", NULL,
+        "id",
+        "host",
+        "hostaddr",
+        "sslmode",
+        "sslrootcert",
+        "user",
+        "password",
+        "dbname",
+        "query",
+        "sslnegotiation",
+        "channel_binding",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "sslsni",
+        "application_name",
+        "truststore_p12",
+        "truststore_password",
+        NULL,
     };
     json_t *obj = json_object();
     json_t *env = json_object();
@@ -207,8 +222,12 @@ json_t *cl_case_from_flags(int argc, char **argv, pgtls_err *err)
         if (strcmp(name, "connect_options") == 0) {
             json_error_t jerr;
             json_t *opts = json_loads(value, 0, &jerr);
-            ENSURE(json_is_object(opts), err, PGTLS_ERR_USAGE,
-                   "--connect_options wants a JSON object, got \"%s\"", value);
+            if (!json_is_object(opts)) {
+                json_decref(opts);
+                err_set(err, PGTLS_ERR_USAGE, "--connect_options wants a JSON object, got \"%s\"",
+                        value);
+                goto out;
+            }
             json_object_set_new(obj, name, opts);
             continue;
         }

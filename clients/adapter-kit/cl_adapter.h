@@ -44,8 +44,8 @@ typedef struct cl_case {
     const char *channel_binding;
     const char *ssl_min_protocol_version;
     const char *ssl_max_protocol_version;
-    const char *sslsni;       /* "0" or "1" (an integer in the JSON is accepted) */
-    json_t *connect_options;  /* object, or NULL */
+    const char *sslsni;      /* "0" or "1" (an integer in the JSON is accepted) */
+    json_t *connect_options; /* object, or NULL */
     char sslsni_buf[4];
 } cl_case;
 

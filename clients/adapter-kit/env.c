@@ -36,8 +36,8 @@ void cl_env_init(void)
 /* 1 for a variable a case must not inherit. */
 static int is_isolated(const char *entry)
 {
-    static const char *const names[] = {"SSL_CERT_FILE=", "SSL_CERT_DIR=",
-                                        "NODE_EXTRA_CA_CERTS=", NULL};
+    static const char *const names[] = {
+        "SSL_CERT_FILE=", "SSL_CERT_DIR=", "NODE_EXTRA_CA_CERTS=", NULL};
     if (strncmp(entry, "PG", 2) == 0)
         return 1;
     for (int i = 0; names[i] != NULL; i++)

@@ -110,7 +110,8 @@ int cl_print_line(json_t *obj)
     char *text = json_dumps(obj, JSON_COMPACT);
     int rc = 0;
     if (text == NULL)
-        text = strdup("{\"id\":null,\"connected\":false,\"error\":\"adapter: cannot encode result\"}");
+        text =
+            strdup("{\"id\":null,\"connected\":false,\"error\":\"adapter: cannot encode result\"}");
     if (text == NULL)
         return -1;
     if (fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF || fflush(stdout) == EOF)

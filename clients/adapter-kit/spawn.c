@@ -87,8 +87,8 @@ int cl_child_run(char *const argv[], char *const envp[], long timeout_ms, cl_chi
     int status = 0;
 
     memset(out, 0, sizeof(*out));
-    ENSURE(pipe2(out_pipe, O_CLOEXEC) == 0 && pipe2(err_pipe, O_CLOEXEC) == 0, err,
-           PGTLS_ERR_IO, "cannot create pipes for %s: %s", argv[0], strerror(errno));
+    ENSURE(pipe2(out_pipe, O_CLOEXEC) == 0 && pipe2(err_pipe, O_CLOEXEC) == 0, err, PGTLS_ERR_IO,
+           "cannot create pipes for %s: %s", argv[0], strerror(errno));
     ENSURE(posix_spawn_file_actions_init(&fa) == 0, err, PGTLS_ERR_NOMEM, "out of memory");
     fa_ok = 1;
     ENSURE(posix_spawnattr_init(&attr) == 0, err, PGTLS_ERR_NOMEM, "out of memory");
@@ -105,8 +105,8 @@ int cl_child_run(char *const argv[], char *const envp[], long timeout_ms, cl_chi
     posix_spawnattr_setsigdefault(&attr, &def);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETSIGMASK);
 
     int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp != NULL ? envp : environ);
     ENSURE(rc == 0, err, PGTLS_ERR_IO, "cannot start %s: %s", argv[0], strerror(rc));

@@ -71,9 +71,9 @@ static json_t *libpq_hello(void *vctx)
     char *tls_short = short_tls_name(loaded);
     char *build = str_printf("libpq %s (%s)", ver, tls_short);
     json_t *features = json_array();
-    static const char *const keyword_features[] = {"sslnegotiation", "channel_binding",
-                                                   "ssl_min_protocol_version",
-                                                   "ssl_max_protocol_version", "sslsni", NULL};
+    static const char *const keyword_features[] = {
+        "sslnegotiation",           "channel_binding", "ssl_min_protocol_version",
+        "ssl_max_protocol_version", "sslsni",          NULL};
     for (int i = 0; keyword_features[i] != NULL; i++)
         if (knows_keyword(ctx, keyword_features[i]))
             json_array_append_new(features, json_string(keyword_features[i]));
@@ -175,8 +175,8 @@ static int wait_socket(int fd, int for_write, long long deadline)
 static void set_timeout_error(json_t *result, const char *what, long timeout_ms,
                               const char *libpq_text)
 {
-    char *msg = str_printf("adapter: timeout: libpq did not %s within %ld ms%s%s", what,
-                           timeout_ms, libpq_text && *libpq_text ? "; libpq said: " : "",
+    char *msg = str_printf("adapter: timeout: libpq did not %s within %ld ms%s%s", what, timeout_ms,
+                           libpq_text && *libpq_text ? "; libpq said: " : "",
                            libpq_text && *libpq_text ? libpq_text : "");
     cl_json_set_str(result, "error", msg);
     json_object_set_new(result, "error_code", json_string("timeout"));

@@ -43,9 +43,9 @@ static json_t *sclient_hello(void *vctx)
     sclient_ctx *ctx = vctx;
     char *build = str_printf("openssl s_client %s", ctx->version ? ctx->version : "unknown");
     json_t *features = json_array();
-    static const char *const names[] = {"sslnegotiation", "channel_binding",
-                                        "ssl_min_protocol_version", "ssl_max_protocol_version",
-                                        "sslsni", NULL};
+    static const char *const names[] = {
+        "sslnegotiation",           "channel_binding", "ssl_min_protocol_version",
+        "ssl_max_protocol_version", "sslsni",          NULL};
     for (int i = 0; names[i] != NULL; i++)
         json_array_append_new(features, json_string(names[i]));
 
@@ -120,8 +120,7 @@ static void sclient_run(void *vctx, const cl_case *c, json_t *result)
         free(msg);
         goto out;
     }
-    int ok = r.exited && r.exit_status == 0 && o.cipher != NULL &&
-             (!verify || o.verify_code == 0);
+    int ok = r.exited && r.exit_status == 0 && o.cipher != NULL && (!verify || o.verify_code == 0);
     if (ok) {
         json_object_set_new(result, "connected", json_true());
         json_object_set_new(result, "tls", json_true());
@@ -132,11 +131,11 @@ static void sclient_run(void *vctx, const cl_case *c, json_t *result)
     if (r.err_len > 0) {
         cl_json_set_str(result, "error", r.err);
     } else {
-        char *msg = r.signaled ? str_printf("adapter: openssl s_client was killed by signal %d",
-                                            r.signaled)
-                               : str_printf("adapter: openssl s_client exited with status %d "
-                                            "and no message",
-                                            r.exit_status);
+        char *msg =
+            r.signaled ? str_printf("adapter: openssl s_client was killed by signal %d", r.signaled)
+                       : str_printf("adapter: openssl s_client exited with status %d "
+                                    "and no message",
+                                    r.exit_status);
         cl_json_set_str(result, "error", msg);
         free(msg);
     }

@@ -57,8 +57,8 @@ static int file_exists(const char *path)
     return path != NULL && stat(path, &st) == 0;
 }
 
-char **sclient_build_argv(const char *openssl, const cl_case *c, const char *home,
-                          int *out_verify, char **out_unsupported)
+char **sclient_build_argv(const char *openssl, const cl_case *c, const char *home, int *out_verify,
+                          char **out_unsupported)
 {
     argv_builder b = {0};
     char *rootfile = NULL, *connect = NULL, **result = NULL;
@@ -67,12 +67,11 @@ char **sclient_build_argv(const char *openssl, const cl_case *c, const char *hom
 
     *out_unsupported = NULL;
     *out_verify = 0;
-    if (strcmp(mode, "disable") == 0 || strcmp(mode, "allow") == 0 ||
-        strcmp(mode, "prefer") == 0) {
-        *out_unsupported = str_printf(
-            "openssl s_client only makes TLS connections: sslmode=%s needs a plaintext "
-            "connection or a plaintext fallback",
-            mode);
+    if (strcmp(mode, "disable") == 0 || strcmp(mode, "allow") == 0 || strcmp(mode, "prefer") == 0) {
+        *out_unsupported =
+            str_printf("openssl s_client only makes TLS connections: sslmode=%s needs a plaintext "
+                       "connection or a plaintext fallback",
+                       mode);
         goto out;
     }
     if (strcmp(mode, "require") != 0 && strcmp(mode, "verify-ca") != 0 &&
@@ -219,8 +218,9 @@ static void parse_out_line(const char *line, size_t len, void *arg)
             char *open = strchr(end, '(');
             char *close = strrchr(end, ')');
             free(o->verify_text);
-            o->verify_text =
-                open && close && close > open ? strndup(open + 1, (size_t)(close - open - 1)) : NULL;
+            o->verify_text = open && close && close > open
+                                 ? strndup(open + 1, (size_t)(close - open - 1))
+                                 : NULL;
         }
     }
     free(l);

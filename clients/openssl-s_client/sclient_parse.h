@@ -15,16 +15,16 @@
  * verification error). Returns NULL with a reason in *out_unsupported (heap)
  * for a case s_client cannot express, or NULL with *out_unsupported NULL
  * when out of memory. */
-char **sclient_build_argv(const char *openssl, const cl_case *c, const char *home,
-                          int *out_verify, char **out_unsupported);
+char **sclient_build_argv(const char *openssl, const cl_case *c, const char *home, int *out_verify,
+                          char **out_unsupported);
 void sclient_argv_free(char **argv);
 
 /* What s_client printed. */
 typedef struct sclient_output {
-    char *tls_version; /* "TLSv1.3" from "New, TLSv1.3, Cipher is ..."; NULL if none */
-    char *cipher;      /* NULL when "(NONE)" or absent */
-    int verify_code;   /* from "Verify return code: N (text)"; -1 if absent */
-    char *verify_text; /* the text in parentheses */
+    char *tls_version;     /* "TLSv1.3" from "New, TLSv1.3, Cipher is ..."; NULL if none */
+    char *cipher;          /* NULL when "(NONE)" or absent */
+    int verify_code;       /* from "Verify return code: N (text)"; -1 if absent */
+    char *verify_text;     /* the text in parentheses */
     json_t *verify_errors; /* array of "num=N:text" from "verify error:" lines */
 } sclient_output;
 

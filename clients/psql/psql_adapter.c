@@ -28,11 +28,11 @@
 #include "psql_parse.h"
 
 typedef struct psql_ctx {
-    char *psql;              /* absolute path of the psql binary */
-    char *version;           /* "15.18" */
-    int libpq_version;       /* PQlibVersion() of psql's libpq, 0 if unknown */
+    char *psql;        /* absolute path of the psql binary */
+    char *version;     /* "15.18" */
+    int libpq_version; /* PQlibVersion() of psql's libpq, 0 if unknown */
     char *libpq_path;
-    char *tls_library;       /* OpenSSL_version() of psql's libcrypto */
+    char *tls_library;          /* OpenSSL_version() of psql's libcrypto */
     PQconninfoOption *defaults; /* PQconndefaults() of psql's libpq */
     void (*conninfo_free)(PQconninfoOption *);
     void *libpq_handle;
@@ -203,9 +203,9 @@ static json_t *psql_hello(void *vctx)
                              libpq_text ? libpq_text : "unknown",
                              tls_short ? tls_short : "TLS library unknown");
     json_t *features = json_array();
-    static const char *const keyword_features[] = {"sslnegotiation", "channel_binding",
-                                                   "ssl_min_protocol_version",
-                                                   "ssl_max_protocol_version", "sslsni", NULL};
+    static const char *const keyword_features[] = {
+        "sslnegotiation",           "channel_binding", "ssl_min_protocol_version",
+        "ssl_max_protocol_version", "sslsni",          NULL};
     for (int i = 0; keyword_features[i] != NULL; i++)
         if (ctx->defaults != NULL && knows_keyword(ctx, keyword_features[i]))
             json_array_append_new(features, json_string(keyword_features[i]));
@@ -235,8 +235,8 @@ static char *psql_unsupported_reason(void *vctx, const char *field)
 {
     psql_ctx *ctx = vctx;
     char *ver = ctx->libpq_version ? version_text(ctx->libpq_version) : strdup("unknown");
-    char *reason = str_printf("psql's libpq %s does not know the connection option \"%s\"", ver,
-                              field);
+    char *reason =
+        str_printf("psql's libpq %s does not know the connection option \"%s\"", ver, field);
     free(ver);
     return reason;
 }
@@ -290,9 +290,24 @@ static void psql_run(void *vctx, const cl_case *c, json_t *result)
     if (!case_sets_locale(c))
         setenv("LC_ALL", "C.UTF-8", 1);
 
-    char *argv[] = {ctx->psql,  "-X", "-A",       "-t", "-w", "-v", "ON_ERROR_STOP=1",
-                    "-F",       PSQL_FIELD_SEP,   "-d", conninfo, "-c", "\\conninfo",
-                    "-c",       echo,             "-c", (char *)c->query, NULL};
+    char *argv[] = {ctx->psql,
+                    "-X",
+                    "-A",
+                    "-t",
+                    "-w",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-F",
+                    PSQL_FIELD_SEP,
+                    "-d",
+                    conninfo,
+                    "-c",
+                    "\\conninfo",
+                    "-c",
+                    echo,
+                    "-c",
+                    (char *)c->query,
+                    NULL};
     if (cl_child_run(argv, NULL, c->timeout_ms, &r, &err) < 0) {
         char *msg = str_printf("adapter: %s", err.msg);
         cl_json_set_str(result, "error", msg);
@@ -320,8 +335,8 @@ static void psql_run(void *vctx, const cl_case *c, json_t *result)
     psql_parse_output(r.out, &o);
     if (o.marker_seen) {
         json_object_set_new(result, "connected", json_true());
-        json_object_set_new(result, "tls", o.ssl_known ? json_boolean(o.ssl_line_seen)
-                                                       : json_null());
+        json_object_set_new(result, "tls",
+                            o.ssl_known ? json_boolean(o.ssl_line_seen) : json_null());
         if (o.ssl_line_seen) {
             cl_json_set_str(result, "tls_version", o.tls_version);
             cl_json_set_str(result, "cipher", o.cipher);
@@ -332,8 +347,8 @@ static void psql_run(void *vctx, const cl_case *c, json_t *result)
         if (r.err_len > 0) {
             cl_json_set_str(result, "error", r.err);
         } else {
-            char *msg = str_printf("adapter: psql exited with status %d and no message",
-                                   r.exit_status);
+            char *msg =
+                str_printf("adapter: psql exited with status %d and no message", r.exit_status);
             cl_json_set_str(result, "error", msg);
             free(msg);
         }

@@ -82,8 +82,7 @@ char *psql_build_conninfo(const cl_case *c, char **out_unsupported)
             } else if (json_is_boolean(v)) {
                 sb_add_kv(&b, k, json_is_true(v) ? "1" : "0");
             } else {
-                *out_unsupported =
-                    str_printf("connect_options.%s: conninfo values are strings", k);
+                *out_unsupported = str_printf("connect_options.%s: conninfo values are strings", k);
                 free(b.s);
                 return NULL;
             }

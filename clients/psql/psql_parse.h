@@ -28,12 +28,12 @@ char *psql_build_conninfo(const cl_case *c, char **out_unsupported);
 
 /* What psql printed on stdout for `\conninfo`, the marker and the query. */
 typedef struct psql_output {
-    int marker_seen;    /* psql got past connecting and ran the commands */
-    int ssl_line_seen;  /* \conninfo reported an SSL connection */
-    int ssl_known;      /* \conninfo said whether SSL is used (either way) */
-    char *tls_version;  /* heap or NULL */
-    char *cipher;       /* heap or NULL */
-    char *first_value;  /* first column of the first row after the marker */
+    int marker_seen;   /* psql got past connecting and ran the commands */
+    int ssl_line_seen; /* \conninfo reported an SSL connection */
+    int ssl_known;     /* \conninfo said whether SSL is used (either way) */
+    char *tls_version; /* heap or NULL */
+    char *cipher;      /* heap or NULL */
+    char *first_value; /* first column of the first row after the marker */
 } psql_output;
 
 /* Parses stdout. Knows both \conninfo formats: the sentence of psql <= 17
