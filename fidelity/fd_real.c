@@ -11,6 +11,8 @@
 #include <grp.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +40,8 @@ struct fd_real {
     char *sockdir;  /* dir/sock */
     char *log_path; /* dir/server.log */
     char *cert_path, *key_path;
+    char *weak_conf;  /* dir/openssl-seclevel0.cnf */
+    int weak_chain;   /* the current scenario's chain needs security level 0 */
     int drop;       /* 1: children run as uid/gid */
     uid_t uid;
     gid_t gid;
@@ -103,7 +107,8 @@ static void log_tail(const char *path, char *out, size_t out_len)
  * message in err. */
 static pid_t spawn(const fd_real *r, char *const argv[], const char *log_path, pgtls_err *err)
 {
-    static char *const envp[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", "LANG=C", "TZ=UTC", NULL};
+    char conf_env[600];
+    char *envp[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", "LANG=C", "TZ=UTC", NULL, NULL};
     pid_t parent = getpid();
     int logfd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     pid_t pid;
@@ -116,6 +121,10 @@ static pid_t spawn(const fd_real *r, char *const argv[], const char *log_path, p
         err_set(err, PGTLS_ERR_IO, "cannot chown %s: %s", log_path, strerror(errno));
         close(logfd);
         return -1;
+    }
+    if (r->weak_chain && r->weak_conf) {
+        snprintf(conf_env, sizeof(conf_env), "OPENSSL_CONF=%s", r->weak_conf);
+        envp[4] = conf_env;
     }
     pid = fork();
     if (pid < 0) {
@@ -514,6 +523,46 @@ out:
     return result;
 }
 
+/* Whether OpenSSL, configured as the server would be (the system
+ * openssl.cnf: security level 2 on Debian), refuses to load the chain: an
+ * RSA-1024 leaf or a SHA-1 signature. PostgreSQL loads the chain before it
+ * applies ssl_ciphers (be-secure-openssl.c be_tls_init), so '@SECLEVEL=0'
+ * there comes too late; the mock lowers the level for such chains, and the
+ * harness does the same through the postmaster's OPENSSL_CONF. */
+static int chain_needs_level0(const char *chain_pem)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    int weak = 0;
+    if (!ctx)
+        return 0;
+    ERR_clear_error();
+    if (SSL_CTX_use_certificate_chain_file(ctx, chain_pem) != 1) {
+        unsigned long e = ERR_peek_last_error();
+        weak = ERR_GET_LIB(e) == ERR_LIB_SSL &&
+               (ERR_GET_REASON(e) == SSL_R_EE_KEY_TOO_SMALL ||
+                ERR_GET_REASON(e) == SSL_R_CA_MD_TOO_WEAK ||
+                ERR_GET_REASON(e) == SSL_R_CA_KEY_TOO_SMALL);
+    }
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return weak;
+}
+
+/* An OpenSSL configuration for the postmaster: the system defaults at
+ * security level 0 (Debian's openssl.cnf sets CipherString
+ * DEFAULT:@SECLEVEL=2 for every SSL_CTX). */
+static int write_weak_conf(fd_real *r, pgtls_err *err)
+{
+    static const char conf[] = "# pgtls fidelity: security level 0 for weak test chains\n"
+                               "openssl_conf = openssl_init\n"
+                               "[openssl_init]\nssl_conf = ssl_sect\n"
+                               "[ssl_sect]\nsystem_default = system_default_sect\n"
+                               "[system_default_sect]\nCipherString = DEFAULT:@SECLEVEL=0\n";
+    if (!r->weak_conf && !(r->weak_conf = fs_join(r->dir, "openssl-seclevel0.cnf")))
+        return err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+    return write_owned(r, r->weak_conf, conf, sizeof(conf) - 1, 0644, err);
+}
+
 int fd_real_start(fd_real *r, const fx_scenario *sc, pgtls_err *err)
 {
     char *conf = NULL, *hba = NULL, *conf_path = NULL, *hba_path = NULL;
@@ -526,6 +575,9 @@ int fd_real_start(fd_real *r, const fx_scenario *sc, pgtls_err *err)
     ENSURE(!why, err, PGTLS_ERR_CONFIG, "scenario %s cannot run on a real PostgreSQL %d: %s",
            sc->name, r->pg_major, why);
     TRY(fd_real_stop(r, err));
+    r->weak_chain = sc->server.ssl && chain_needs_level0(sc->chain_pem);
+    if (r->weak_chain)
+        TRY(write_weak_conf(r, err));
     if (sc->server.ssl) {
         TRY(copy_owned(r, sc->chain_pem, r->cert_path, 0644, err));
         /* The server checks the key: owned by its user and 0600
@@ -611,5 +663,6 @@ void fd_real_free(fd_real *r)
     free(r->log_path);
     free(r->cert_path);
     free(r->key_path);
+    free(r->weak_conf);
     free(r);
 }

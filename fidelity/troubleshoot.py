@@ -432,24 +432,31 @@ def differences(check, mock, real):
             mock.get(k) != real.get(k)]
 
 
-def pick_scenarios(index, wanted, limit=5):
-    """The scenarios to check: those named, else one per distinct server
-    configuration (TLS on/off, secure transport, protocol bounds, ciphers), default
-    Azure-like ones first."""
+def pick_scenarios(index, wanted, limit=10):
+    """The scenarios to check: those named, else one per distinct TLS transport
+    configuration (TLS on/off, secure transport, protocol bounds, ciphers) and then
+    one per remaining auth method, Azure-like ones first."""
     if wanted:
         missing = [w for w in wanted if w not in index["scenarios"]]
         if missing:
             raise SystemExit("troubleshoot: no scenario %s in the fixtures index" % missing)
         return wanted
-    seen, out = set(), []
     names = sorted(index["scenarios"], key=lambda n: (not n.startswith("azure-new"), n))
-    for n in names:
+    usable = [n for n in names if not T.scenario_server(index, n)["client_cert"] and
+              index["scenarios"][n].get("host_match", True) is not False]
+    out, seen_tls, seen_auth = [], set(), set()
+    for n in usable:
         s = T.scenario_server(index, n)
         key = (s["ssl"], s["require_secure_transport"], s["ssl_min_protocol_version"],
-               s["ssl_max_protocol_version"], s["ssl_ciphers"], s["auth"], s["client_cert"])
-        host_ok = index["scenarios"][n].get("host_match", True) is not False
-        if key not in seen and not s["client_cert"] and host_ok:
-            seen.add(key)
+               s["ssl_max_protocol_version"], s["ssl_ciphers"])
+        if key not in seen_tls:
+            seen_tls.add(key)
+            seen_auth.add(s["auth"])
+            out.append(n)
+    for n in usable:
+        s = T.scenario_server(index, n)
+        if s["auth"] not in seen_auth and n not in out:
+            seen_auth.add(s["auth"])
             out.append(n)
     return out[:limit]
 
