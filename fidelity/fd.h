@@ -117,7 +117,13 @@ void fd_real_free(fd_real *r);
 
 /* ---- command line -------------------------------------------------------- */
 
-/* `pgtls-fidelity` entry point (fidelity/fd_cli.c); argv[0] is the program. */
+/* `pgtls-fidelity` entry point (fidelity/fd_cli.c): expressible, serve;
+ * argv[0] is the program. Returns the exit status. */
 int fd_cli_main(int argc, char **argv);
+
+/* `pgtls-fidelity compare` (fidelity/fd_suite.c, linked only into the
+ * executable because it embeds the runner, suites and mock libraries);
+ * argv[0] is "compare". Returns 0 no difference, 1 differences, 2 error. */
+int fd_compare_main(int argc, char **argv);
 
 #endif

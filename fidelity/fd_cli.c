@@ -31,12 +31,15 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: pgtls-fidelity expressible --fixtures DIR [--json] [--pg-major N]\n"
             "       pgtls-fidelity serve --fixtures DIR [--scenario NAME] [--bindir DIR]\n"
+            "       pgtls-fidelity compare [--help for its options]\n"
             "\n"
             "expressible: which scenarios a real PostgreSQL can be configured like, and why\n"
             "             not for the others.\n"
             "serve:       run a real PostgreSQL (initdb in a temporary folder, 127.0.0.1 only)\n"
             "             configured like a scenario; prints a JSON line with its port; reads\n"
-            "             'start NAME', 'stop' or 'sql TEXT' lines on stdin; EOF ends it.\n");
+            "             'start NAME', 'stop' or 'sql TEXT' lines on stdin; EOF ends it.\n"
+            "compare:     the fidelity suite: the same cases against the mock and a real\n"
+            "             server, every difference printed.\n");
 }
 
 static void print_json(json_t *obj)

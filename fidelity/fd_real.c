@@ -373,6 +373,12 @@ const char *fd_real_log_path(const fd_real *r)
     return r ? r->log_path : NULL;
 }
 
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* "extension already exists, skipping" and the like */
+}
+
 static PGconn *admin_connect(const fd_real *r, pgtls_err *err)
 {
     char port[16];
@@ -389,6 +395,7 @@ static PGconn *admin_connect(const fd_real *r, pgtls_err *err)
         PQfinish(c);
         return NULL;
     }
+    PQsetNoticeProcessor(c, quiet_notice, NULL);
     return c;
 }
 
