@@ -2,6 +2,7 @@
 #include "fd_compare.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -111,6 +112,18 @@ char *fd_normalise_error(const char *text)
             sb_puts(&b, ":<port>");
             s += 1 + d;
             continue;
+        }
+        /* OpenSSL 3 error lines start with the thread id in hex
+         * ("806CE37B7F7F0000:error:0A00042E:..."): per process, like a PID. */
+        if (isxdigit((unsigned char)*s) && (s == text || !isalnum((unsigned char)s[-1]))) {
+            size_t h = 0;
+            while (isxdigit((unsigned char)s[h]))
+                h++;
+            if (h >= 8 && h <= 16 && strncmp(s + h, ":error:", 7) == 0) {
+                sb_puts(&b, "<tid>");
+                s += h;
+                continue;
+            }
         }
         /* "[12345]" as in log prefixes. */
         if (*s == '[' && (d = digits_at(s + 1)) && s[1 + d] == ']') {

@@ -8,7 +8,8 @@
 
 /* Rewrites the parts of an error text that legitimately differ between two
  * servers started side by side: TCP ports ("port 40123", ":40123"), absolute
- * paths ("/tmp/pgtls-fd-x/..."), process ids ("pid 123", "[123]"), and
+ * paths ("/tmp/pgtls-fd-x/..."), process ids ("pid 123", "[123]"), OpenSSL's
+ * per-thread id in front of ":error:" (a PID in all but name), and
  * trailing white space. Everything else (the message proper, SQLSTATE, host
  * names, addresses) is kept verbatim. Returns a heap string the caller frees;
  * NULL in gives NULL out; NULL also when out of memory. */

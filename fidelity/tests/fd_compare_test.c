@@ -25,6 +25,9 @@ static const struct {
      "FATAL:  no pg_hba.conf entry for host \"127.0.0.1\", user \"pgtls\""},
     {"sslrootcert=/x/y.pem.", "sslrootcert=<path>."},
     {"a/b is relative", "a/b is relative"},
+    {"write EPROTO 806CE37B7F7F0000:error:0A00042E:SSL routines:ssl3_read_bytes:tlsv1 alert",
+     "write EPROTO <tid>:error:0A00042E:SSL routines:ssl3_read_bytes:tlsv1 alert"},
+    {"DEADBEEF is not a thread", "DEADBEEF is not a thread"},
     {"", ""},
     {"trailing   \n\n", "trailing"},
 };
