@@ -156,7 +156,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: pgtls-fidelity compare [--fixtures DIR] [--suite FILE] [--clients a,b]\n"
             "         [--any-of c,d] [--scenarios x,y] [--timeout-ms N] [--out FILE.json]\n"
-            "         [--bindir DIR] [--clients-dir DIR]\n"
+            "         [--bindir DIR] [--clients-dir DIR] [--real-only]\n"
             "\n"
             "Runs the suite's cases (default suite: suites/default.suite) with each client\n"
             "against the mock and against a real PostgreSQL configured like the same\n"
@@ -164,7 +164,11 @@ static void usage(FILE *out)
             "paths and PIDs normalised) or query result. --clients must all be usable;\n"
             "of --any-of at least one must be (the others are reported and skipped).\n"
             "Default clients: libpq,psql with any of pgjdbc,pgx,node-postgres,pg8000.\n"
-            "Exit: 0 no difference, 1 differences, 2 usage/input error.\n");
+            "--real-only runs the suite against the real server alone, as `pgtls run`\n"
+            "does against the mock: each case's observed class against the expected one\n"
+            "(libpq semantics, known deviations), failing cases listed.\n"
+            "Exit: 0 no difference (real-only: every case conforms), 1 differences\n"
+            "(failing cases), 2 usage/input error.\n");
 }
 
 int fd_compare_main(int argc, char **argv)
@@ -174,7 +178,9 @@ int fd_compare_main(int argc, char **argv)
     const char *clients_dir = NULL, *scen_arg = NULL;
     char *fixtures_default = NULL, *clients_dir_default = NULL, *work_dir = NULL;
     char **want = NULL, **any = NULL, **scen_filter = NULL;
-    int timeout_ms = 5000, status = 2, mock_port = 0;
+    int timeout_ms = 5000, status = 2, mock_port = 0, real_only = 0;
+    size_t real_fails = 0;
+    st_deviations **devs = NULL;
     pgtls_err err;
     fx_index *idx = NULL;
     st_suite *suite = NULL;
@@ -200,6 +206,10 @@ int fd_compare_main(int argc, char **argv)
             usage(stdout);
             status = 0;
             goto out;
+        }
+        if (strcmp(a, "--real-only") == 0) {
+            real_only = 1;
+            continue;
         }
         if (!v) {
             fprintf(stderr, "pgtls-fidelity compare: %s needs a value (see --help)\n", a);
@@ -301,6 +311,12 @@ int fd_compare_main(int argc, char **argv)
                any_arg);
     }
 
+    devs = calloc(num_clients + 1, sizeof(*devs));
+    CHECK(devs, PGTLS_ERR_NOMEM, "out of memory");
+    for (size_t ci = 0; ci < num_clients; ci++)
+        if (!(devs[ci] = st_deviations_load(st_deviations_default_dir(), clients[ci].name, &err)))
+            goto fail;
+
     /* The two servers. */
     {
         ms_options mo = {.fixtures_dir = fixtures, .bind_addr = "127.0.0.1", .event_fd = -1,
@@ -337,7 +353,7 @@ int fd_compare_main(int argc, char **argv)
             i = j;
             continue;
         }
-        listener = ms_server_listen(ms, scen, 0, &mock_port, &err);
+        listener = real_only ? 0 : ms_server_listen(ms, scen, 0, &mock_port, &err);
         if (listener < 0 || fd_real_start(real, sc, &err) < 0)
             goto fail;
         scen_covered++;
@@ -357,6 +373,34 @@ int fd_compare_main(int argc, char **argv)
                 st_observation om, orr, om_events;
                 fd_outcome m, r;
                 const char *what = NULL;
+                if (real_only) {
+                    const char *lib = jstr(clients[ci].hello, "libpq");
+                    st_expectation ex = st_expect(c, st_libpq_major(lib));
+                    st_observation ob;
+                    st_verdict v;
+                    int known;
+                    rr = run_case(&sessions[ci], c, base, fd_real_port(real), timeout_ms,
+                                  work_dir, (unsigned long)(k * 16 + ci));
+                    ob = st_classify(NULL, rr);
+                    known = st_deviation_find(devs[ci], c, ex.cls, ob.cls, NULL);
+                    v = st_verdict_for(ex.cls, ob.cls, known);
+                    compared++;
+                    if (v == ST_FAILS || v == ST_VERDICT_ERROR) {
+                        real_fails++;
+                        printf("FAIL %s %s: expected %s (%s), observed %s: %s\n",
+                               clients[ci].name, c->id, st_class_name(ex.cls), ex.rule,
+                               st_class_name(ob.cls),
+                               jstr(rr, "error") ? jstr(rr, "error") : "(no error)");
+                    }
+                    json_array_append_new(
+                        rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "case", c->id,
+                                        "client", clients[ci].name, "expected",
+                                        st_class_name(ex.cls), "real_class",
+                                        st_class_name(ob.cls), "verdict", st_verdict_name(v),
+                                        "real", rr));
+                    json_decref(rr);
+                    continue;
+                }
                 json_decref(take_events(&cc));
                 rm = run_case(&sessions[ci], c, base, mock_port, timeout_ms, work_dir,
                               (unsigned long)(k * 16 + ci));
@@ -411,7 +455,11 @@ int fd_compare_main(int argc, char **argv)
             printf("  %zu single cases (e.g. sslnegotiation=direct): see --out\n",
                    cases_unexpressible);
     }
-    if (diffs.num_rows) {
+    if (real_only) {
+        printf("\nagainst the real server: %zu of %zu (case, client) pairs fail\n", real_fails,
+               compared);
+        status = real_fails ? 1 : 0;
+    } else if (diffs.num_rows) {
         printf("\n%zu difference(s) between the mock and the real server:\n\n", diffs.num_rows);
         fd_diff_print(stdout, &diffs);
         status = 1;
@@ -441,6 +489,9 @@ out:
     }
     free(sessions);
     free(clients);
+    for (size_t i = 0; devs && i < num_clients; i++)
+        st_deviations_free(devs[i]);
+    free(devs);
     fd_real_free(real);
     if (ms)
         ms_server_free(ms);
