@@ -117,16 +117,15 @@ static void report_start(fd_real *r, fx_index *idx, const char *name)
         return;
     }
     if (fd_real_start(r, sc, &err) < 0) {
-        print_json(json_pack("{s:s, s:s, s:s}", "event", "error", "scenario", name, "error",
-                             err.msg));
+        print_json(
+            json_pack("{s:s, s:s, s:s}", "event", "error", "scenario", name, "error", err.msg));
         return;
     }
     cav = fd_scenario_caveats(sc, fd_real_pg_major(r));
     print_json(json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s}", "event", "started",
                          "scenario", name, "host", "127.0.0.1", "port", fd_real_port(r), "pid",
                          fd_real_pid(r), "pg_major", fd_real_pg_major(r), "log",
-                         fd_real_log_path(r), "server_host", sc->host, "caveats",
-                         cav ? cav : ""));
+                         fd_real_log_path(r), "server_host", sc->host, "caveats", cav ? cav : ""));
     free(cav);
 }
 
@@ -156,8 +155,8 @@ static int cmd_serve(const char *fixtures, const char *scenario, const char *bin
     if (scenario)
         report_start(r, idx, scenario);
     else
-        print_json(json_pack("{s:s, s:i, s:i}", "event", "ready", "pg_major",
-                             fd_real_pg_major(r), "port", fd_real_port(r)));
+        print_json(json_pack("{s:s, s:i, s:i}", "event", "ready", "pg_major", fd_real_pg_major(r),
+                             "port", fd_real_port(r)));
     while (!stop_requested && fgets(line, sizeof(line), stdin)) {
         size_t n = strlen(line);
         while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -223,8 +222,7 @@ int fd_cli_main(int argc, char **argv)
             char *end;
             long m = strtol(v, &end, 10);
             if (*end || m < 10 || m > 99) {
-                fprintf(stderr, "pgtls-fidelity: --pg-major wants a number like 15, not '%s'\n",
-                        v);
+                fprintf(stderr, "pgtls-fidelity: --pg-major wants a number like 15, not '%s'\n", v);
                 return 2;
             }
             pg_major = (int)m;

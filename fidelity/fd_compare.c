@@ -99,7 +99,8 @@ char *fd_normalise_error(const char *text)
                 num++;
             d = digits_at(num);
             if (d) {
-                int is_port = tolower((unsigned char)s[0]) == 'p' && tolower((unsigned char)s[1]) == 'o';
+                int is_port =
+                    tolower((unsigned char)s[0]) == 'p' && tolower((unsigned char)s[1]) == 'o';
                 sb_putn(&b, s, k);
                 sb_puts(&b, is_port ? "<port>" : "<pid>");
                 s = num + d;
@@ -107,8 +108,8 @@ char *fd_normalise_error(const char *text)
             }
         }
         /* ":40123" after a host name or address (not a time like 12:30:05). */
-        if (*s == ':' && (d = digits_at(s + 1)) >= 2 && d <= 5 && !isalnum((unsigned char)s[1 + d]) &&
-            host_before(text, s)) {
+        if (*s == ':' && (d = digits_at(s + 1)) >= 2 && d <= 5 &&
+            !isalnum((unsigned char)s[1 + d]) && host_before(text, s)) {
             sb_puts(&b, ":<port>");
             s += 1 + d;
             continue;

@@ -35,7 +35,7 @@ int fd_outcomes_differ(const fd_outcome *mock, const fd_outcome *real, const cha
 typedef struct fd_diff {
     char *case_id;
     char *client;
-    char *what;       /* class | error | query_result */
+    char *what; /* class | error | query_result */
     char *mock_class, *real_class;
     char *mock_text, *real_text; /* normalised error (or query result) */
 } fd_diff;

@@ -136,9 +136,9 @@ char *fd_scenario_caveats(const fx_scenario *sc, int pg_major)
 #define NOTE(...)                                                                                  \
     do {                                                                                           \
         if (used && used < sizeof(notes))                                                          \
-            used += (size_t)snprintf(notes + used, sizeof(notes) - used, "; ");                   \
+            used += (size_t)snprintf(notes + used, sizeof(notes) - used, "; ");                    \
         if (used < sizeof(notes))                                                                  \
-            used += (size_t)snprintf(notes + used, sizeof(notes) - used, __VA_ARGS__);            \
+            used += (size_t)snprintf(notes + used, sizeof(notes) - used, __VA_ARGS__);             \
     } while (0)
 
     if (s->ssl && pg_major < 18 && fd_ecdh_curve_for_groups(s->ssl_groups, curve, sizeof(curve))) {
@@ -251,8 +251,8 @@ char *fd_render_conf(const fx_scenario *sc, int pg_major, const fd_conf_paths *p
                          fd_ecdh_curve_for_groups(s->ssl_groups, curve, sizeof(curve)), err));
         }
     }
-    TRY(conf_add(&buf, "password_encryption",
-                 strcmp(s->auth, "md5") == 0 ? "md5" : "scram-sha-256", err));
+    TRY(conf_add(&buf, "password_encryption", strcmp(s->auth, "md5") == 0 ? "md5" : "scram-sha-256",
+                 err));
     /* Small and fast: this cluster holds no data worth keeping. */
     TRY(conf_add(&buf, "max_connections", "40", err));
     TRY(conf_add(&buf, "shared_buffers", "16MB", err));
@@ -275,8 +275,8 @@ char *fd_render_hba(const fx_scenario *sc, pgtls_err *err)
     const char *type;
 
     if (!is_hba_method(s->auth)) {
-        err_set(err, PGTLS_ERR_CONFIG, "scenario %s: auth '%s' has no pg_hba.conf method",
-                sc->name, s->auth ? s->auth : "(null)");
+        err_set(err, PGTLS_ERR_CONFIG, "scenario %s: auth '%s' has no pg_hba.conf method", sc->name,
+                s->auth ? s->auth : "(null)");
         return NULL;
     }
     /* require_secure_transport=on (Azure) is hostssl only: a plaintext

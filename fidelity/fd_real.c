@@ -40,14 +40,14 @@ struct fd_real {
     char *sockdir;  /* dir/sock */
     char *log_path; /* dir/server.log */
     char *cert_path, *key_path;
-    char *weak_conf;  /* dir/openssl-seclevel0.cnf */
-    int weak_chain;   /* the current scenario's chain needs security level 0 */
-    int drop;       /* 1: children run as uid/gid */
+    char *weak_conf; /* dir/openssl-seclevel0.cnf */
+    int weak_chain;  /* the current scenario's chain needs security level 0 */
+    int drop;        /* 1: children run as uid/gid */
     uid_t uid;
     gid_t gid;
     int pg_major;
     int port;
-    pid_t pid;      /* running postmaster, 0 when stopped */
+    pid_t pid; /* running postmaster, 0 when stopped */
 };
 
 static void sleep_ms(long ms)
@@ -256,8 +256,9 @@ static int server_user(fd_real *r, pgtls_err *err)
     }
     pw = getpwnam("postgres");
     if (!pw) {
-        static char *const argv[] = {"/usr/sbin/useradd", "--system", "--no-create-home",
-                                     "--shell", "/usr/sbin/nologin", "postgres", NULL};
+        static char *const argv[] = {
+            "/usr/sbin/useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+            "postgres",          NULL};
         char *log = fs_join(r->dir, "useradd.log");
         int rc;
         if (!log)
@@ -300,8 +301,7 @@ fd_real *fd_real_new(const char *bindir, pgtls_err *err)
            "fidelity: no PostgreSQL server in %s (install the Debian package postgresql, or "
            "set PGTLS_PG_BINDIR to a folder with initdb and postgres)",
            r->bindir);
-    ENSURE(mkdtemp(r->dir), err, PGTLS_ERR_IO, "fidelity: mkdtemp %s: %s", r->dir,
-           strerror(errno));
+    ENSURE(mkdtemp(r->dir), err, PGTLS_ERR_IO, "fidelity: mkdtemp %s: %s", r->dir, strerror(errno));
     r->datadir = fs_join(r->dir, "data");
     r->sockdir = fs_join(r->dir, "sock");
     r->log_path = fs_join(r->dir, "server.log");
@@ -315,8 +315,8 @@ fd_real *fd_real_new(const char *bindir, pgtls_err *err)
     TRY(fs_mkdir_p(r->sockdir, 0700, err));
     TRY(give(r, r->sockdir, err));
     {
-        char *const argv[] = {initdb, "-D", r->datadir, "-U", FD_ADMIN_USER, "-A", "trust",
-                              "-E", "UTF8", "--locale=C", "--no-sync", NULL};
+        char *const argv[] = {initdb,  "-D", r->datadir, "-U",         FD_ADMIN_USER, "-A",
+                              "trust", "-E", "UTF8",     "--locale=C", "--no-sync",   NULL};
         if (run(r, argv, ilog, FD_INITDB_TIMEOUT_MS, err) < 0) {
             err_prefix(err, "fidelity: initdb");
             goto out;
@@ -382,10 +382,10 @@ static void quiet_notice(void *arg, const char *message)
 static PGconn *admin_connect(const fd_real *r, pgtls_err *err)
 {
     char port[16];
-    const char *keys[] = {"host", "port", "user", "dbname", "connect_timeout", "sslmode",
-                          "application_name", NULL};
-    const char *vals[] = {r->sockdir, port, FD_ADMIN_USER, "postgres", "5", "disable",
-                          "pgtls-fidelity-admin", NULL};
+    const char *keys[] = {
+        "host", "port", "user", "dbname", "connect_timeout", "sslmode", "application_name", NULL};
+    const char *vals[] = {r->sockdir, port,      FD_ADMIN_USER,          "postgres",
+                          "5",        "disable", "pgtls-fidelity-admin", NULL};
     PGconn *c;
     snprintf(port, sizeof(port), "%d", r->port);
     c = PQconnectdbParams(keys, vals, 0);
@@ -450,8 +450,8 @@ static int setup_role(fd_real *r, const fx_scenario *sc, pgtls_err *err)
     ENSURE(ident && lit, err, PGTLS_ERR_FAILED, "fidelity: cannot quote the role: %s",
            PQerrorMessage(c));
     params[0] = sc->server.user;
-    res = PQexecParams(c, "SELECT 1 FROM pg_roles WHERE rolname = $1", 1, NULL, params, NULL,
-                       NULL, 0);
+    res = PQexecParams(c, "SELECT 1 FROM pg_roles WHERE rolname = $1", 1, NULL, params, NULL, NULL,
+                       0);
     ENSURE(PQresultStatus(res) == PGRES_TUPLES_OK, err, PGTLS_ERR_FAILED,
            "fidelity: role lookup failed: %s", PQresultErrorMessage(res));
     if (PQntuples(res) == 0) {
@@ -496,8 +496,8 @@ static int start_postmaster(fd_real *r, pgtls_err *err)
     r->pid = pid;
     snprintf(port, sizeof(port), "%d", r->port);
     snprintf(conninfo, sizeof(conninfo),
-             "host=%s port=%d user=" FD_ADMIN_USER " dbname=postgres connect_timeout=2",
-             r->sockdir, r->port);
+             "host=%s port=%d user=" FD_ADMIN_USER " dbname=postgres connect_timeout=2", r->sockdir,
+             r->port);
     for (;;) {
         if (PQping(conninfo) == PQPING_OK)
             break;
@@ -545,10 +545,9 @@ static int chain_needs_level0(const char *chain_pem)
     ERR_clear_error();
     if (SSL_CTX_use_certificate_chain_file(ctx, chain_pem) != 1) {
         unsigned long e = ERR_peek_last_error();
-        weak = ERR_GET_LIB(e) == ERR_LIB_SSL &&
-               (ERR_GET_REASON(e) == SSL_R_EE_KEY_TOO_SMALL ||
-                ERR_GET_REASON(e) == SSL_R_CA_MD_TOO_WEAK ||
-                ERR_GET_REASON(e) == SSL_R_CA_KEY_TOO_SMALL);
+        weak = ERR_GET_LIB(e) == ERR_LIB_SSL && (ERR_GET_REASON(e) == SSL_R_EE_KEY_TOO_SMALL ||
+                                                 ERR_GET_REASON(e) == SSL_R_CA_MD_TOO_WEAK ||
+                                                 ERR_GET_REASON(e) == SSL_R_CA_KEY_TOO_SMALL);
     }
     ERR_clear_error();
     SSL_CTX_free(ctx);

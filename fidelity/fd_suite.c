@@ -153,22 +153,21 @@ static const char *jstr(json_t *o, const char *k)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: pgtls-fidelity compare [--fixtures DIR] [--suite FILE] [--clients a,b]\n"
-            "         [--any-of c,d] [--scenarios x,y] [--timeout-ms N] [--out FILE.json]\n"
-            "         [--bindir DIR] [--clients-dir DIR] [--real-only]\n"
-            "\n"
-            "Runs the suite's cases (default suite: suites/default.suite) with each client\n"
-            "against the mock and against a real PostgreSQL configured like the same\n"
-            "scenario, and prints every difference in outcome class, error text (ports,\n"
-            "paths and PIDs normalised) or query result. --clients must all be usable;\n"
-            "of --any-of at least one must be (the others are reported and skipped).\n"
-            "Default clients: libpq,psql with any of pgjdbc,pgx,node-postgres,pg8000.\n"
-            "--real-only runs the suite against the real server alone, as `pgtls run`\n"
-            "does against the mock: each case's observed class against the expected one\n"
-            "(libpq semantics, known deviations), failing cases listed.\n"
-            "Exit: 0 no difference (real-only: every case conforms), 1 differences\n"
-            "(failing cases), 2 usage/input error.\n");
+    fprintf(out, "usage: pgtls-fidelity compare [--fixtures DIR] [--suite FILE] [--clients a,b]\n"
+                 "         [--any-of c,d] [--scenarios x,y] [--timeout-ms N] [--out FILE.json]\n"
+                 "         [--bindir DIR] [--clients-dir DIR] [--real-only]\n"
+                 "\n"
+                 "Runs the suite's cases (default suite: suites/default.suite) with each client\n"
+                 "against the mock and against a real PostgreSQL configured like the same\n"
+                 "scenario, and prints every difference in outcome class, error text (ports,\n"
+                 "paths and PIDs normalised) or query result. --clients must all be usable;\n"
+                 "of --any-of at least one must be (the others are reported and skipped).\n"
+                 "Default clients: libpq,psql with any of pgjdbc,pgx,node-postgres,pg8000.\n"
+                 "--real-only runs the suite against the real server alone, as `pgtls run`\n"
+                 "does against the mock: each case's observed class against the expected one\n"
+                 "(libpq semantics, known deviations), failing cases listed.\n"
+                 "Exit: 0 no difference (real-only: every case conforms), 1 differences\n"
+                 "(failing cases), 2 usage/input error.\n");
 }
 
 int fd_compare_main(int argc, char **argv)
@@ -306,9 +305,9 @@ int fd_compare_main(int argc, char **argv)
                 num_clients++;
             }
         CHECK(!any || !any[0] || usable_any, PGTLS_ERR_CONFIG,
-               "none of the drivers %s is usable: install one (ci/setup.sh runs every "
-               "clients/<name>/install)",
-               any_arg);
+              "none of the drivers %s is usable: install one (ci/setup.sh runs every "
+              "clients/<name>/install)",
+              any_arg);
     }
 
     devs = calloc(num_clients + 1, sizeof(*devs));
@@ -319,8 +318,11 @@ int fd_compare_main(int argc, char **argv)
 
     /* The two servers. */
     {
-        ms_options mo = {.fixtures_dir = fixtures, .bind_addr = "127.0.0.1", .event_fd = -1,
-                         .on_event = on_event, .userdata = &cc};
+        ms_options mo = {.fixtures_dir = fixtures,
+                         .bind_addr = "127.0.0.1",
+                         .event_fd = -1,
+                         .on_event = on_event,
+                         .userdata = &cc};
         if (!(ms = ms_server_new(&mo, &err)) || ms_server_start(ms, &err) < 0)
             goto fail;
     }
@@ -347,9 +349,8 @@ int fd_compare_main(int argc, char **argv)
         why = sc ? fd_scenario_unexpressible(sc, fd_real_pg_major(real)) : "not in the index";
         if (why) {
             scen_unexpressible++;
-            json_array_append_new(unexpressible,
-                                  json_pack("{s:s, s:s, s:i}", "scenario", scen, "reason", why,
-                                            "cases", (int)(j - i)));
+            json_array_append_new(unexpressible, json_pack("{s:s, s:s, s:i}", "scenario", scen,
+                                                           "reason", why, "cases", (int)(j - i)));
             i = j;
             continue;
         }
@@ -363,8 +364,8 @@ int fd_compare_main(int argc, char **argv)
             const char *case_why = fd_case_unexpressible(sc, base, fd_real_pg_major(real));
             if (case_why) {
                 cases_unexpressible++;
-                json_array_append_new(unexpressible, json_pack("{s:s, s:s}", "case", c->id,
-                                                               "reason", case_why));
+                json_array_append_new(unexpressible,
+                                      json_pack("{s:s, s:s}", "case", c->id, "reason", case_why));
                 json_decref(base);
                 continue;
             }
@@ -379,25 +380,23 @@ int fd_compare_main(int argc, char **argv)
                     st_observation ob;
                     st_verdict v;
                     int known;
-                    rr = run_case(&sessions[ci], c, base, fd_real_port(real), timeout_ms,
-                                  work_dir, (unsigned long)(k * 16 + ci));
+                    rr = run_case(&sessions[ci], c, base, fd_real_port(real), timeout_ms, work_dir,
+                                  (unsigned long)(k * 16 + ci));
                     ob = st_classify(NULL, rr);
                     known = st_deviation_find(devs[ci], c, ex.cls, ob.cls, NULL);
                     v = st_verdict_for(ex.cls, ob.cls, known);
                     compared++;
                     if (v == ST_FAILS || v == ST_VERDICT_ERROR) {
                         real_fails++;
-                        printf("FAIL %s %s: expected %s (%s), observed %s: %s\n",
-                               clients[ci].name, c->id, st_class_name(ex.cls), ex.rule,
-                               st_class_name(ob.cls),
+                        printf("FAIL %s %s: expected %s (%s), observed %s: %s\n", clients[ci].name,
+                               c->id, st_class_name(ex.cls), ex.rule, st_class_name(ob.cls),
                                jstr(rr, "error") ? jstr(rr, "error") : "(no error)");
                     }
                     json_array_append_new(
-                        rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "case", c->id,
-                                        "client", clients[ci].name, "expected",
-                                        st_class_name(ex.cls), "real_class",
-                                        st_class_name(ob.cls), "verdict", st_verdict_name(v),
-                                        "real", rr));
+                        rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "case", c->id, "client",
+                                        clients[ci].name, "expected", st_class_name(ex.cls),
+                                        "real_class", st_class_name(ob.cls), "verdict",
+                                        st_verdict_name(v), "real", rr));
                     json_decref(rr);
                     continue;
                 }
@@ -419,12 +418,12 @@ int fd_compare_main(int argc, char **argv)
                 compared++;
                 if (fd_outcomes_differ(&m, &r, jstr(base, "query"), &what))
                     fd_diff_add(&diffs, c->id, clients[ci].name, what, &m, &r);
-                json_array_append_new(
-                    rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:s?}", "case", c->id,
-                                    "client", clients[ci].name, "mock_class", m.cls,
-                                    "mock_class_with_events", st_class_name(om_events.cls),
-                                    "real_class", r.cls, "mock", rm, "real", rr, "differs_in",
-                                    what));
+                json_array_append_new(rows,
+                                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:s?}", "case",
+                                                c->id, "client", clients[ci].name, "mock_class",
+                                                m.cls, "mock_class_with_events",
+                                                st_class_name(om_events.cls), "real_class", r.cls,
+                                                "mock", rm, "real", rr, "differs_in", what));
                 json_decref(rm);
                 json_decref(rr);
                 json_decref(ev);
@@ -440,13 +439,13 @@ int fd_compare_main(int argc, char **argv)
 
     printf("\nfidelity: compared %zu (case, client) pairs over %zu scenarios; %zu scenarios "
            "and %zu cases not expressible on a real PostgreSQL %d\n",
-           compared, scen_covered, scen_unexpressible, cases_unexpressible,
-           fd_real_pg_major(real));
+           compared, scen_covered, scen_unexpressible, cases_unexpressible, fd_real_pg_major(real));
     if (json_array_size(unexpressible)) {
         size_t ui;
         json_t *u;
         printf("\nnot expressible on a real server (not compared):\n");
-        json_array_foreach(unexpressible, ui, u) {
+        json_array_foreach(unexpressible, ui, u)
+        {
             if (jstr(u, "scenario"))
                 printf("  scenario %s (%d cases): %s\n", jstr(u, "scenario"),
                        (int)json_integer_value(json_object_get(u, "cases")), jstr(u, "reason"));
@@ -468,12 +467,11 @@ int fd_compare_main(int argc, char **argv)
         status = 0;
     }
     if (out_path) {
-        json_t *doc = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:O, s:O}", "schema",
-                                "pgtls-fidelity/1", "pg_major", fd_real_pg_major(real),
-                                "compared", (int)compared, "scenarios_covered",
-                                (int)scen_covered, "scenarios_not_expressible",
-                                (int)scen_unexpressible, "differences", (int)diffs.num_rows,
-                                "not_expressible", unexpressible, "rows", rows);
+        json_t *doc = json_pack(
+            "{s:s, s:i, s:i, s:i, s:i, s:i, s:O, s:O}", "schema", "pgtls-fidelity/1", "pg_major",
+            fd_real_pg_major(real), "compared", (int)compared, "scenarios_covered",
+            (int)scen_covered, "scenarios_not_expressible", (int)scen_unexpressible, "differences",
+            (int)diffs.num_rows, "not_expressible", unexpressible, "rows", rows);
         if (!doc || json_dump_file(doc, out_path, JSON_INDENT(1)) < 0)
             fprintf(stderr, "pgtls-fidelity compare: cannot write %s\n", out_path);
         json_decref(doc);

@@ -49,8 +49,10 @@ END_TEST
 
 START_TEST(outcomes_differ_by_class_then_error_then_query_result)
 {
-    fd_outcome m = {"untrusted-chain", "x port 1 failed: SSL error: certificate verify failed", NULL};
-    fd_outcome r = {"untrusted-chain", "x port 2 failed: SSL error: certificate verify failed", NULL};
+    fd_outcome m = {"untrusted-chain", "x port 1 failed: SSL error: certificate verify failed",
+                    NULL};
+    fd_outcome r = {"untrusted-chain", "x port 2 failed: SSL error: certificate verify failed",
+                    NULL};
     const char *what = NULL;
     ck_assert_int_eq(fd_outcomes_differ(&m, &r, "SELECT 1", &what), 0);
     r.error = "x port 2 failed: SSL error: tlsv1 alert unknown ca";

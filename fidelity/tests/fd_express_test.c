@@ -91,8 +91,7 @@ START_TEST(each_setting_a_real_server_lacks_is_named_as_the_reason)
                       why);
     else
         ck_assert_msg(why && strstr(why, rows[_i].reason_part), "%s=%s: reason %s lacks '%s'",
-                      rows[_i].field, rows[_i].value, why ? why : "(none)",
-                      rows[_i].reason_part);
+                      rows[_i].field, rows[_i].value, why ? why : "(none)", rows[_i].reason_part);
 }
 END_TEST
 
@@ -136,10 +135,14 @@ START_TEST(ssl_groups_become_the_first_elliptic_curve_for_ssl_ecdh_curve)
     static const struct {
         const char *groups, *curve;
     } t[] = {
-        {"", "prime256v1"},           {"X25519:prime256v1", "prime256v1"},
-        {"P-384", "secp384r1"},       {"x448:secp521r1", "secp521r1"},
-        {"X25519", NULL},             {"X25519:X448", NULL},
-        {"bogus:P-256", "prime256v1"}, {"prime256v1x", NULL},
+        {"", "prime256v1"},
+        {"X25519:prime256v1", "prime256v1"},
+        {"P-384", "secp384r1"},
+        {"x448:secp521r1", "secp521r1"},
+        {"X25519", NULL},
+        {"X25519:X448", NULL},
+        {"bogus:P-256", "prime256v1"},
+        {"prime256v1x", NULL},
     };
     char buf[32];
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -147,8 +150,8 @@ START_TEST(ssl_groups_become_the_first_elliptic_curve_for_ssl_ecdh_curve)
         if (!t[i].curve)
             ck_assert_msg(got == NULL, "%s -> %s", t[i].groups, got);
         else
-            ck_assert_msg(got && strcmp(got, t[i].curve) == 0, "%s -> %s, want %s",
-                          t[i].groups, got ? got : "(null)", t[i].curve);
+            ck_assert_msg(got && strcmp(got, t[i].curve) == 0, "%s -> %s, want %s", t[i].groups,
+                          got ? got : "(null)", t[i].curve);
     }
     ck_assert_ptr_null(fd_ecdh_curve_for_groups("P-256", buf, 8));
 }
@@ -309,7 +312,8 @@ Suite *fd_express_suite(void)
     tcase_add_loop_test(tc, each_setting_a_real_server_lacks_is_named_as_the_reason, 0,
                         (int)(sizeof(rows) / sizeof(rows[0])));
     tcase_add_test(tc, a_client_certificate_request_and_a_missing_chain_are_not_expressible);
-    tcase_add_test(tc, a_direct_tls_case_needs_postgresql_17_but_a_postgres_negotiation_case_does_not);
+    tcase_add_test(tc,
+                   a_direct_tls_case_needs_postgresql_17_but_a_postgres_negotiation_case_does_not);
     tcase_add_test(tc, ssl_groups_become_the_first_elliptic_curve_for_ssl_ecdh_curve);
     suite_add_tcase(s, tc);
     tc = tcase_create("configuration files");

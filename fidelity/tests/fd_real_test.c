@@ -98,8 +98,7 @@ static void setup(void)
     make_cert(fixtures);
     p = fs_join(fixtures, "index.json");
     err_clear(&err);
-    ck_assert_msg(fs_write_file(p, index_json, strlen(index_json), 0644, &err) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(fs_write_file(p, index_json, strlen(index_json), 0644, &err) == 0, "%s", err.msg);
     free(p);
 }
 
@@ -118,10 +117,11 @@ static PGconn *client(int port, const char *sslmode, const char *user, const cha
                       const char *extra_key, const char *extra_val)
 {
     char portbuf[16], *root = fs_join(fixtures, "chain.pem");
-    const char *keys[] = {"host", "hostaddr", "port", "dbname", "user", "password",
-                          "sslmode", "sslrootcert", "connect_timeout", extra_key, NULL};
-    const char *vals[] = {HOST, "127.0.0.1", portbuf, "postgres", user, password, sslmode,
-                          root, "10", extra_val, NULL};
+    const char *keys[] = {"host",     "hostaddr", "port",        "dbname",          "user",
+                          "password", "sslmode",  "sslrootcert", "connect_timeout", extra_key,
+                          NULL};
+    const char *vals[] = {HOST,    "127.0.0.1", portbuf, "postgres", user, password,
+                          sslmode, root,        "10",    extra_val,  NULL};
     PGconn *c;
     snprintf(portbuf, sizeof(portbuf), "%d", port);
     c = PQconnectdbParams(keys, vals, 0);
@@ -133,8 +133,7 @@ static char *query1(PGconn *c, const char *sql)
 {
     PGresult *res = PQexec(c, sql);
     char *v = NULL;
-    ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", sql,
-                  PQresultErrorMessage(res));
+    ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", sql, PQresultErrorMessage(res));
     v = strdup(PQgetvalue(res, 0, 0));
     PQclear(res);
     return v;
