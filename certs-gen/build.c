@@ -134,8 +134,7 @@ static int set_serial(ca_catalogue *cat, ca_cert *c, X509 *x, pgtls_err *err)
         ENSURE(bn, err, PGTLS_ERR_NOMEM, "out of memory");
     }
     serial = BN_to_ASN1_INTEGER(bn, NULL);
-    TRY_OSSL(serial && X509_set_serialNumber(x, serial), err, "setting the serial of %s",
-             c->name);
+    TRY_OSSL(serial && X509_set_serialNumber(x, serial), err, "setting the serial of %s", c->name);
     result = 0;
 out:
     BN_free(bn);
@@ -160,8 +159,7 @@ static int set_validity(ca_cert *c, X509 *x, time_t now, pgtls_err *err)
     return 0;
 }
 
-static int add_extensions(ca_catalogue *cat, ca_cert *c, X509 *x, X509 *issuer_x509,
-                          pgtls_err *err)
+static int add_extensions(ca_catalogue *cat, ca_cert *c, X509 *x, X509 *issuer_x509, pgtls_err *err)
 {
     X509V3_CTX ctx;
     X509V3_set_ctx(&ctx, issuer_x509, x, NULL, NULL, 0);

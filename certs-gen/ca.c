@@ -1,6 +1,7 @@
 /* pgtls certs-gen: generation and re-verification of a fixtures folder. */
 #include "ca.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -80,6 +81,34 @@ out:
     return result;
 }
 
+/* 1 if dir may be replaced: absent, empty, or a previous fixtures folder.
+ * Anything else (`--out ~` by mistake) is refused, never renamed away. */
+static int replaceable(const char *dir)
+{
+    char *index = fs_join(dir, "index.json");
+    DIR *d;
+    struct dirent *de;
+    int ok = 0;
+    if (!fs_exists(dir)) {
+        free(index);
+        return 1;
+    }
+    if (index && fs_exists(index)) {
+        free(index);
+        return 1;
+    }
+    free(index);
+    d = opendir(dir);
+    if (!d)
+        return 0;
+    ok = 1;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            ok = 0;
+    closedir(d);
+    return ok;
+}
+
 int ca_gen(const char *catalogue, const char *out_dir, const char *key_cache, pgtls_err *err)
 {
     ca_catalogue *cat = NULL;
@@ -91,6 +120,10 @@ int ca_gen(const char *catalogue, const char *out_dir, const char *key_cache, pg
         catalogue = ca_default_catalogue();
     if (!out_dir)
         out_dir = "out/fixtures";
+    ENSURE(replaceable(out_dir), err, PGTLS_ERR_USAGE,
+           "%s exists and is not a fixtures folder (no index.json): choose another --out or "
+           "empty it first",
+           out_dir);
     cat = ca_catalogue_load(catalogue, err);
     if (!cat)
         goto out;
@@ -145,6 +178,7 @@ int ca_gen_if_stale(const char *catalogue, const char *out_dir, const char *key_
                     long max_age_s, pgtls_err *err)
 {
     char *index_path = NULL, *text = NULL;
+    size_t text_len = 0;
     json_t *idx = NULL;
     int fresh = 0;
 
@@ -152,7 +186,7 @@ int ca_gen_if_stale(const char *catalogue, const char *out_dir, const char *key_
         catalogue = ca_default_catalogue();
     index_path = fs_join(out_dir, "index.json");
     if (index_path && fs_exists(index_path) &&
-        fs_read_file(catalogue, 4 << 20, &text, NULL, err) == 0) {
+        fs_read_file(catalogue, 4 << 20, &text, &text_len, err) == 0) {
         json_error_t jerr;
         idx = json_load_file(index_path, 0, &jerr);
         if (idx) {
@@ -161,7 +195,7 @@ int ca_gen_if_stale(const char *catalogue, const char *out_dir, const char *key_
             const char *sha = json_string_value(json_object_get(idx, "catalogue_sha256"));
             const char *when = json_string_value(json_object_get(idx, "generated_at"));
             ca_when w;
-            EVP_Digest(text, strlen(text), md, NULL, EVP_sha256(), NULL);
+            EVP_Digest(text, text_len, md, NULL, EVP_sha256(), NULL);
             for (int i = 0; i < 32; i++)
                 snprintf(hexmd + 2 * i, 3, "%02x", md[i]);
             snprintf(when_s, sizeof(when_s), "%s", when ? when : "");
@@ -179,7 +213,7 @@ int ca_gen_if_stale(const char *catalogue, const char *out_dir, const char *key_
     return ca_gen(catalogue, out_dir, key_cache, err) < 0 ? -1 : 1;
 }
 
-static STACK_OF(X509) *load_pem_certs(const char *path, pgtls_err *err)
+static STACK_OF(X509) * load_pem_certs(const char *path, pgtls_err *err)
 {
     STACK_OF(X509) *sk = sk_X509_new_null();
     BIO *bio = BIO_new_file(path, "r");
@@ -218,7 +252,7 @@ int ca_verify_fixtures(const char *fixtures_dir, void *report, pgtls_err *err)
     }
     for (size_t i = 0; i < fx_num_scenarios(idx); i++) {
         const fx_scenario *sc = fx_scenario_at(idx, i);
-        STACK_OF(X509) *chain;
+        STACK_OF(X509) * chain;
         int match;
         if (!sc->chain_pem)
             continue;
@@ -246,7 +280,8 @@ int ca_verify_fixtures(const char *fixtures_dir, void *report, pgtls_err *err)
             if (!declared)
                 continue;
             if (strcmp(st->kind, "missing") == 0)
-                snprintf(actual, sizeof(actual), "%s", fs_exists(st->pem) ? "file-exists" : "no-file");
+                snprintf(actual, sizeof(actual), "%s",
+                         fs_exists(st->pem) ? "file-exists" : "no-file");
             else if (strcmp(st->kind, "empty") == 0 || !stores[j] || sk_X509_num(stores[j]) == 0)
                 snprintf(actual, sizeof(actual), "no-file");
             else if (ca_verify_chain(chain, stores[j], 0, actual, sizeof(actual), err) < 0)
@@ -257,6 +292,18 @@ int ca_verify_fixtures(const char *fixtures_dir, void *report, pgtls_err *err)
                 if (out)
                     fprintf(out, "%s with store %s: declared %s, X509_verify_cert says %s\n",
                             sc->name, st->name, declared, actual);
+            } else if (st->system_dir) {
+                /* the SSL_CERT_DIR form of a system store must agree */
+                if (ca_verify_chain_dir(chain, st->system_dir, 0, actual, sizeof(actual), err) < 0)
+                    snprintf(actual, sizeof(actual), "error:%.150s", err->msg);
+                if (strcmp(actual, declared) != 0) {
+                    mismatches++;
+                    if (out)
+                        fprintf(out,
+                                "%s with store %s (hashed dir %s): declared %s, "
+                                "X509_verify_cert says %s\n",
+                                sc->name, st->name, st->system_dir, declared, actual);
+                }
             }
         }
         sk_X509_pop_free(chain, X509_free);

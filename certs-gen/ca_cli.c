@@ -27,7 +27,9 @@ static const char ca_usage[] =
     "                 and where it is used\n"
     "  verify [--fixtures DIR] re-check every declared verification result (exit 1 on a\n"
     "                 mismatch)\n"
-    "  inspect STORE.pem       classify a trust store and name the Azure roots it misses\n\n"
+    "  inspect STORE.pem       classify a trust store and name the Azure roots it misses\n"
+    "  clone CHAIN.pem [--out NAME]\n"
+    "                 print catalogue sections reproducing a captured chain with our keys\n\n"
     "defaults: --catalogue %s, --out/--fixtures " DEFAULT_FIXTURES ",\n"
     "--key-cache $XDG_CACHE_HOME/pgtls/keys/<catalogue name>.\n"
     "exit status: 0 ok, 1 findings (verify mismatch, inspect gaps), 2 usage or input error.\n";
@@ -143,8 +145,8 @@ static int cmd_list(int argc, char **argv)
     printf("scenarios:\n");
     for (size_t i = 0; i < fx_num_scenarios(idx); i++) {
         const fx_scenario *sc = fx_scenario_at(idx, i);
-        json_t *certs = json_object_get(json_object_get(chains, sc->chain ? sc->chain : ""),
-                                        "certs");
+        json_t *certs =
+            json_object_get(json_object_get(chains, sc->chain ? sc->chain : ""), "certs");
         size_t k;
         json_t *v;
         printf("  %-28s ", sc->name);
@@ -225,17 +227,32 @@ static int cmd_show(int argc, char **argv)
     {
         size_t k;
         json_t *n;
-        json_array_foreach(json_object_get(v, "certs"), k, n) if (strcmp(json_string_value(n),
-                                                                         o.positional) == 0)
+        json_array_foreach(json_object_get(v, "certs"), k,
+                           n) if (strcmp(json_string_value(n), o.positional) == 0)
             printf(" chain %s (position %zu)", key, k);
     }
     json_object_foreach(json_object_get(root, "stores"), key, v)
     {
         size_t k;
         json_t *n;
-        json_array_foreach(json_object_get(v, "certs"), k, n) if (strcmp(json_string_value(n),
-                                                                         o.positional) == 0)
+        json_array_foreach(json_object_get(v, "certs"), k,
+                           n) if (strcmp(json_string_value(n), o.positional) == 0)
             printf(" store %s", key);
+    }
+    printf("\nscenarios:");
+    json_object_foreach(json_object_get(root, "scenarios"), key, v)
+    {
+        /* a scenario uses the certificate when its chain sends it */
+        const char *chain_name = json_string_value(json_object_get(v, "chain"));
+        json_t *chain = json_object_get(json_object_get(root, "chains"),
+                                        chain_name ? chain_name : "");
+        size_t k;
+        json_t *n;
+        json_array_foreach(json_object_get(chain, "certs"), k, n)
+        {
+            if (strcmp(json_string_value(n), o.positional) == 0)
+                printf(" %s", key);
+        }
     }
     printf("\n");
     status = 0;
@@ -281,20 +298,21 @@ static const struct azure_root {
     const char *cn;
     const char *needed_for;
 } azure_roots[] = {
-    {"DigiCert Global Root G2", "old chain (G2 form), new chain (via cross cert), China after 2026"},
+    {"DigiCert Global Root G2",
+     "old chain (G2 form), new chain (via cross cert), China after 2026"},
     {"Microsoft RSA Root Certificate Authority 2017", "old chain (Microsoft form)"},
     {"Microsoft TLS RSA Root G2", "new chain (self-signed anchor; needed when the server omits "
                                   "the cross cert)"},
     {"DigiCert Global Root CA", "China regions before 2026, replicas"},
 };
 
-static int has_cn(STACK_OF(X509) *sk, const char *cn, int self_signed_only)
+static int has_cn(STACK_OF(X509) * sk, const char *cn, int self_signed_only)
 {
     for (int i = 0; i < sk_X509_num(sk); i++) {
         X509 *x = sk_X509_value(sk, i);
         char buf[256];
-        if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf,
-                                      sizeof(buf)) > 0 &&
+        if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, sizeof(buf)) >
+                0 &&
             strcmp(buf, cn) == 0 && (!self_signed_only || X509_self_signed(x, 0) == 1))
             return 1;
     }
@@ -360,17 +378,45 @@ static int cmd_inspect(int argc, char **argv)
         if (!has_cn(sk, azure_roots[i].cn, 1))
             printf("missing: %s (for %s)\n", azure_roots[i].cn, azure_roots[i].needed_for);
     printf("old Azure chain (ICA 03/04/07/08): %s\n",
-           old_ok ? "verifiable" : "NOT verifiable: add DigiCert Global Root G2 and Microsoft RSA "
-                                   "Root Certificate Authority 2017");
+           old_ok ? "verifiable"
+                  : "NOT verifiable: add DigiCert Global Root G2 and Microsoft RSA "
+                    "Root Certificate Authority 2017");
     printf("new Azure chain (OCSP NN + cross cert): %s\n",
            new_ok ? "verifiable" : "NOT verifiable: add DigiCert Global Root G2");
     printf("new Azure chain without the cross cert: %s\n",
-           new_short_ok ? "verifiable" : "NOT verifiable: add the self-signed Microsoft TLS RSA "
-                                         "Root G2");
+           new_short_ok ? "verifiable"
+                        : "NOT verifiable: add the self-signed Microsoft TLS RSA "
+                          "Root G2");
     status = old_ok && new_ok ? 0 : 1;
     sk_X509_pop_free(sk, X509_free);
     BIO_free(in);
     return status;
+}
+
+static int cmd_clone(int argc, char **argv)
+{
+    opts o;
+    pgtls_err err;
+    if (parse_opts(argc, argv, "NAME --out", &o) < 0)
+        return 2;
+    if (o.help) {
+        printf("usage: pgtls ca clone CHAIN.pem [--out NAME]\n\nPrints catalogue sections that "
+               "reproduce a captured chain (leaf first) field by field with our keys: "
+               "[cert NAME-0] ..., [chain NAME], [store NAME-root], [scenario NAME] (NAME "
+               "defaults to 'cloned'). Append them to a catalogue, then run 'pgtls ca gen' and "
+               "'pgtls ca verify'.\n");
+        return 0;
+    }
+    if (!o.positional) {
+        fprintf(stderr, "pgtls ca clone: which chain file? (pgtls ca clone CHAIN.pem)\n");
+        return 2;
+    }
+    err_clear(&err);
+    if (ca_clone_chain(o.positional, o.out ? o.out : "cloned", stdout, &err) < 0) {
+        fprintf(stderr, "pgtls ca clone: %s\n", err.msg);
+        return err_exit_status(err.code);
+    }
+    return 0;
 }
 
 int ca_cli_main(int argc, char **argv)
@@ -378,11 +424,8 @@ int ca_cli_main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"gen", cmd_gen},
-                {"list", cmd_list},
-                {"show", cmd_show},
-                {"verify", cmd_verify},
-                {"inspect", cmd_inspect}};
+    } cmds[] = {{"gen", cmd_gen},       {"list", cmd_list},       {"show", cmd_show},
+                {"verify", cmd_verify}, {"inspect", cmd_inspect}, {"clone", cmd_clone}};
     if (argc < 2) {
         fprintf(stderr, ca_usage, ca_default_catalogue());
         return 2;

@@ -15,7 +15,7 @@
 
 /* A date of the catalogue: absolute, or relative to the generation time. */
 typedef struct ca_when {
-    int relative;   /* 1: offset seconds from "now" */
+    int relative;    /* 1: offset seconds from "now" */
     long long value; /* absolute: seconds since the epoch (UTC); relative: offset */
 } ca_when;
 
@@ -188,8 +188,12 @@ int ca_signature_valid(const char *sig);
  * default flags, auth level 2, at time `at` (0 = now). Writes the result
  * class ("ok", "untrusted", "expired", "not-yet-valid", "too-weak", or
  * "error:<openssl reason>") into out. Returns 0, -1 on a setup error. */
-int ca_verify_chain(STACK_OF(X509) *chain, STACK_OF(X509) *trusted, time_t at, char *out,
+int ca_verify_chain(STACK_OF(X509) * chain, STACK_OF(X509) * trusted, time_t at, char *out,
                     size_t out_len, pgtls_err *err);
+/* The same with the trusted set looked up in a c_rehash-style folder (what
+ * SSL_CERT_DIR gives libssl). */
+int ca_verify_chain_dir(STACK_OF(X509) *chain, const char *hashed_dir, time_t at, char *out,
+                        size_t out_len, pgtls_err *err);
 /* libpq's host-name rules (fe-secure-common.c, fe-secure-openssl.c): 1 match, 0 not. */
 int ca_host_matches(X509 *leaf, const char *host);
 
@@ -197,9 +201,15 @@ int ca_host_matches(X509 *leaf, const char *host);
 /* Writes every artifact and index.json into dir (which exists and is empty). */
 int ca_write_fixtures(ca_catalogue *cat, const char *dir, time_t now, pgtls_err *err);
 /* A certificate-only PKCS#12 truststore with Java's trusted-cert attribute. */
-int ca_write_p12(STACK_OF(X509) *certs, char **aliases, const char *password, const char *path,
+int ca_write_p12(STACK_OF(X509) * certs, char **aliases, const char *password, const char *path,
                  pgtls_err *err);
 
 #define CA_P12_PASSWORD "changeit"
+
+/* clone.c */
+/* Writes catalogue sections ([cert PREFIX-N] ..., a chain, a root store and a
+ * scenario) reproducing every certificate of a PEM chain with our keys.
+ * Returns 0 or -1 with a message in err. */
+int ca_clone_chain(const char *pem_path, const char *prefix, FILE *out, pgtls_err *err);
 
 #endif

@@ -8,13 +8,23 @@
 #include <ctype.h>
 #include <ini.h>
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ca_internal.h"
 #include "fs.h"
 
-typedef enum { SEC_NONE, SEC_CATALOGUE, SEC_KEY, SEC_CERT, SEC_CHAIN, SEC_STORE, SEC_SCENARIO, SEC_OSSL } sec_type;
+typedef enum {
+    SEC_NONE,
+    SEC_CATALOGUE,
+    SEC_KEY,
+    SEC_CERT,
+    SEC_CHAIN,
+    SEC_STORE,
+    SEC_SCENARIO,
+    SEC_OSSL
+} sec_type;
 
 typedef struct parse_state {
     ca_catalogue *cat;
@@ -35,11 +45,11 @@ typedef struct parse_state {
     int seen_catalogue;
 } parse_state;
 
-static const char *const verify_results[] = {"ok",       "untrusted", "expired",
-                                             "not-yet-valid", "too-weak", "no-file"};
-static const char *const store_kinds[] = {"roots",      "bundle", "pinned-intermediate",
+static const char *const verify_results[] = {"ok",       "untrusted", "expired", "not-yet-valid",
+                                             "too-weak", "no-file"};
+static const char *const store_kinds[] = {"roots",       "bundle",     "pinned-intermediate",
                                           "pinned-leaf", "wrong-root", "empty",
-                                          "missing",    "system"};
+                                          "missing",     "system"};
 static const char *const auth_choices[] = {"trust", "password", "md5", "scram-sha-256", NULL};
 static const char *const proto_choices[] = {"", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL};
 
@@ -104,7 +114,7 @@ static int parse_bool(const char *v, int *out)
 
 /* Sets the error "FILE:LINE: message" once and returns -1. */
 __attribute__((format(printf, 4, 5))) static int cat_err(pgtls_err *err, const char *path, int line,
-                                                          const char *fmt, ...)
+                                                         const char *fmt, ...)
 {
     char msg[1600];
     va_list ap;
@@ -201,8 +211,8 @@ static int set_once(parse_state *ps, char **field, int *line_field, const char *
             *field = joined;
             return 0;
         }
-        return cat_err(ps->err, ps->cat->path, ps->line,
-                       "'%s' is set twice in [%s] (keep one)", key, ps->cur_section);
+        return cat_err(ps->err, ps->cat->path, ps->line, "'%s' is set twice in [%s] (keep one)",
+                       key, ps->cur_section);
     }
     *field = strdup(value);
     if (!*field)
@@ -390,12 +400,18 @@ static int handle_cert(parse_state *ps, ca_cert *c, const char *key, const char 
         if (ps->continuation && c->num_exts > 0 && strcmp(ps->prev_key, "ext") == 0) {
             ca_ext *last = &c->exts[c->num_exts - 1];
             size_t vlen = strlen(last->value);
+            const char *sep = ",";
             char *joined;
-            while (vlen && (last->value[vlen - 1] == ',' || last->value[vlen - 1] == ' '))
+            if (vlen && last->value[vlen - 1] == '\\') {
+                /* "\" at the end of a line: join without a comma (DER hex) */
                 last->value[--vlen] = '\0';
-            while (*value == ',' || *value == ' ')
+                sep = "";
+            }
+            while (*sep && vlen && (last->value[vlen - 1] == ',' || last->value[vlen - 1] == ' '))
+                last->value[--vlen] = '\0';
+            while (*sep && (*value == ',' || *value == ' '))
                 value++;
-            joined = str_printf("%s%s%s", last->value, vlen ? "," : "", value);
+            joined = str_printf("%s%s%s", last->value, vlen ? sep : "", value);
             if (!joined)
                 return err_set(ps->err, PGTLS_ERR_NOMEM, "out of memory");
             free(last->value);
@@ -519,8 +535,7 @@ static int cat_handler(void *user, const char *section, const char *key, const c
         else if (strncmp(key, "server.", 7) == 0)
             rc = check_server_field(ps, key + 7, value) < 0
                      ? -1
-                     : add_kv(ps, &cat->server_defaults, &cat->num_server_defaults, key + 7,
-                              value);
+                     : add_kv(ps, &cat->server_defaults, &cat->num_server_defaults, key + 7, value);
         else
             rc = unknown_key(ps, key, "name, default_host, description, server.*");
         break;
@@ -602,8 +617,7 @@ done:
     return 1;
 }
 
-ca_key *find_key(const ca_catalogue *cat, const char *name);
-ca_key *find_key(const ca_catalogue *cat, const char *name)
+static ca_key *find_key(const ca_catalogue *cat, const char *name)
 {
     for (size_t i = 0; i < cat->num_keys; i++)
         if (strcmp(cat->keys[i].name, name) == 0)
@@ -650,8 +664,26 @@ static void ca_facts(const ca_cert *c, int *is_ca, int *pathlen)
     *pathlen = -1;
     for (size_t i = 0; i < c->num_exts; i++) {
         const char *p;
+        const char *der;
         if (strcmp(c->exts[i].name, "basicConstraints") != 0)
             continue;
+        der = strstr(c->exts[i].value, "DER:");
+        if (der) {
+            /* raw DER (e.g. from `pgtls ca clone`): decode it */
+            long len = 0;
+            unsigned char *buf = OPENSSL_hexstr2buf(der + 4, &len);
+            const unsigned char *q = buf;
+            BASIC_CONSTRAINTS *bc = buf ? d2i_BASIC_CONSTRAINTS(NULL, &q, len) : NULL;
+            ERR_clear_error();
+            if (bc) {
+                *is_ca = bc->ca != 0;
+                if (bc->pathlen)
+                    *pathlen = (int)ASN1_INTEGER_get(bc->pathlen);
+            }
+            BASIC_CONSTRAINTS_free(bc);
+            OPENSSL_free(buf);
+            continue;
+        }
         if (strstr(c->exts[i].value, "CA:TRUE") || strstr(c->exts[i].value, "CA:true"))
             *is_ca = 1;
         p = strstr(c->exts[i].value, "pathlen:");
@@ -666,8 +698,8 @@ static int validate_cert(ca_catalogue *cat, ca_cert *c, pgtls_err *err)
     pgtls_err sub;
 
     if (!c->subject)
-        return cat_err(err, path, c->line, "certificate '%s' has no subject (add subject = C=.., CN=..)",
-                       c->name);
+        return cat_err(err, path, c->line,
+                       "certificate '%s' has no subject (add subject = C=.., CN=..)", c->name);
     if (!c->issuer_name)
         return cat_err(err, path, c->line,
                        "certificate '%s' has no issuer (add issuer = self or issuer = CERT)",
@@ -716,8 +748,8 @@ static int validate_cert(ca_catalogue *cat, ca_cert *c, pgtls_err *err)
     if (c->serial) {
         size_t n = strlen(c->serial);
         if (n == 0 || n > 40)
-            return cat_err(err, path, c->serial_line,
-                           "serial '%s' must be 1 to 40 hex digits", c->serial);
+            return cat_err(err, path, c->serial_line, "serial '%s' must be 1 to 40 hex digits",
+                           c->serial);
         for (size_t i = 0; i < n; i++)
             if (!isxdigit((unsigned char)c->serial[i]))
                 return cat_err(err, path, c->serial_line,
@@ -763,7 +795,8 @@ static int resolve_cert_like(ca_catalogue *cat, ca_cert *c, pgtls_err *err)
         copy_str(&c->issuer_name, &c->issuer_line, base->issuer_name, base->issuer_line) < 0 ||
         copy_str(&c->subject, &c->subject_line, base->subject, base->subject_line) < 0 ||
         copy_str(&c->dn_string, &c->dn_string_line, base->dn_string, base->dn_string_line) < 0 ||
-        copy_str(&c->not_before, &c->not_before_line, base->not_before, base->not_before_line) < 0 ||
+        copy_str(&c->not_before, &c->not_before_line, base->not_before, base->not_before_line) <
+            0 ||
         copy_str(&c->not_after, &c->not_after_line, base->not_after, base->not_after_line) < 0 ||
         copy_str(&c->signature, &c->signature_line, base->signature, base->signature_line) < 0 ||
         copy_str(&c->role, &c->role_line, base->role, base->role_line) < 0)
@@ -980,8 +1013,8 @@ static int resolve_like(ca_catalogue *cat, ca_scenario *sc, int depth, pgtls_err
     base = ca_catalogue_scenario(cat, sc->like);
     if (!base)
         return cat_err(err, cat->path, sc->like_line,
-                       "scenario '%s' is like '%s', which is not defined (fix the name)",
-                       sc->name, sc->like);
+                       "scenario '%s' is like '%s', which is not defined (fix the name)", sc->name,
+                       sc->like);
     if (resolve_like(cat, base, depth + 1, err) < 0)
         return -1;
     if (!sc->chain && base->chain) {
@@ -1162,8 +1195,9 @@ ca_catalogue *ca_catalogue_parse(const char *path, const char *text, size_t len,
         ENSURE(bio && cat->ossl_conf, err, PGTLS_ERR_NOMEM, "out of memory");
         if (NCONF_load_bio(cat->ossl_conf, bio, &eline) <= 0) {
             BIO_free(bio);
-            err_ossl(err, "%s: the [ossl ...] sections do not form a valid OpenSSL config (line %ld of "
-                          "their concatenation)",
+            err_ossl(err,
+                     "%s: the [ossl ...] sections do not form a valid OpenSSL config (line %ld of "
+                     "their concatenation)",
                      path, eline);
             goto out;
         }

@@ -103,8 +103,8 @@ X509_NAME *ca_dn_parse(const char *text, const char *dflt, pgtls_err *err)
                attr);
         ENSURE(vlen > 0, err, PGTLS_ERR_INPUT, "DN attribute %s has an empty value", attr);
         TRY(string_type(attr, type[0] ? type : dflt, nid, value, vlen, &asn1_type, err));
-        TRY_OSSL(X509_NAME_add_entry_by_NID(name, nid, asn1_type, (unsigned char *)value,
-                                            (int)vlen, -1, 0),
+        TRY_OSSL(X509_NAME_add_entry_by_NID(name, nid, asn1_type, (unsigned char *)value, (int)vlen,
+                                            -1, 0),
                  err, "DN attribute %s", attr);
         count++;
     }
@@ -125,8 +125,9 @@ char *ca_dn_string(const X509_NAME *name)
     char *data, *out = NULL;
     long len;
     unsigned long flags = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN | XN_FLAG_DUMP_UNKNOWN_FIELDS |
-                          ASN1_STRFLGS_ESC_2253 | ASN1_STRFLGS_ESC_CTRL | ASN1_STRFLGS_UTF8_CONVERT |
-                          ASN1_STRFLGS_DUMP_UNKNOWN | ASN1_STRFLGS_DUMP_DER;
+                          ASN1_STRFLGS_ESC_2253 | ASN1_STRFLGS_ESC_CTRL |
+                          ASN1_STRFLGS_UTF8_CONVERT | ASN1_STRFLGS_DUMP_UNKNOWN |
+                          ASN1_STRFLGS_DUMP_DER;
     if (!bio)
         return NULL;
     if (X509_NAME_print_ex(bio, name, 0, flags) >= 0) {

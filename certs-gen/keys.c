@@ -7,13 +7,16 @@
  * that does not parse is an error (we never silently replace a key a user
  * may have pinned). */
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ca_internal.h"
 #include "fs.h"
@@ -24,8 +27,8 @@ static const struct key_type {
     size_t bits;
     const char *group;
 } key_types[] = {
-    {"RSA-1024", "RSA", 1024, NULL},       {"RSA-2048", "RSA", 2048, NULL},
-    {"RSA-3072", "RSA", 3072, NULL},       {"RSA-4096", "RSA", 4096, NULL},
+    {"RSA-1024", "RSA", 1024, NULL},         {"RSA-2048", "RSA", 2048, NULL},
+    {"RSA-3072", "RSA", 3072, NULL},         {"RSA-4096", "RSA", 4096, NULL},
     {"RSA-PSS-2048", "RSA-PSS", 2048, NULL}, {"EC-P256", "EC", 0, "P-256"},
     {"EC-P384", "EC", 0, "P-384"},
 };
@@ -116,46 +119,79 @@ out:
     return result;
 }
 
-int ca_key_load(ca_key *key, const char *cache_dir, pgtls_err *err)
+/* Reads path into *out when it holds a key of the wanted type; *out stays
+ * NULL when the file is absent or holds another type (stale). Returns -1
+ * when the file is corrupt. */
+static int read_cached(const ca_key *key, const char *path, EVP_PKEY **out, pgtls_err *err)
 {
-    char *path = NULL, *text = NULL;
+    char *text = NULL;
     size_t len = 0;
     BIO *bio = NULL;
     EVP_PKEY *pkey = NULL;
     char have[32];
     int result = -1;
 
+    *out = NULL;
+    if (!fs_exists(path))
+        return 0;
+    TRY(fs_read_file(path, 1 << 20, &text, &len, err));
+    bio = BIO_new_mem_buf(text, (int)len);
+    ENSURE(bio, err, PGTLS_ERR_NOMEM, "out of memory");
+    ERR_clear_error();
+    pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    if (!pkey) {
+        ERR_clear_error();
+        err_set(err, PGTLS_ERR_INPUT,
+                "%s: cached key '%s' is corrupt (not a PEM private key); delete the file "
+                "(or the whole key cache) and run 'pgtls ca gen' again to make a new one",
+                path, key->name);
+        goto out;
+    }
+    if (strcmp(ca_key_describe(pkey, have, sizeof(have)), key->type) == 0) {
+        /* Keys written by older versions or by hand: enforce 0600. */
+        chmod(path, 0600);
+        *out = pkey;
+        pkey = NULL;
+    } /* else: the catalogue changed the key type, the cached key is stale */
+    result = 0;
+out:
+    EVP_PKEY_free(pkey);
+    BIO_free(bio);
+    free(text);
+    return result;
+}
+
+int ca_key_load(ca_key *key, const char *cache_dir, pgtls_err *err)
+{
+    char *path = NULL, *lock_path = NULL;
+    EVP_PKEY *pkey = NULL;
+    int lock_fd = -1, result = -1;
+
     path = str_printf("%s/%s.key", cache_dir, key->name);
     ENSURE(path, err, PGTLS_ERR_NOMEM, "out of memory");
-    if (fs_exists(path)) {
-        TRY(fs_read_file(path, 1 << 20, &text, &len, err));
-        bio = BIO_new_mem_buf(text, (int)len);
-        ENSURE(bio, err, PGTLS_ERR_NOMEM, "out of memory");
-        ERR_clear_error();
-        pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-        if (!pkey) {
-            ERR_clear_error();
-            err_set(err, PGTLS_ERR_INPUT,
-                    "%s: cached key '%s' is corrupt (not a PEM private key); delete the file "
-                    "(or the whole key cache) and run 'pgtls ca gen' again to make a new one",
-                    path, key->name);
-            goto out;
-        }
-        if (strcmp(ca_key_describe(pkey, have, sizeof(have)), key->type) != 0) {
-            /* The catalogue changed the key type: the cached key is stale. */
-            EVP_PKEY_free(pkey);
-            pkey = NULL;
-        } else {
-            /* Keys written by older versions or by hand: enforce 0600. */
-            chmod(path, 0600);
-        }
-    }
+    TRY(read_cached(key, path, &pkey, err));
     if (!pkey) {
-        TRY(fs_mkdir_p(cache_dir, 0700, err));
-        pkey = ca_key_generate(key->type, err);
-        if (!pkey)
+        if (fs_mkdir_p(cache_dir, 0700, err) < 0) {
+            err_prefix(err, "key cache (pass a writable --key-cache DIR)");
             goto out;
-        TRY(store_key(pkey, path, err));
+        }
+        /* Several gens may start cold at once (parallel tests): one lock per
+         * cache makes them share the work instead of each generating every
+         * RSA-4096 key; the loser of the race re-reads what the winner wrote. */
+        lock_path = str_printf("%s/.lock", cache_dir);
+        ENSURE(lock_path, err, PGTLS_ERR_NOMEM, "out of memory");
+        lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        ENSURE(lock_fd >= 0, err, PGTLS_ERR_IO,
+               "cannot open %s: %s (pass a writable --key-cache DIR)", lock_path, strerror(errno));
+        while (flock(lock_fd, LOCK_EX) != 0 && errno == EINTR)
+            ;
+        TRY(read_cached(key, path, &pkey, err));
+        if (!pkey) {
+            pkey = ca_key_generate(key->type, err);
+            if (!pkey)
+                goto out;
+            TRY(store_key(pkey, path, err));
+        }
     }
     EVP_PKEY_free(key->pkey);
     key->pkey = pkey; /* ownership moves to the key */
@@ -165,9 +201,10 @@ int ca_key_load(ca_key *key, const char *cache_dir, pgtls_err *err)
     path = NULL;
     result = 0;
 out:
+    if (lock_fd >= 0)
+        close(lock_fd); /* releases the lock */
     EVP_PKEY_free(pkey);
-    BIO_free(bio);
-    free(text);
+    free(lock_path);
     free(path);
     return result;
 }

@@ -41,21 +41,49 @@ static const char *classify(int code)
     }
 }
 
+static int verify_with_store(X509_STORE *store, STACK_OF(X509) *chain, time_t at, char *out,
+                             size_t out_len, pgtls_err *err);
+
 int ca_verify_chain(STACK_OF(X509) *chain, STACK_OF(X509) *trusted, time_t at, char *out,
                     size_t out_len, pgtls_err *err)
 {
     X509_STORE *store = X509_STORE_new();
+    int result = -1;
+    ENSURE(store, err, PGTLS_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < sk_X509_num(trusted); i++)
+        TRY_OSSL(X509_STORE_add_cert(store, sk_X509_value(trusted, i)), err,
+                 "adding a trusted certificate");
+    result = verify_with_store(store, chain, at, out, out_len, err);
+out:
+    X509_STORE_free(store);
+    return result;
+}
+
+int ca_verify_chain_dir(STACK_OF(X509) *chain, const char *hashed_dir, time_t at, char *out,
+                        size_t out_len, pgtls_err *err)
+{
+    X509_STORE *store = X509_STORE_new();
+    int result = -1;
+    ENSURE(store, err, PGTLS_ERR_NOMEM, "out of memory");
+    /* What SSL_CERT_DIR gives libssl: lookup by subject hash (<hash>.<n>). */
+    TRY_OSSL(X509_STORE_load_path(store, hashed_dir), err, "loading %s", hashed_dir);
+    result = verify_with_store(store, chain, at, out, out_len, err);
+out:
+    X509_STORE_free(store);
+    return result;
+}
+
+static int verify_with_store(X509_STORE *store, STACK_OF(X509) *chain, time_t at, char *out,
+                             size_t out_len, pgtls_err *err)
+{
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     STACK_OF(X509) *untrusted = sk_X509_new_null();
     X509_VERIFY_PARAM *param;
     int result = -1, rc, code;
     const char *cls;
 
-    ENSURE(store && ctx && untrusted && sk_X509_num(chain) > 0, err, PGTLS_ERR_NOMEM,
+    ENSURE(ctx && untrusted && sk_X509_num(chain) > 0, err, PGTLS_ERR_NOMEM,
            "out of memory or empty chain");
-    for (int i = 0; i < sk_X509_num(trusted); i++)
-        TRY_OSSL(X509_STORE_add_cert(store, sk_X509_value(trusted, i)), err,
-                 "adding a trusted certificate");
     for (int i = 1; i < sk_X509_num(chain); i++)
         TRY_OSSL(sk_X509_push(untrusted, sk_X509_value(chain, i)), err, "building the chain");
     TRY_OSSL(X509_STORE_CTX_init(ctx, store, sk_X509_value(chain, 0), untrusted), err,
@@ -78,7 +106,6 @@ int ca_verify_chain(STACK_OF(X509) *chain, STACK_OF(X509) *trusted, time_t at, c
 out:
     sk_X509_free(untrusted); /* the certificates belong to the caller */
     X509_STORE_CTX_free(ctx);
-    X509_STORE_free(store);
     return result;
 }
 

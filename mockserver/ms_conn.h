@@ -120,6 +120,9 @@ struct ms_conn {
     SSL *ssl;                  /* when TLS is up (ms_tls.c) */
     int too_many;              /* over max_connections: FATAL 53300 after startup */
     atomic_int *stopping;      /* set when the server shuts down, or NULL */
+    int stop_fd;               /* readable once the server stops (-1: none) */
+    int timeout_ms;            /* of every read; 0: none */
+    uint32_t md5_salt;         /* 0: random (tests fix it) */
     /* pg_stat_activity of the whole server; NULL: only this connection */
     size_t (*activity)(void *ud, ms_activity *rows, size_t max);
     void *activity_ud;
@@ -160,12 +163,18 @@ void ms_tls_conn_free(ms_conn *c);
 typedef struct ms_memio {
     const uint8_t *in;
     size_t in_len, in_off;
+    /* Offsets where the client "waits for the server": pending() is false
+     * there (models separate TCP writes for the CVE-2021-23214 check). */
+    const size_t *breaks;
+    size_t num_breaks;
+    uint32_t md5_salt; /* 0: random */
     ms_buf out;
 } ms_memio;
 extern const ms_io_ops ms_memory_io;
 
 /* Runs a full session over memory: input bytes in, server output in
- * mio->out (the caller cleans it up). prof may have ssl = 0 only. */
+ * mio->out (the caller cleans it up). prof may have ssl = 0 only.
+ * mio->breaks/num_breaks are kept as the caller set them. */
 void ms_session_run_memory(ms_profile *prof, const uint8_t *in, size_t in_len, ms_memio *mio,
                            ms_event *out_ev);
 

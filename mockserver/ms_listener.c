@@ -58,6 +58,7 @@ struct ms_server {
     conn_node *conns;
     int num_conns;
     int wake[2];
+    int stop_pipe[2]; /* written once at stop; every connection polls it */
     pthread_t acceptor;
     int started, stopped;
     atomic_int stopping;
@@ -191,6 +192,8 @@ static void accept_one(ms_server *s, listener *l)
     n->c.fd = fd;
     n->c.prof = ms_profile_ref(l->prof);
     n->c.stopping = &s->stopping;
+    n->c.stop_fd = s->stop_pipe[0];
+    n->c.timeout_ms = s->opts.timeout_ms;
     n->c.activity = activity_cb;
     n->c.activity_ud = s;
     n->c.publish = publish_cb;
@@ -326,6 +329,7 @@ ms_server *ms_server_new(const ms_options *opts, pgtls_err *err)
     }
     s->opts = *opts;
     s->wake[0] = s->wake[1] = -1;
+    s->stop_pipe[0] = s->stop_pipe[1] = -1;
     if (s->opts.max_connections <= 0)
         s->opts.max_connections = 4096;
     if (s->opts.timeout_ms <= 0)
@@ -343,7 +347,8 @@ ms_server *ms_server_new(const ms_options *opts, pgtls_err *err)
         err_set(err, PGTLS_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+    if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
+        pipe2(s->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
         err_set(err, PGTLS_ERR_IO, "cannot create a pipe: %s", strerror(errno));
         goto fail;
     }
@@ -647,12 +652,19 @@ void ms_server_stop(ms_server *s)
             close(s->ls[i]->fd);
             s->ls[i]->fd = -1;
         }
-    /* Wake every connection blocked in a read: it sees EOF, notices
-     * `stopping`, answers FATAL 57P01 and records server-shutdown. */
-    while (s->num_conns > 0) {
+    /* Idle connections wait in poll() on the stop pipe: they answer FATAL
+     * 57P01 over their intact session and record server-shutdown. Those
+     * still in a TLS handshake (blocked inside OpenSSL) get their read side
+     * shut after a grace period. */
+    {
+        ssize_t w = write(s->stop_pipe[1], "s", 1);
+        (void)w;
+    }
+    for (int round = 0; s->num_conns > 0; round++) {
         struct timespec ts;
-        for (n = s->conns; n; n = n->next)
-            shutdown(n->c.fd, SHUT_RD);
+        if (round >= 4)
+            for (n = s->conns; n; n = n->next)
+                shutdown(n->c.fd, SHUT_RD);
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 50 * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
@@ -685,6 +697,10 @@ void ms_server_free(ms_server *s)
         close(s->wake[0]);
     if (s->wake[1] >= 0)
         close(s->wake[1]);
+    if (s->stop_pipe[0] >= 0)
+        close(s->stop_pipe[0]);
+    if (s->stop_pipe[1] >= 0)
+        close(s->stop_pipe[1]);
     fx_index_free(s->idx);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->log_mu);

@@ -30,6 +30,10 @@ static int mem_write_all(ms_conn *c, const void *buf, size_t n)
 static int mem_pending(ms_conn *c)
 {
     ms_memio *m = c->io_ctx;
+    size_t i;
+    for (i = 0; i < m->num_breaks; i++)
+        if (m->breaks[i] == m->in_off)
+            return 0;
     return m->in_off < m->in_len;
 }
 
@@ -81,6 +85,8 @@ void ms_session_run_memory(ms_profile *prof, const uint8_t *in, size_t in_len, m
     c->io_ctx = mio;
     c->prof = ms_profile_ref(prof);
     c->fd = -1;
+    c->md5_salt = mio->md5_salt;
+    c->stop_fd = -1;
     c->pid = 4242;
     c->cancel_key = 0x1234;
     ms_conn_init(c);

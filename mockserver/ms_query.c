@@ -689,6 +689,15 @@ static int select_activity(ms_qctx *q, const lexed *L, size_t from, item *items,
     size_t i = from + 1, max = 8192, nrows, k, c;
     int only_self = 0, order_col = -1, order_desc = 0, use_ssl = 0, use_act = 0;
     ms_activity *rows;
+    if (star) { /* SELECT * FROM pg_stat_ssl: its columns in order */
+        for (c = 0; c < PG_STAT_SSL_COLS; c++) {
+            memset(&items[c], 0, sizeof(items[c]));
+            snprintf(items[c].name, sizeof(items[c].name), "%s", activity_cols[c].name);
+            items[c].oid = activity_cols[c].oid;
+            items[c].colref = (int)c;
+        }
+        n_items = PG_STAT_SSL_COLS;
+    }
     /* FROM list: table [alias] [JOIN table [alias] ON a = b] */
     while (i < L->n) {
         if (L->t[i].kind == T_IDENT &&
@@ -763,17 +772,8 @@ static int select_activity(ms_qctx *q, const lexed *L, size_t from, item *items,
     }
     if (!use_ssl && !use_act)
         return -1;
-    if (star) { /* SELECT * FROM pg_stat_ssl */
-        if (use_act)
-            return -1;
-        for (c = 0; c < PG_STAT_SSL_COLS; c++) {
-            memset(&items[c], 0, sizeof(items[c]));
-            snprintf(items[c].name, sizeof(items[c].name), "%s", activity_cols[c].name);
-            items[c].oid = activity_cols[c].oid;
-            items[c].colref = (int)c;
-        }
-        n_items = PG_STAT_SSL_COLS;
-    }
+    if (star && use_act)
+        return -1;
     for (k = 0; k < n_items; k++)
         add_col(r, items[k].name, items[k].oid);
     rows = calloc(max, sizeof(*rows));
@@ -859,6 +859,20 @@ static int run_select(ms_qctx *q, const lexed *L, const char *sql, ms_result *r)
     item items[MS_MAX_COLS];
     size_t i = 1, n = 0, k;
     int star = 0;
+    for (k = 0; k < L->n; k++)
+        if (is_kw(L, k, "from") && (is_kw(L, k + 1, "pg_type") ||
+                                    (is_kw(L, k + 1, "pg_catalog") && is_op(L, k + 2, ".") &&
+                                     is_kw(L, k + 3, "pg_type")))) {
+            int rc = select_pg_type(L, r);
+            if (rc == -3)
+                return -1;
+            if (rc < 0) {
+                ms_result_cleanup(r);
+                r->num_cols = 0;
+                return unsupported(r, sql);
+            }
+            return 0;
+        }
     if (is_op(L, 1, "*")) {
         star = 1;
         i = 2;

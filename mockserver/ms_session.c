@@ -399,7 +399,12 @@ static int authenticate(ms_conn *c, const char *user)
         int md5 = !strcmp(p->auth, "md5");
         uint8_t salt[4] = {0};
         c->ev.auth_method = md5 ? "md5" : "password";
-        if (md5)
+        if (md5 && c->md5_salt) {
+            salt[0] = (uint8_t)(c->md5_salt >> 24);
+            salt[1] = (uint8_t)(c->md5_salt >> 16);
+            salt[2] = (uint8_t)(c->md5_salt >> 8);
+            salt[3] = (uint8_t)c->md5_salt;
+        } else if (md5)
             RAND_bytes(salt, 4);
         ms_be_auth(&c->out, md5 ? 5 : 3, salt, md5 ? 4 : 0);
         if (flush_out(c) != 1) {
@@ -1140,12 +1145,6 @@ void ms_session_run(ms_conn *c)
     for (i = 0; i < sizeof(reported_order) / sizeof(reported_order[0]); i++)
         ms_be_param_status(&c->out, reported_order[i],
                            ms_settings_get(&c->settings, reported_order[i]));
-    ms_be_key_data(&c->out, c->pid, c->cancel_key);
-    ms_be_ready(&c->out, 'I');
-    if (flush_out(c) != 1) {
-        end_on_read(c, 0, "sending the start-up reply");
-        goto out;
-    }
     /* pg_stat_activity row */
     c->act.pid = c->pid;
     c->act.ssl = c->tls_active;
@@ -1158,7 +1157,14 @@ void ms_session_run(ms_conn *c)
     snprintf(c->act.datname, sizeof(c->act.datname), "%s", st.database);
     snprintf(c->act.usename, sizeof(c->act.usename), "%s", st.user);
     snprintf(c->act.backend_type, sizeof(c->act.backend_type), "client backend");
+    /* Published before ReadyForQuery so a client that saw it is listed. */
     publish(c);
+    ms_be_key_data(&c->out, c->pid, c->cancel_key);
+    ms_be_ready(&c->out, 'I');
+    if (flush_out(c) != 1) {
+        end_on_read(c, 0, "sending the start-up reply");
+        goto out;
+    }
     query_loop(c);
 out:
     free(startup_buf);

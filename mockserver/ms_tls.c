@@ -391,10 +391,34 @@ ms_profile *ms_profile_new_plain(const char *auth, const char *user, const char 
 
 /* ---- the socket transport ---- */
 
+/* Waits until the socket has data, the server stops or the read timeout
+ * passes: 1, -1 (stopping) or -2 (timeout). Waiting here rather than inside
+ * recv lets a stopping server still write its FATAL over an intact TLS
+ * session. */
+static int wait_readable(ms_conn *c)
+{
+    struct pollfd p[2] = {{c->fd, POLLIN, 0}, {c->stop_fd, POLLIN, 0}};
+    if (c->ssl && SSL_pending(c->ssl) > 0)
+        return 1;
+    for (;;) {
+        int rc = poll(p, c->stop_fd >= 0 ? 2 : 1, c->timeout_ms > 0 ? c->timeout_ms : -1);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc == 0)
+            return -2;
+        if (rc > 0 && c->stop_fd >= 0 && (p[1].revents & POLLIN))
+            return -1;
+        return 1;
+    }
+}
+
 static int sock_read_exact(ms_conn *c, void *buf, size_t n)
 {
     size_t got = 0;
     while (got < n) {
+        int w = wait_readable(c);
+        if (w != 1)
+            return w;
         if (c->ssl) {
             size_t r = 0;
             int rc;
@@ -477,6 +501,9 @@ static void sock_drain(ms_conn *c, size_t n)
 
 static int sock_peek1(ms_conn *c, uint8_t *b)
 {
+    int w = wait_readable(c);
+    if (w != 1)
+        return w;
     for (;;) {
         ssize_t r = recv(c->fd, b, 1, MSG_PEEK);
         if (r == 1)

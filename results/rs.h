@@ -7,7 +7,9 @@
  * and client, rs_matrix_write after each batch (atomic: an interrupted run
  * leaves the last complete file), rs_matrix_set_incomplete on SIGINT.
  * Every rs_matrix_* call on one matrix is serialised by an internal mutex, so
- * runner workers may call them concurrently.
+ * runner workers may record and write concurrently. The renderers and
+ * rs_matrix_json read the document without the lock: call them once the
+ * recording is over (or from the recording thread).
  */
 #ifndef PGTLS_RS_H
 #define PGTLS_RS_H

@@ -24,7 +24,7 @@ static const char css[] =
     "max-height:90%;overflow:auto;background:#fff;border:2px solid #444;padding:1em;"
     "box-shadow:0 2px 12px #0004}#detail pre{white-space:pre-wrap;background:#f6f6f6;"
     "padding:.5em}.run{color:#555}.r-ready{background:#c8f0c8}.r-breaks{background:#f7b4b4}"
-    ".r-other{background:#eee}";
+    ".r-partial{background:#fde8a6}.r-other{background:#eee}";
 
 static const char js[] =
     "(function(){\n"
@@ -65,7 +65,7 @@ static const char js[] =
     "'data-store':c.store});tr.appendChild(el('td',null,c.id));"
     "clients.forEach(function(cl){var r=(c.results||{})[cl.key];var td;if(!r){td=el('td',{'class':'cell none'},'—');}"
     "else{td=el('td',{'class':'cell v-'+r.verdict,title:'expected '+r.expected+', observed '+r.observed+' ('+r.verdict+')',"
-    "'data-client':cl.key},r.observed+(r.verdict==='conforms'?'':' ['+r.verdict+']'));"
+    "'data-client':cl.key},r.observed+(r.verdict==='conforms'||r.verdict===r.observed?'':' ['+r.verdict+']'));"
     "td.addEventListener('click',function(){show(c,cl,r);});}tr.appendChild(td);});tb.appendChild(tr);});"
     "document.getElementById('shown').textContent=n+' of '+(M.cases||[]).length+' cases shown';}\n"
     "function show(c,cl,r){var d=document.getElementById('detail');d.hidden=false;"
@@ -189,6 +189,7 @@ char *rs_render_html(rs_matrix *m, pgtls_err *err)
         for (size_t r = 0; r < n; r++) {
             const char *cls = strcmp(rows[r].readiness, "ready") == 0 ? "r-ready"
                               : strcmp(rows[r].readiness, "breaks at rotation") == 0 ? "r-breaks"
+                              : strncmp(rows[r].readiness, "partial", 7) == 0         ? "r-partial"
                                                                                       : "r-other";
             rs_buf_add(&b, "<tr><td>");
             rs_buf_add_xml(&b, rs_jstr(rows[r].client, "key"));

@@ -340,13 +340,12 @@ json_t *rs_matrix_json(rs_matrix *m)
     return m->doc;
 }
 
-char *rs_matrix_dump(rs_matrix *m)
+/* Called with the lock held. */
+static char *dump_locked(rs_matrix *m)
 {
     char *text, *with_nl;
-    json_t *doc = rs_matrix_json(m);
-    pthread_mutex_lock(&m->lock);
-    text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
-    pthread_mutex_unlock(&m->lock);
+    sort_cases(m);
+    text = json_dumps(m->doc, JSON_INDENT(1) | JSON_SORT_KEYS);
     if (!text)
         return NULL;
     with_nl = str_printf("%s\n", text);
@@ -354,19 +353,31 @@ char *rs_matrix_dump(rs_matrix *m)
     return with_nl;
 }
 
+char *rs_matrix_dump(rs_matrix *m)
+{
+    char *text;
+    pthread_mutex_lock(&m->lock);
+    text = dump_locked(m);
+    pthread_mutex_unlock(&m->lock);
+    return text;
+}
+
 int rs_matrix_write(rs_matrix *m, const char *path, pgtls_err *err)
 {
     char *now = rs_iso_time_now(), *text;
     int rc;
 
+    /* The whole write holds the lock: concurrent writers to one path would
+     * otherwise race on the temporary file. */
     pthread_mutex_lock(&m->lock);
     set_str(json_object_get(m->doc, "run"), "ended_at", now);
-    pthread_mutex_unlock(&m->lock);
     free(now);
-    text = rs_matrix_dump(m);
+    text = dump_locked(m);
     if (!text)
-        return err_set(err, PGTLS_ERR_NOMEM, "out of memory writing %s", path);
-    rc = fs_write_file(path, text, strlen(text), 0644, err);
+        rc = err_set(err, PGTLS_ERR_NOMEM, "out of memory writing %s", path);
+    else
+        rc = fs_write_file(path, text, strlen(text), 0644, err);
+    pthread_mutex_unlock(&m->lock);
     free(text);
     return rc;
 }

@@ -251,9 +251,9 @@ char *rs_render_markdown(rs_matrix *m, pgtls_err *err)
     rs_buf_add(&b, "\nConformance = conforms / (cases - unsupported); a known deviation is "
                    "not counted as conforming.\n");
 
-    rs_buf_add(&b, "\n## Scenarios × clients\n\nEach cell: conforming cases / cases run "
-                   "(✅ all conform, ⚠️ known deviations only, ❌ failures or errors, "
-                   "— not run).\n\n| scenario |");
+    rs_buf_add(&b, "\n## Scenarios × clients\n\nEach cell: conforming cases / cases judged "
+                   "(unsupported ones apart; ✅ all conform, ⚠️ known deviations but no "
+                   "failure, ❌ failures or errors, — not run).\n\n| scenario |");
     json_array_foreach(clients, i, cl)
     {
         rs_buf_printf(&b, " %s %s |", rs_jstr(cl, "client"), rs_jstr(cl, "version"));
@@ -268,7 +268,7 @@ char *rs_render_markdown(rs_matrix *m, pgtls_err *err)
         rs_buf_printf(&b, "| %s |", scen[s]);
         json_array_foreach(clients, i, cl)
         {
-            int total = 0, ok = 0, bad = 0, dev = 0;
+            int total = 0, ok = 0, bad = 0, dev = 0, unsup = 0;
             json_array_foreach(json_object_get(doc, "cases"), j, c)
             {
                 json_t *r;
@@ -285,11 +285,19 @@ char *rs_render_markdown(rs_matrix *m, pgtls_err *err)
                     dev++;
                 else if (v == ST_FAILS || v == ST_VERDICT_ERROR)
                     bad++;
+                else if (v == ST_VERDICT_UNSUPPORTED)
+                    unsup++;
             }
             if (!total)
                 rs_buf_add(&b, " — |");
-            else
-                rs_buf_printf(&b, " %s %d/%d |", bad ? "❌" : dev ? "⚠️" : "✅", ok, total);
+            else if (total == unsup)
+                rs_buf_printf(&b, " n/a (%d unsupported) |", unsup);
+            else {
+                rs_buf_printf(&b, " %s %d/%d", bad ? "❌" : dev ? "⚠️" : "✅", ok, total - unsup);
+                if (unsup)
+                    rs_buf_printf(&b, " (+%d unsupported)", unsup);
+                rs_buf_add(&b, " |");
+            }
         }
         rs_buf_add(&b, "\n");
     }
@@ -579,25 +587,39 @@ int rs_rotation_rows(json_t *doc, rs_rotation_row **out, size_t *out_n, unsigned
             }
             rows[r].observed[s] = rs_jstr(res, "observed");
         }
-        /* Readiness: every new-chain column present connects with TLS. */
+        /* Readiness: column 0 azure-old, 1 azure-old-ms2017, 2 azure-new,
+         * 3 azure-new-short, 4 azure-new-expired-cross. */
         for (size_t r = first; r < n; r++) {
-            int old_ok = rows[r].observed[0] && strcmp(rows[r].observed[0], "connected-tls") == 0;
-            int new_seen = 0, new_ok = 1;
-            for (size_t s = 2; s < rs_num_rotation_scenarios; s++) {
-                if (!rows[r].observed[s])
+            const char **ob = rows[r].observed;
+            int old_ok = ob[0] && strcmp(ob[0], "connected-tls") == 0;
+            int old_seen = ob[0] != NULL;
+            int new_ok = ob[2] && strcmp(ob[2], "connected-tls") == 0;
+            int unsupported = 0, variants_failing = 0, new_seen = 0;
+            for (size_t s = 0; s < rs_num_rotation_scenarios; s++) {
+                if (!ob[s])
                     continue;
-                new_seen = 1;
-                if (strcmp(rows[r].observed[s], "connected-tls") != 0)
-                    new_ok = 0;
+                if (strcmp(ob[s], "unsupported") == 0)
+                    unsupported = 1;
+                if (s >= 2)
+                    new_seen = 1;
+                if (s >= 3 && strcmp(ob[s], "connected-tls") != 0)
+                    variants_failing = 1;
             }
-            if (!new_seen)
-                rows[r].readiness = old_ok ? "old chain only tested" : "not tested";
-            else if (new_ok)
+            if (unsupported)
+                rows[r].readiness = "unsupported";
+            else if (!new_seen)
+                rows[r].readiness = old_ok ? "old chain only tested" : "fails on the old chain";
+            else if ((new_ok || !ob[2]) && !variants_failing)
                 rows[r].readiness = "ready";
+            else if (new_ok)
+                rows[r].readiness = "partial: the new chain works, a short or cross-signed "
+                                    "variant fails";
             else if (old_ok)
                 rows[r].readiness = "breaks at rotation";
-            else
+            else if (old_seen)
                 rows[r].readiness = "fails before and after";
+            else
+                rows[r].readiness = "fails on the new chain";
         }
     }
     *out = rows;
@@ -632,7 +654,10 @@ char *rs_render_rotation_markdown(rs_matrix *m, pgtls_err *err)
     rs_buf_add(&b, "# Rotation readiness\n\nDoes each client configuration (client build, trust "
                    "store, sslmode, options) connect to the old chain, the new chain and the "
                    "cross-signed / short variants? `yes` = TLS connection, otherwise the "
-                   "observed class. `ready` = every new-chain scenario connects over TLS.\n\n");
+                   "observed class. `ready` = every new-chain scenario connects over TLS; "
+                   "`partial` = azure-new connects but azure-new-short or "
+                   "azure-new-expired-cross does not; `breaks at rotation` = azure-old "
+                   "connects, azure-new does not.\n\n");
     if (!n) {
         rs_buf_add(&b, "No rotation scenarios (azure-old, azure-new, ...) in this matrix.\n");
         free(rows);

@@ -70,19 +70,20 @@ static const pattern patterns[] = {
 
     /* validity period */
     {ST_EXPIRED, "certificate has expired"},
-    {ST_EXPIRED, "certificate is not yet valid"},
     {ST_EXPIRED, "alert certificate expired"},
     {ST_EXPIRED, "CERT_HAS_EXPIRED"},
-    {ST_EXPIRED, "CERT_NOT_YET_VALID"},
     {ST_EXPIRED, "CertificateExpiredException"},
-    {ST_EXPIRED, "CertificateNotYetValidException"},
     {ST_EXPIRED, "validity check failed"},
     {ST_EXPIRED, "x509: certificate has expired or is not yet valid"},
     {ST_EXPIRED, "certificate: Expired"},
-    {ST_EXPIRED, "NotValidYet"},
     {ST_EXPIRED, "InvalidCertificate(Expired"},
 
-    /* chain trust (includes too-weak keys/digests, see docs/expectations.md) */
+    /* chain trust (includes too-weak keys/digests and certificates not yet
+     * valid, see docs/expectations.md) */
+    {ST_UNTRUSTED_CHAIN, "certificate is not yet valid"},
+    {ST_UNTRUSTED_CHAIN, "CERT_NOT_YET_VALID"},
+    {ST_UNTRUSTED_CHAIN, "CertificateNotYetValidException"},
+    {ST_UNTRUSTED_CHAIN, "NotValidYet"},
     {ST_UNTRUSTED_CHAIN, "certificate verify failed"},
     {ST_UNTRUSTED_CHAIN, "unable to get local issuer certificate"},
     {ST_UNTRUSTED_CHAIN, "unable to get issuer certificate"},
@@ -164,10 +165,22 @@ static size_t last_match_end(const char *hay, const char *needle)
     return best;
 }
 
+/* Generic "the certificate was rejected" texts: OpenSSL appends "certificate
+ * verify failed" after the specific reason (s_client: "verify error:num=62:
+ * hostname mismatch ... certificate verify failed"), so when one of these is
+ * the last match, an expiry or host-name cause anywhere in the text wins. */
+static int is_generic_reject(const char *text)
+{
+    return strcmp(text, "certificate verify failed") == 0 ||
+           strcmp(text, "CERTIFICATE_VERIFY_FAILED") == 0 ||
+           strcmp(text, "alert bad certificate") == 0;
+}
+
 st_class st_classify_error_text(const char *error)
 {
-    st_class best = ST_CLASS_NONE;
-    size_t best_end = 0;
+    st_class best = ST_CLASS_NONE, cause = ST_CLASS_NONE;
+    size_t best_end = 0, cause_end = 0;
+    int best_generic = 0;
 
     if (!error || !*error)
         return ST_CLASS_NONE;
@@ -176,8 +189,16 @@ st_class st_classify_error_text(const char *error)
         if (end > best_end) {
             best_end = end;
             best = patterns[i].cls;
+            best_generic = is_generic_reject(patterns[i].text);
+        }
+        if (end > cause_end &&
+            (patterns[i].cls == ST_EXPIRED || patterns[i].cls == ST_HOSTNAME_MISMATCH)) {
+            cause_end = end;
+            cause = patterns[i].cls;
         }
     }
+    if (best_generic && cause != ST_CLASS_NONE)
+        return cause;
     return best;
 }
 
@@ -260,13 +281,19 @@ static st_class alert_class(const char *alert, const char **evidence, int from_c
     return ST_CLASS_NONE;
 }
 
+static int is_generic_alert(const char *alert)
+{
+    return strcmp(alert, "bad_certificate") == 0 || strcmp(alert, "certificate_unknown") == 0 ||
+           strcmp(alert, "unsupported_certificate") == 0 || strcmp(alert, "decrypt_error") == 0;
+}
+
 st_observation st_classify(json_t *events, json_t *result)
 {
     static const char *const k_client_alert[] = {"client_alert", "alert_received", "alert", NULL};
     static const char *const k_server_alert[] = {"server_alert", "alert_sent", NULL};
     static const char *const k_ssl_response[] = {"ssl_response", NULL};
     static const char *const k_handshake[] = {"handshake", "tls_handshake", NULL};
-    static const char *const k_negotiation[] = {"negotiation", "request", "start", NULL};
+    static const char *const k_negotiation[] = {"tls_start", "negotiation", NULL};
     st_observation o = {ST_CLASS_NONE, "nothing to classify"};
     json_t *ev = NULL;
     const char *error = NULL;
@@ -321,32 +348,53 @@ st_observation st_classify(json_t *events, json_t *result)
     text_cls = st_classify_error_text(error);
 
     if (ev) {
+        static const char *const k_auth[] = {"auth_result", "auth", NULL};
+        static const char *const k_end_reason[] = {"end_reason", NULL};
         const char *sqlstate = ev_sqlstate(ev);
         const char *calert = ev_str(ev, k_client_alert);
         const char *salert = ev_str(ev, k_server_alert);
         const char *ssl_response = ev_str(ev, k_ssl_response);
         const char *hs = ev_str(ev, k_handshake);
         const char *neg = ev_str(ev, k_negotiation);
+        const char *auth = ev_str(ev, k_auth);
+        const char *end_reason = ev_str(ev, k_end_reason);
+        int tls_up = hs && strcmp(hs, "ok") == 0;
         int tls = ev_bool(ev, "tls");
         int startup = ev_bool(ev, "startup");
-        int client_hello = ev_bool(ev, "client_hello");
+        int tls_attempted = (ssl_response && strcmp(ssl_response, "S") == 0) ||
+                            (neg && strstr(neg, "direct") != NULL) ||
+                            (hs && strcmp(hs, "failed") == 0);
         st_class c;
 
+        if (tls == 1)
+            tls_up = 1;
         if (sqlstate && strcmp(sqlstate, "28P01") == 0) {
             o.cls = ST_AUTH_FAILED;
             o.evidence = "server event: FATAL 28P01 (authentication failed)";
             return o;
         }
         if (sqlstate && strcmp(sqlstate, "28000") == 0) {
-            int plaintext = tls == 0 || (ssl_response && strcmp(ssl_response, "N") == 0) ||
-                            (neg && strcmp(neg, "plain") == 0) ||
-                            (hs == NULL && tls < 0 && !ssl_response);
-            o.cls = plaintext ? ST_SSL_REQUIRED : ST_AUTH_FAILED;
-            o.evidence = plaintext ? "server event: FATAL 28000 on a plaintext session"
-                                   : "server event: FATAL 28000 over TLS (rejected)";
+            /* require_secure_transport's FATAL comes on a session without
+             * TLS (PostgreSQL: pg_hba "no encryption"). */
+            o.cls = tls_up ? ST_AUTH_FAILED : ST_SSL_REQUIRED;
+            o.evidence = tls_up ? "server event: FATAL 28000 over TLS (rejected)"
+                                : "server event: FATAL 28000 on a plaintext session";
             return o;
         }
         if ((c = alert_class(calert, &o.evidence, 1)) != ST_CLASS_NONE) {
+            /* bad_certificate and certificate_unknown say only "rejected":
+             * OpenSSL sends bad_certificate for a not-yet-valid or too-weak
+             * certificate, JSSE certificate_unknown for every failure, Go
+             * bad_certificate for a host name mismatch. A specific cause in
+             * the error text wins over them (unknown_ca and
+             * certificate_expired are specific and win over text). */
+            if (is_generic_alert(calert) && text_cls != ST_CLASS_NONE &&
+                text_cls != ST_UNTRUSTED_CHAIN) {
+                o.cls = text_cls;
+                o.evidence = "server event: generic certificate alert; the error text names "
+                             "the cause";
+                return o;
+            }
             o.cls = c;
             return o;
         }
@@ -359,7 +407,7 @@ st_observation st_classify(json_t *events, json_t *result)
             o.evidence = "server event: the server answered 'N' and the client gave up";
             return o;
         }
-        if (hs && strcmp(hs, "ok") == 0 && startup != 1) {
+        if (tls_up && startup != 1) {
             /* libpq closes right after a completed handshake for a host name
              * mismatch (fe-secure-common.c); other drivers say why in text. */
             if (text_cls != ST_CLASS_NONE) {
@@ -371,14 +419,24 @@ st_observation st_classify(json_t *events, json_t *result)
             }
             return o;
         }
-        if (ssl_response && strcmp(ssl_response, "S") == 0 && client_hello == 0 &&
-            (!hs || strcmp(hs, "none") == 0 || strcmp(hs, "not-started") == 0)) {
+        if (tls_attempted && !tls_up) {
+            /* 'S' (or a direct ClientHello) and the client went away without
+             * a TLS alert: libpq does this when it cannot load its root file
+             * (initialize_SSL fails before the ClientHello). */
             o.cls = text_cls != ST_CLASS_NONE ? text_cls : ST_CLIENT_CONFIG_ERROR;
-            o.evidence = "server event: 'S' then the client closed without a ClientHello";
+            o.evidence = "server event: TLS started, the client closed without a TLS alert";
             return o;
         }
-        if (ev_bool(ev, "auth") == 0) {
-            o.cls = ST_AUTH_FAILED;
+        if (!tls_attempted && startup != 1 && end_reason &&
+            strstr(end_reason, "invalid length of startup packet")) {
+            o.cls = ST_SERVER_REFUSED_SSL;
+            o.evidence = "server event: a direct TLS ClientHello read as a bad startup packet "
+                         "(the server does not accept direct TLS)";
+            return o;
+        }
+        if ((auth && strcmp(auth, "failed") == 0) || ev_bool(ev, "auth") == 0) {
+            o.cls = text_cls == ST_AUTH_FAILED || text_cls == ST_CLASS_NONE ? ST_AUTH_FAILED
+                                                                            : text_cls;
             o.evidence = "server event: authentication failed";
             return o;
         }

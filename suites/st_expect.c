@@ -108,14 +108,19 @@ static st_expectation tls_outcome(const model *m)
 
     if (m->root == ROOT_LOADED) {
         const char *v = m->verify;
-        if (streq(v, "expired") || streq(v, "not-yet-valid"))
+        /* Only "expired" (past notAfter) gets its own class: OpenSSL sends
+         * alert certificate_expired for it, but bad_certificate for a
+         * certificate that is not yet valid, and libpq prints "certificate
+         * verify failed" for both, so for libpq not-yet-valid is R11. */
+        if (streq(v, "expired"))
             return mk(ST_EXPIRED, "R12",
-                      "a root file is loaded, so the chain is verified: a certificate is "
-                      "outside its validity period (alert certificate_expired)");
+                      "a root file is loaded, so the chain is verified: a certificate has "
+                      "expired (alert certificate_expired)");
         if (!streq(v, "ok"))
             return mk(ST_UNTRUSTED_CHAIN, "R11",
                       "a root file is loaded, so the chain is verified, and it does not "
-                      "verify against that file (certificate verify failed)");
+                      "verify against that file (certificate verify failed; also a "
+                      "not-yet-valid or too-weak certificate)");
     }
     if (m->verify_full && !c->host_match)
         return mk(ST_HOSTNAME_MISMATCH, "R13",

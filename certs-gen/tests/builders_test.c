@@ -28,17 +28,21 @@ static const struct {
     int types[4]; /* ASN.1 string type per RDN, 0 terminates */
     const char *last_value;
 } good_dns[] = {
-    {"C=US, O=DigiCert Inc, OU=www.digicert.com, CN=DigiCert Global Root G2", "printable",
+    {"C=US, O=DigiCert Inc, OU=www.digicert.com, CN=DigiCert Global Root G2",
+     "printable",
      {V_ASN1_PRINTABLESTRING, V_ASN1_PRINTABLESTRING, V_ASN1_PRINTABLESTRING,
       V_ASN1_PRINTABLESTRING},
      "DigiCert Global Root G2"},
     {"C=US, CN=Root", "utf8", {V_ASN1_PRINTABLESTRING, V_ASN1_UTF8STRING, 0, 0}, "Root"},
-    {"O=Zo\xc3\xab, CN:printable=x", "auto", {V_ASN1_UTF8STRING, V_ASN1_PRINTABLESTRING, 0, 0},
+    {"O=Zo\xc3\xab, CN:printable=x",
+     "auto",
+     {V_ASN1_UTF8STRING, V_ASN1_PRINTABLESTRING, 0, 0},
      "x"},
-    {"O=Foo\\, Inc, CN:utf8=Bar", "printable", {V_ASN1_PRINTABLESTRING, V_ASN1_UTF8STRING, 0, 0},
+    {"O=Foo\\, Inc, CN:utf8=Bar",
+     "printable",
+     {V_ASN1_PRINTABLESTRING, V_ASN1_UTF8STRING, 0, 0},
      "Bar"},
-    {"CN=a, emailAddress=a@b.c", "auto", {V_ASN1_PRINTABLESTRING, V_ASN1_IA5STRING, 0, 0},
-     "a@b.c"},
+    {"CN=a, emailAddress=a@b.c", "auto", {V_ASN1_PRINTABLESTRING, V_ASN1_IA5STRING, 0, 0}, "a@b.c"},
 };
 
 START_TEST(a_dn_keeps_its_order_and_the_declared_string_types)
@@ -61,8 +65,8 @@ START_TEST(a_dn_keeps_its_order_and_the_declared_string_types)
 }
 END_TEST
 
-static const char *const bad_dns[] = {"", "CN", "CN=", "C=USA", "FOO=bar", "CN:printable=a_b",
-                                      "CN:weird=a"};
+static const char *const bad_dns[] = {
+    "", "CN", "CN=", "C=USA", "FOO=bar", "CN:printable=a_b", "CN:weird=a"};
 
 START_TEST(a_malformed_dn_is_refused)
 {
@@ -94,6 +98,48 @@ START_TEST(a_key_is_generated_once_cached_0600_and_reused)
     free(k1.cache_path);
     free(k2.cache_path);
     free(path);
+    ts_tmpdir_remove(dir);
+}
+END_TEST
+
+START_TEST(concurrent_cold_gens_share_one_generated_key)
+{
+    pgtls_err err;
+    char *dir = ts_tmpdir_new("ca-keylock");
+    char *pub_path = fs_join(dir, "child.pub");
+    ca_key k = {.name = "shared", .type = "RSA-3072"};
+    unsigned char *der = NULL;
+    char *child_der = NULL;
+    size_t child_len = 0;
+    int len, status;
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* the child loads (or generates) the same key and reports it */
+        ca_key ck = {.name = "shared", .type = "RSA-3072"};
+        unsigned char *cder = NULL;
+        int clen;
+        err_clear(&err);
+        if (ca_key_load(&ck, dir, &err) < 0)
+            _exit(1);
+        clen = i2d_PUBKEY(ck.pkey, &cder);
+        _exit(clen > 0 && fs_write_file(pub_path, cder, (size_t)clen, 0644, &err) == 0 ? 0 : 1);
+    }
+    err_clear(&err);
+    ck_assert_msg(ca_key_load(&k, dir, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    len = i2d_PUBKEY(k.pkey, &der);
+    ck_assert_int_eq(fs_read_file(pub_path, 0, &child_der, &child_len, &err), 0);
+    ck_assert_int_eq((int)child_len, len);
+    ck_assert_msg(memcmp(der, child_der, child_len) == 0,
+                  "the two processes hold different keys for one name");
+    OPENSSL_free(der);
+    free(child_der);
+    EVP_PKEY_free(k.pkey);
+    free(k.cache_path);
+    free(pub_path);
     ts_tmpdir_remove(dir);
 }
 END_TEST
@@ -181,6 +227,29 @@ START_TEST(an_unwritable_output_dir_fails_cleanly)
     free(cat);
     free(blocker);
     free(out);
+    free(cache);
+    ts_tmpdir_remove(dir);
+}
+END_TEST
+
+START_TEST(gen_refuses_to_replace_a_folder_that_is_not_a_fixtures_folder)
+{
+    static const char text[] = "[cert r]\nkey_type = EC-P256\nissuer = self\nsubject = CN=r\n";
+    pgtls_err err;
+    char *dir = ts_tmpdir_new("ca-precious");
+    char *cat = ts_write_text(dir, "c.ini", text);
+    char *out = fs_join(dir, "home");
+    char *precious = NULL, *cache = fs_join(dir, "cache");
+    err_clear(&err);
+    ck_assert_int_eq(fs_mkdir_p(out, 0755, &err), 0);
+    precious = ts_write_text(out, "thesis.tex", "do not delete");
+    ck_assert_int_eq(ca_gen(cat, out, cache, &err), -1);
+    ck_assert_int_eq(err_exit_status(err.code), 2);
+    ck_assert_msg(strstr(err.msg, "not a fixtures folder") != NULL, "%s", err.msg);
+    ck_assert(fs_exists(precious));
+    free(cat);
+    free(out);
+    free(precious);
     free(cache);
     ts_tmpdir_remove(dir);
 }
@@ -325,9 +394,8 @@ START_TEST(a_cross_signed_form_has_the_same_key_and_ski_and_verifies_the_same_le
         X509 *a = ca_test_fixture_cert(pairs[k].a), *b = ca_test_fixture_cert(pairs[k].b);
         X509 *leaf = ca_test_fixture_cert(pairs[k].leaf);
         ck_assert_int_eq(EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)), 1);
-        ck_assert_int_eq(ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(a),
-                                               X509_get0_subject_key_id(b)),
-                         0);
+        ck_assert_int_eq(
+            ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(a), X509_get0_subject_key_id(b)), 0);
         ck_assert_int_eq(X509_NAME_cmp(X509_get_subject_name(a), X509_get_subject_name(b)), 0);
         ck_assert_int_ne(X509_NAME_cmp(X509_get_issuer_name(a), X509_get_issuer_name(b)), 0);
         ck_assert_int_eq(X509_check_issued(a, leaf), X509_V_OK);
@@ -350,7 +418,7 @@ START_TEST(a_p12_truststore_holds_every_cert_as_a_java_trusted_entry)
     size_t len = 0;
     const unsigned char *p;
     PKCS12 *p12;
-    STACK_OF(PKCS7) *safes;
+    STACK_OF(PKCS7) * safes;
     ASN1_OBJECT *java = OBJ_txt2obj("2.16.840.1.113894.746875.1.1", 1);
     ASN1_OBJECT *any = OBJ_txt2obj("2.5.29.37.0", 1);
     int certs = 0;
@@ -403,8 +471,8 @@ START_TEST(keytool_lists_the_p12_truststore_when_java_is_installed)
     char *p12 = str_printf("%s/stores/system.p12", ca_test_fixtures());
     char *dir = ts_tmpdir_new("ca-keytool");
     char *out = fs_join(dir, "out.txt"), *text = NULL;
-    char *argv[] = {"keytool", "-list", "-keystore", p12, "-storetype", "PKCS12", "-storepass",
-                    "changeit", NULL};
+    char *argv[] = {"keytool", "-list",      "-keystore", p12, "-storetype",
+                    "PKCS12",  "-storepass", "changeit",  NULL};
     posix_spawn_file_actions_t fa;
     pid_t pid;
     int status = -1, count = 0;
@@ -447,8 +515,7 @@ START_TEST(the_index_round_trips_through_the_fixtures_reader)
     err_clear(&err);
     idx = fx_index_load(ca_test_fixtures(), &err);
     ck_assert_msg(idx != NULL, "%s", err.msg);
-    ck_assert_str_eq(json_string_value(json_object_get(fx_index_json(idx), "schema")),
-                     FX_SCHEMA);
+    ck_assert_str_eq(json_string_value(json_object_get(fx_index_json(idx), "schema")), FX_SCHEMA);
     /* every scenario's chain and key exist; keys are 0600 */
     for (size_t i = 0; i < fx_num_scenarios(idx); i++) {
         sc = fx_scenario_at(idx, i);
@@ -507,13 +574,12 @@ START_TEST(the_index_round_trips_through_the_fixtures_reader)
         free(data);
         free(der);
     }
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(certs,
-                                                                       "ms-tls-rsa-root-g2-xsign"),
-                                                       "role")),
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(certs, "ms-tls-rsa-root-g2-xsign"), "role")),
                      "cross");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(certs, "leaf-rsa-pss"),
-                                                       "key_type")),
-                     "RSA-PSS-2048");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(certs, "leaf-rsa-pss"), "key_type")),
+        "RSA-PSS-2048");
     fx_index_free(idx);
 }
 END_TEST
@@ -564,6 +630,7 @@ Suite *builders_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, a_key_is_generated_once_cached_0600_and_reused);
     tcase_add_test(tc, a_cached_key_of_another_type_is_replaced);
+    tcase_add_test(tc, concurrent_cold_gens_share_one_generated_key);
     tcase_add_loop_test(tc, every_key_type_generates_and_describes_itself, 0,
                         (int)(sizeof(key_types) / sizeof(*key_types)));
     tcase_add_test(tc, a_corrupt_cached_key_fails_gen_naming_the_file_and_leaves_no_output);
@@ -571,6 +638,7 @@ Suite *builders_suite(void)
     tc = tcase_create("gen");
     tcase_add_test(tc, an_unwritable_output_dir_fails_cleanly);
     tcase_add_test(tc, regenerating_replaces_the_folder_and_keeps_names_and_keys);
+    tcase_add_test(tc, gen_refuses_to_replace_a_folder_that_is_not_a_fixtures_folder);
     suite_add_tcase(s, tc);
     tc = tcase_create("certificates");
     tcase_add_test(tc, extensions_keep_catalogue_order_criticality_and_raw_values);

@@ -7,7 +7,10 @@
 #include <string.h>
 
 #include "ca_test_util.h"
+#include "ca.h"
 #include "fs.h"
+#include "support.h"
+#include <openssl/pem.h>
 
 #define MOZILLA "/usr/share/ca-certificates/mozilla/"
 
@@ -107,9 +110,9 @@ START_TEST(a_root_lookalike_copies_every_field_of_the_real_certificate)
             AUTHORITY_KEYID_free(ar);
             continue;
         }
-        ck_assert_msg(ASN1_OCTET_STRING_cmp(X509_EXTENSION_get_data(eo),
-                                            X509_EXTENSION_get_data(er)) == 0,
-                      "%s: value of %s differs", roots[_i].ours, name);
+        ck_assert_msg(
+            ASN1_OCTET_STRING_cmp(X509_EXTENSION_get_data(eo), X509_EXTENSION_get_data(er)) == 0,
+            "%s: value of %s differs", roots[_i].ours, name);
     }
     X509_free(ours);
     X509_free(real);
@@ -128,7 +131,8 @@ static const struct {
     const char *first_ext, *last_ext;
 } profiles[] = {
     {"ms-tls-rsa-root-g2-xsign", "0B0C6B2C466917B04773C647D4AFC0C8", "250521000000Z",
-     "sha384WithRSAEncryption", 4096, -1, "X509v3 Basic Constraints", "X509v3 Certificate Policies"},
+     "sha384WithRSAEncryption", 4096, -1, "X509v3 Basic Constraints",
+     "X509v3 Certificate Policies"},
     {"ms-tls-g2-rsa-ca-ocsp-02", "330000000C4964A16F44203B2200000000000C", "250801200300Z",
      "sha384WithRSAEncryption", 4096, 0, "X509v3 Key Usage", "Authority Information Access"},
     {"ms-tls-g2-rsa-ca-ocsp-16", "330000000E42938F25DC51A99B00000000000E", "250801200302Z",
@@ -195,6 +199,137 @@ START_TEST(microsoft_forms_carry_ca_version_zero_and_the_subca_template_as_bmpst
 }
 END_TEST
 
+/* Extension order and criticality per reference/azure-ca-hierarchy.md
+ * ("Extensions, in order"); "!" marks critical. */
+#define BC "2.5.29.19"
+#define KU "2.5.29.15"
+#define EKU "2.5.29.37"
+#define SKI "2.5.29.14"
+#define AKI "2.5.29.35"
+#define CRL "2.5.29.31"
+#define POL "2.5.29.32"
+#define AIA "1.3.6.1.5.5.7.1.1"
+#define MSVER "1.3.6.1.4.1.311.21.1"
+#define MSTPL "1.3.6.1.4.1.311.20.2"
+static const struct {
+    const char *name;
+    const char *exts[12];
+} orders[] = {
+    {"ms-tls-rsa-root-g2-xsign", {"!" BC, SKI, AKI, "!" KU, EKU, AIA, CRL, POL}},
+    {"ms-tls-g2-rsa-ca-ocsp-02", {"!" KU, MSVER, SKI, POL, EKU, MSTPL, "!" BC, AKI, CRL, AIA}},
+    {"ms-tls-g2-rsa-ca-ocsp-12", {"!" KU, MSVER, SKI, POL, EKU, MSTPL, "!" BC, AKI, CRL, AIA}},
+    {"azure-rsa-tls-ca-04-g2", {"!" BC, SKI, AKI, "!" KU, EKU, AIA, CRL, POL}},
+    {"azure-rsa-tls-ca-04-ms2017", {"!" KU, MSVER, SKI, POL, EKU, MSTPL, "!" BC, AKI, CRL, AIA}},
+    {"ms-tls-rsa-root-g2", {"!" KU, "!" BC, SKI, MSVER}},
+    {"leaf-azure-new-02", {AIA, SKI, "!" KU, "2.5.29.17", "!" BC, CRL, POL, AKI, EKU}},
+};
+
+START_TEST(an_intermediate_lookalike_keeps_the_reference_extension_order)
+{
+    X509 *x = ca_test_fixture_cert(orders[_i].name);
+    int n = 0;
+    while (n < 12 && orders[_i].exts[n])
+        n++;
+    ck_assert_int_eq(X509_get_ext_count(x), n);
+    for (int i = 0; i < n; i++) {
+        const char *want = orders[_i].exts[i];
+        int crit = want[0] == '!';
+        char oid[64];
+        X509_EXTENSION *e = X509_get_ext(x, i);
+        OBJ_obj2txt(oid, sizeof(oid), X509_EXTENSION_get_object(e), 1);
+        ck_assert_msg(strcmp(oid, want + crit) == 0, "%s: extension %d is %s, expected %s",
+                      orders[_i].name, i, oid, want + crit);
+        ck_assert_int_eq(X509_EXTENSION_get_critical(e), crit);
+    }
+    X509_free(x);
+}
+END_TEST
+
+/* `pgtls ca clone`: the catalogue it prints regenerates the same fields. */
+static const char *const clone_sources[] = {
+    "@FX@/chains/azure-old-03-ms2017.pem",
+    "@FX@/chains/azure-new-02.pem",
+    "@FX@/chains/test-rsa-pss-leaf.pem",
+    MOZILLA "DigiCert_Global_Root_CA.crt",
+};
+
+static void assert_same_fields(X509 *a, X509 *b, const char *what)
+{
+    ck_assert_msg(der_eq(X509_get_subject_name(a), i2d_name, X509_get_subject_name(b)),
+                  "%s: subject differs", what);
+    ck_assert_msg(der_eq(X509_get_issuer_name(a), i2d_name, X509_get_issuer_name(b)),
+                  "%s: issuer differs", what);
+    ck_assert_msg(ASN1_INTEGER_cmp(X509_get0_serialNumber(a), X509_get0_serialNumber(b)) == 0,
+                  "%s: serial differs", what);
+    ck_assert_msg(der_eq(X509_get0_notBefore(a), i2d_time, X509_get0_notBefore(b)) &&
+                      der_eq(X509_get0_notAfter(a), i2d_time, X509_get0_notAfter(b)),
+                  "%s: validity differs", what);
+    ck_assert_int_eq(X509_get_signature_nid(a), X509_get_signature_nid(b));
+    ck_assert_int_eq(EVP_PKEY_get_bits(X509_get0_pubkey(a)),
+                     EVP_PKEY_get_bits(X509_get0_pubkey(b)));
+    ck_assert_int_eq(X509_get_ext_count(a), X509_get_ext_count(b));
+    for (int i = 0; i < X509_get_ext_count(a); i++) {
+        X509_EXTENSION *ea = X509_get_ext(a, i), *eb = X509_get_ext(b, i);
+        int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ea));
+        ck_assert_int_eq(OBJ_cmp(X509_EXTENSION_get_object(ea), X509_EXTENSION_get_object(eb)), 0);
+        ck_assert_int_eq(X509_EXTENSION_get_critical(ea), X509_EXTENSION_get_critical(eb));
+        if (nid != NID_subject_key_identifier && nid != NID_authority_key_identifier)
+            ck_assert_msg(ASN1_OCTET_STRING_cmp(X509_EXTENSION_get_data(ea),
+                                                X509_EXTENSION_get_data(eb)) == 0,
+                          "%s: extension %d differs", what, i);
+    }
+}
+
+START_TEST(a_cloned_chain_regenerates_every_field_of_the_captured_one)
+{
+    const char *src = clone_sources[_i];
+    char *pem = strncmp(src, "@FX@", 4) == 0 ? str_printf("%s%s", ca_test_fixtures(), src + 4)
+                                             : strdup(src);
+    char *dir = ts_tmpdir_new("ca-clone");
+    char *ini = fs_join(dir, "clone.ini"), *out = fs_join(dir, "fx");
+    FILE *f = fopen(ini, "w");
+    pgtls_err err;
+    BIO *bio;
+    X509 *orig;
+    char prefix[16];
+    int i = 0;
+
+    if (!fs_exists(pem)) {
+        fprintf(stderr, "%s missing: not cloned\n", pem);
+        goto done;
+    }
+    ck_assert_ptr_nonnull(f);
+    err_clear(&err);
+    /* a prefix per source: cached keys keep their type across runs */
+    snprintf(prefix, sizeof(prefix), "cl%d", _i);
+    ck_assert_msg(ca_clone_chain(pem, prefix, f, &err) == 0, "%s", err.msg);
+    fclose(f);
+    f = NULL;
+    ck_assert_msg(ca_gen(ini, out, ca_test_key_cache(), &err) == 0, "%s", err.msg);
+    ck_assert_msg(ca_verify_fixtures(out, stderr, &err) == 0, "clone declarations: %s", err.msg);
+    bio = BIO_new_file(pem, "r");
+    while ((orig = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        char *path = str_printf("%s/certs/%s-%d.der", out, prefix, i++);
+        X509 *copy = ca_test_load_cert(path);
+        assert_same_fields(orig, copy, path);
+        ck_assert_msg(EVP_PKEY_eq(X509_get0_pubkey(orig), X509_get0_pubkey(copy)) != 1,
+                      "the clone must not reuse the captured key");
+        X509_free(copy);
+        X509_free(orig);
+        free(path);
+    }
+    BIO_free(bio);
+    ck_assert_int_gt(i, 0);
+done:
+    if (f)
+        fclose(f);
+    free(pem);
+    free(ini);
+    free(out);
+    ts_tmpdir_remove(dir);
+}
+END_TEST
+
 Suite *lookalike_suite(void)
 {
     Suite *s = suite_create("lookalike");
@@ -207,6 +342,13 @@ Suite *lookalike_suite(void)
     tcase_add_loop_test(tc, an_intermediate_lookalike_follows_the_reference_profile, 0,
                         (int)(sizeof(profiles) / sizeof(*profiles)));
     tcase_add_test(tc, microsoft_forms_carry_ca_version_zero_and_the_subca_template_as_bmpstring);
+    tcase_add_loop_test(tc, an_intermediate_lookalike_keeps_the_reference_extension_order, 0,
+                        (int)(sizeof(orders) / sizeof(*orders)));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("clone");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, a_cloned_chain_regenerates_every_field_of_the_captured_one, 0,
+                        (int)(sizeof(clone_sources) / sizeof(*clone_sources)));
     suite_add_tcase(s, tc);
     return s;
 }

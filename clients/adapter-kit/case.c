@@ -247,7 +247,16 @@ json_t *cl_case_from_flags(int argc, char **argv, pgtls_err *err)
                 known = 1;
             }
         }
-        ENSURE(known, err, PGTLS_ERR_USAGE, "unknown flag %s (see docs/case-protocol.md)", flag);
+        if (!known) {
+            /* Batch mode ignores fields it does not know (a newer runner may
+             * send more); one-shot mode does the same, but says so. */
+            ENSURE(name[0] != '\0', err, PGTLS_ERR_USAGE, "empty flag name \"--\"");
+            fprintf(stderr,
+                    "pgtls adapter: ignoring unknown case field %s (see "
+                    "docs/case-protocol.md)\n",
+                    flag);
+            json_object_set_new(obj, name, cl_json_str(value));
+        }
     }
     if (json_object_get(obj, "id") == NULL)
         json_object_set_new(obj, "id", json_string("one-shot"));

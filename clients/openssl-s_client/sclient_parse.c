@@ -192,6 +192,12 @@ static void for_each_line(const char *text, void (*fn)(const char *line, size_t 
 static void parse_out_line(const char *line, size_t len, void *arg)
 {
     sclient_output *o = arg;
+    /* TLS 1.2 sessions print "Verify return code" indented inside the
+     * SSL-Session block; TLS 1.3 prints it at the start of a line. */
+    while (len > 0 && (*line == ' ' || *line == '\t')) {
+        line++;
+        len--;
+    }
     char *l = strndup(line, len);
     if (l == NULL)
         return;

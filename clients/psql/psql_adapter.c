@@ -2,14 +2,16 @@
  * psql program.
  *
  * Each case runs
- *   psql -X -A -t -w -v ON_ERROR_STOP=1 -F <US> -d CONNINFO
+ *   psql -X -A -t -w -v ON_ERROR_STOP=1 -F <US> -P null=<marker> -d CONNINFO
  *        -c '\conninfo' -c '\echo MARKER' -c QUERY
  * from an argv (no shell), with the case environment plus PGPASSWORD, stdin
  * from /dev/null and a hard kill at timeout_ms. \conninfo is psql's own
  * client-side report (libpq's PQsslInUse/PQsslAttribute), so the TLS version
  * and cipher need no server-side function; the marker separates it from the
- * query's output. Exit status 2 means psql could not connect; 3 means it
- * connected and a command failed (psql(1), "Exit Status").
+ * query's output. Exit status 2 means psql could not connect; a failed -c
+ * command after connecting gives 1 (3 is only for scripts run with -f under
+ * ON_ERROR_STOP; measured with psql 15), so "connected" comes from the
+ * marker, not from the status.
  *
  * The libpq psql uses is found the way the dynamic loader finds it
  * (LD_TRACE_LOADED_OBJECTS=1, what ldd does) and loaded with dlopen, so the
@@ -299,6 +301,8 @@ static void psql_run(void *vctx, const cl_case *c, json_t *result)
                     "ON_ERROR_STOP=1",
                     "-F",
                     PSQL_FIELD_SEP,
+                    "-P",
+                    "null=" PSQL_NULL_MARKER,
                     "-d",
                     conninfo,
                     "-c",

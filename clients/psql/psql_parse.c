@@ -120,9 +120,12 @@ void psql_parse_output(const char *out, psql_output *o)
         if (l == NULL)
             break;
         if (after_marker) {
-            if (o->first_value == NULL) {
+            if (!o->row_seen) {
+                o->row_seen = 1;
                 l[strcspn(l, PSQL_FIELD_SEP)] = '\0';
-                o->first_value = strdup(l);
+                /* SQL NULL is printed as the -P null= marker: keep it null. */
+                if (strcmp(l, PSQL_NULL_MARKER) != 0)
+                    o->first_value = strdup(l);
             }
         } else if (strcmp(l, PSQL_MARKER) == 0) {
             o->marker_seen = 1;

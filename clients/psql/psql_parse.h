@@ -15,6 +15,10 @@
  * result of a connectivity check contains. */
 #define PSQL_FIELD_SEP "\x1f"
 
+/* What psql prints for SQL NULL (-P null=...), so that NULL and the empty
+ * string stay apart as they do in libpq. */
+#define PSQL_NULL_MARKER "pgtls-adapter-null\x1e"
+
 /* A conninfo value in single quotes with \ and ' escaped (libpq's rule,
  * "Connection Strings" in the PostgreSQL documentation). Heap string. */
 char *psql_conninfo_quote(const char *value);
@@ -33,7 +37,8 @@ typedef struct psql_output {
     int ssl_known;     /* \conninfo said whether SSL is used (either way) */
     char *tls_version; /* heap or NULL */
     char *cipher;      /* heap or NULL */
-    char *first_value; /* first column of the first row after the marker */
+    int row_seen;      /* a row followed the marker */
+    char *first_value; /* its first column; NULL for SQL NULL or no row */
 } psql_output;
 
 /* Parses stdout. Knows both \conninfo formats: the sentence of psql <= 17

@@ -306,6 +306,110 @@ def rows(env, adapter, hello):
     R.append(("the runner's PG* variables do not leak into a case",
               env.case("verify-full/home-root", sslrootcert=None, env={"HOME": env.good_home}),
               isolated_check))
+
+    # 11
+    def query_error_check(r):
+        p = []
+        if tls_only:
+            expect(r.get("connected") is True, "s_client ignores the query: connected", p)
+            return p
+        expect(r.get("connected") is True, "connected is true (the login worked)", p)
+        expect("function no_such_function() does not exist" in (r.get("error") or ""),
+               "the server's error text", p)
+        if adapter == "libpq":
+            expect(r.get("error_code") == "42883", "SQLSTATE 42883 in error_code", p)
+        if adapter == "psql":
+            # -c commands fail with 1 even under ON_ERROR_STOP (3 is for scripts)
+            expect((r.get("extra") or {}).get("exit_status") == 1, "psql exit status 1", p)
+        return p
+
+    R.append(("a failing query after a good login is an error with connected true",
+              env.case("verify-full/bad-query", query="SELECT no_such_function()"),
+              query_error_check))
+
+    # 12
+    def tls12_check(r):
+        p = []
+        expect(r.get("connected") is True, "connected is true", p)
+        expect(r.get("tls_version") == "TLSv1.2", "tls_version TLSv1.2", p)
+        return p
+
+    R.append(("ssl_max_protocol_version=TLSv1.2 caps the handshake at TLS 1.2",
+              env.case("verify-full/max-tls12", ssl_max_protocol_version="TLSv1.2",
+                       sslsni="0"), tls12_check))
+
+    # 13
+    def cb_check(r):
+        p = []
+        if tls_only:
+            expect(bool(r.get("unsupported")) and "channel_binding" in r["unsupported"],
+                   "unsupported names channel_binding", p)
+        else:
+            expect(r.get("connected") is True and r.get("query_result") == "t",
+                   "SCRAM-SHA-256-PLUS login with channel binding connects", p)
+        return p
+
+    R.append(("channel_binding=require logs in with SCRAM-SHA-256-PLUS, or is unsupported",
+              env.case("verify-full/channel-binding", channel_binding="require"), cb_check))
+
+    # 14
+    def options_check(r):
+        p = []
+        if tls_only:
+            expect(bool(r.get("unsupported")), "connect_options are unsupported", p)
+        else:
+            expect(r.get("connected") is True, "connected with gssencmode=disable", p)
+        return p
+
+    R.append(("connect_options pass extra conninfo keywords",
+              env.case("verify-full/connect-options", connect_options={"gssencmode": "disable"}),
+              options_check))
+
+    def bad_option_check(r):
+        p = []
+        expect(bool(r.get("unsupported")), "an unknown keyword is unsupported", p)
+        if not tls_only:
+            expect("no_such_keyword" in (r.get("unsupported") or ""), "the reason names it", p)
+        return p
+
+    R.append(("an option the client does not know is unsupported, not guessed",
+              env.case("verify-full/unknown-option", connect_options={"no_such_keyword": "1"}),
+              bad_option_check))
+
+    # 15
+    def value_check(want):
+        def check(r):
+            p = []
+            expect(r.get("connected") is True, "connected is true", p)
+            if not tls_only:
+                expect(r.get("query_result") == want and "query_result" in r,
+                       f"query_result {want!r}", p)
+            return p
+        return check
+
+    R.append(("SQL NULL is reported as null",
+              env.case("verify-full/null", query="SELECT NULL::text, 'x'"), value_check(None)))
+    R.append(("an empty string is reported as an empty string, not null",
+              env.case("verify-full/empty", query="SELECT ''::text"), value_check("")))
+
+    # 16
+    libpq_num = int(hello.get("libpq") or 0)
+
+    def system_check(r):
+        p = []
+        if tls_only or libpq_num >= 160000:
+            expect(r.get("connected") is True,
+                   "sslrootcert=system trusts the case's SSL_CERT_FILE", p)
+        else:
+            want = client_error(adapter, env, 'root certificate file "system" does not exist\n')
+            expect((r.get("error") or "").startswith(want),
+                   f"libpq < 16 reads 'system' as a file name: {want!r}", p)
+        return p
+
+    R.append(("sslrootcert=system uses SSL_CERT_FILE from the case env (libpq 16+)",
+              env.case("verify-full/system", sslrootcert="system",
+                       env={"HOME": env.empty_home, "SSL_CERT_FILE": env.s.certs["root"]}),
+              system_check))
     return R
 
 

@@ -157,13 +157,27 @@ START_TEST(one_shot_flags_build_the_same_case_object)
 }
 END_TEST
 
+START_TEST(an_unknown_one_shot_flag_is_ignored_like_an_unknown_field)
+{
+    char *argv[] = {"adapter", "--host", "h", "--port", "1", "--scenario", "azure-new", NULL};
+    pgtls_err err;
+    json_t *obj = cl_case_from_flags(7, argv, &err);
+    ck_assert_ptr_nonnull(obj);
+    cl_case c;
+    ck_assert_int_eq(cl_case_from_json(obj, &c, &err), 0);
+    ck_assert_str_eq(c.host, "h");
+    cl_case_cleanup(&c);
+    json_decref(obj);
+}
+END_TEST
+
 static const struct {
     char *flags[4];
     const char *message;
 } bad_flags[] = {
     {{"--port", "54x", NULL}, "wants an integer"},
     {{"--port", "", NULL}, "wants an integer"},
-    {{"--nosuch", "1", NULL}, "unknown flag --nosuch"},
+    {{"--", "1", NULL}, "empty flag name"},
     {{"--host", NULL}, "needs a value"},
     {{"host", "h", NULL}, "unexpected argument"},
     {{"--env", "NOEQUALS", NULL}, "NAME=VALUE"},
@@ -292,6 +306,34 @@ START_TEST(a_child_that_hangs_is_killed_at_the_deadline)
 }
 END_TEST
 
+START_TEST(a_chatty_child_is_capped_and_still_runs_to_completion)
+{
+    /* 6 MB on stdout: the first 4 MiB are kept, the rest drained, so the
+     * child never blocks on a full pipe. */
+    char *argv[] = {"head", "-c", "6000000", "/dev/zero", NULL};
+    cl_child_result r;
+    pgtls_err err;
+    ck_assert_int_eq(cl_child_run(argv, NULL, 10000, &r, &err), 0);
+    ck_assert_int_eq(r.timed_out, 0);
+    ck_assert_int_eq(r.exited, 1);
+    ck_assert_int_eq(r.exit_status, 0);
+    ck_assert_uint_eq(r.out_len, 4u * 1024 * 1024);
+    cl_child_result_cleanup(&r);
+}
+END_TEST
+
+START_TEST(a_child_gets_the_environment_it_is_given)
+{
+    char *argv[] = {"env", NULL};
+    char *envp[] = {"PGTLS_CHILD_ONLY=yes", NULL};
+    cl_child_result r;
+    pgtls_err err;
+    ck_assert_int_eq(cl_child_run(argv, envp, 10000, &r, &err), 0);
+    ck_assert_str_eq(r.out, "PGTLS_CHILD_ONLY=yes\n");
+    cl_child_result_cleanup(&r);
+}
+END_TEST
+
 START_TEST(a_program_that_does_not_exist_is_an_error_not_a_crash)
 {
     char *argv[] = {"/nonexistent/pgtls-no-such-program", NULL};
@@ -381,6 +423,7 @@ Suite *cl_kit_suite(void)
                         (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(tc, a_refused_case_keeps_its_id_for_the_error_result);
     tcase_add_test(tc, one_shot_flags_build_the_same_case_object);
+    tcase_add_test(tc, an_unknown_one_shot_flag_is_ignored_like_an_unknown_field);
     tcase_add_loop_test(tc, a_bad_one_shot_flag_is_a_usage_error, 0,
                         (int)(sizeof(bad_flags) / sizeof(bad_flags[0])));
     suite_add_tcase(s, tc);
@@ -398,6 +441,8 @@ Suite *cl_kit_suite(void)
     tc = tcase_create("child processes have a hard deadline");
     tcase_add_test(tc, a_child_s_output_and_exit_status_are_captured);
     tcase_add_test(tc, a_child_that_hangs_is_killed_at_the_deadline);
+    tcase_add_test(tc, a_chatty_child_is_capped_and_still_runs_to_completion);
+    tcase_add_test(tc, a_child_gets_the_environment_it_is_given);
     tcase_add_test(tc, a_program_that_does_not_exist_is_an_error_not_a_crash);
     suite_add_tcase(s, tc);
 

@@ -109,6 +109,20 @@ START_TEST(psql_15_conninfo_without_an_ssl_line_means_plaintext)
 }
 END_TEST
 
+START_TEST(sql_null_and_the_empty_string_stay_apart)
+{
+    psql_output o;
+    psql_parse_output(PSQL_MARKER "\n" PSQL_NULL_MARKER PSQL_FIELD_SEP "x\nlater\n", &o);
+    ck_assert_int_eq(o.row_seen, 1);
+    ck_assert_ptr_null(o.first_value);
+    psql_output_cleanup(&o);
+    psql_parse_output(PSQL_MARKER "\n\n", &o);
+    ck_assert_int_eq(o.row_seen, 1);
+    ck_assert_str_eq(o.first_value, "");
+    psql_output_cleanup(&o);
+}
+END_TEST
+
 START_TEST(psql_18_conninfo_table_is_understood_too)
 {
     const char *out =
@@ -389,6 +403,20 @@ START_TEST(a_successful_handshake_is_read_from_s_client_output)
 }
 END_TEST
 
+START_TEST(a_tls12_session_block_is_read_too)
+{
+    const char *out = "New, TLSv1.2, Cipher is ECDHE-ECDSA-AES256-GCM-SHA384\n"
+                      "SSL-Session:\n    Protocol  : TLSv1.2\n"
+                      "    Verify return code: 0 (ok)\n    Extended master secret: yes\n";
+    sclient_output o;
+    sclient_parse_output(out, "", &o);
+    ck_assert_str_eq(o.tls_version, "TLSv1.2");
+    ck_assert_str_eq(o.cipher, "ECDHE-ECDSA-AES256-GCM-SHA384");
+    ck_assert_int_eq(o.verify_code, 0);
+    sclient_output_cleanup(&o);
+}
+END_TEST
+
 START_TEST(a_verification_failure_is_read_from_s_client_output)
 {
     const char *out = "CONNECTED(00000003)\nNew, (NONE), Cipher is (NONE)\n"
@@ -457,6 +485,7 @@ Suite *cl_psql_suite(void)
     tcase_add_test(tc, psql_15_conninfo_over_tls_gives_version_cipher_and_value);
     tcase_add_test(tc, psql_15_conninfo_without_an_ssl_line_means_plaintext);
     tcase_add_test(tc, psql_18_conninfo_table_is_understood_too);
+    tcase_add_test(tc, sql_null_and_the_empty_string_stay_apart);
     tcase_add_test(tc, no_marker_means_psql_never_got_to_the_commands);
     tcase_add_loop_test(tc, psql_version_comes_from_psql_dash_dash_version, 0,
                         (int)(sizeof(psql_versions) / sizeof(psql_versions[0])));
@@ -482,6 +511,7 @@ Suite *cl_sclient_suite(void)
 
     tc = tcase_create("what s_client prints");
     tcase_add_test(tc, a_successful_handshake_is_read_from_s_client_output);
+    tcase_add_test(tc, a_tls12_session_block_is_read_too);
     tcase_add_test(tc, a_verification_failure_is_read_from_s_client_output);
     tcase_add_loop_test(tc, openssl_version_names_the_library_actually_loaded, 0,
                         (int)(sizeof(openssl_versions) / sizeof(openssl_versions[0])));

@@ -105,7 +105,7 @@ END_TEST
 
 START_TEST(every_shipped_deviation_file_parses)
 {
-    static const char *const clients[] = {"node-postgres", "pgjdbc", "pgx"};
+    static const char *const clients[] = {"node-postgres", "pgjdbc", "pgx", "openssl-s_client"};
     for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
         pgtls_err err;
         err_clear(&err);

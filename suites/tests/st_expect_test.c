@@ -70,7 +70,7 @@ static const row rows[] = {
     {"verify-full connects with the right root and host", &AZURE, F, "ok", NULL, "verify-full", O, 17, ST_CONNECTED_TLS, "R14"},
     /* validity and strength */
     {"an expired leaf under verify-ca is expired", &AZURE, F, "expired", NULL, "verify-ca", O, 17, ST_EXPIRED, "R12"},
-    {"a not-yet-valid leaf under verify-full is classed expired", &AZURE, F, "not-yet-valid", NULL, "verify-full", O, 17, ST_EXPIRED, "R12"},
+    {"a not-yet-valid leaf under verify-full is an untrusted chain, as libpq shows it", &AZURE, F, "not-yet-valid", NULL, "verify-full", O, 17, ST_UNTRUSTED_CHAIN, "R11"},
     {"an expired leaf under require without a root file connects", &AZURE, M, "no-file", NULL, "require", O, 17, ST_CONNECTED_TLS, "R14"},
     {"a too-weak leaf under verify-full is an untrusted chain", &AZURE, F, "too-weak", NULL, "verify-full", O, 17, ST_UNTRUSTED_CHAIN, "R11"},
     /* empty root file */
