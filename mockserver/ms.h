@@ -23,8 +23,8 @@ typedef struct ms_options {
      * no trailing newline and is valid only during the call. */
     void (*on_event)(void *userdata, int listener_id, const char *json_line);
     void *userdata;
-    int max_connections;    /* 0: default 4096; over it: FATAL 53300 */
-    int timeout_ms;         /* every read (startup, handshake, idle); 0: default 10000 */
+    int max_connections; /* 0: default 4096; over it: FATAL 53300 */
+    int timeout_ms;      /* every read (startup, handshake, idle); 0: default 10000 */
 } ms_options;
 
 /* Loads the fixtures index. Returns NULL with a message in err. */
@@ -43,8 +43,8 @@ int ms_server_listen(ms_server *s, const char *scenario, int port, int *out_port
  * user, password, client_cert, server_version, direct_tls) plus chain_pem and
  * key_pem (absolute paths). settings may be NULL. The overrides stay with the
  * listener across ms_server_reload. Same return contract. */
-int ms_server_listen_ex(ms_server *s, const char *scenario, int port,
-                        const char *const *settings, int *out_port, pgtls_err *err);
+int ms_server_listen_ex(ms_server *s, const char *scenario, int port, const char *const *settings,
+                        int *out_port, pgtls_err *err);
 
 /* Starts serving in background threads. Returns 0 if OK, -1 with err. */
 int ms_server_start(ms_server *s, pgtls_err *err);

@@ -24,21 +24,20 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: pgtls mock --scenario NAME [--port N] [--scenario NAME [--port N]]...\n"
-            "                  [--fixtures DIR] [--listen ADDR] [--event-log FILE|-]\n"
-            "                  [--set key=value]... [--timeout-ms N] [--max-connections N]\n"
-            "  --scenario NAME     serve this scenario of DIR/index.json (repeat for more)\n"
-            "  --port N            port of the preceding --scenario (0 or absent: a free port)\n"
-            "  --fixtures DIR      folder written by 'pgtls ca gen --out DIR'\n"
-            "                      (default $PGTLS_FIXTURES, else ./fixtures)\n"
-            "  --listen ADDR       bind address (default 127.0.0.1)\n"
-            "  --event-log FILE    append one JSON line per connection ('-': stdout)\n"
-            "  --set key=value     override a server setting of every scenario\n"
-            "                      (auth=md5, ssl_max_protocol_version=TLSv1.2, ...)\n"
-            "  --timeout-ms N      timeout of every read (default 10000)\n"
-            "  --max-connections N over it clients get FATAL 53300 (default 4096)\n"
-            "Signals: SIGTERM/SIGINT stop (exit 0), SIGHUP reloads the fixtures.\n");
+    fprintf(f, "usage: pgtls mock --scenario NAME [--port N] [--scenario NAME [--port N]]...\n"
+               "                  [--fixtures DIR] [--listen ADDR] [--event-log FILE|-]\n"
+               "                  [--set key=value]... [--timeout-ms N] [--max-connections N]\n"
+               "  --scenario NAME     serve this scenario of DIR/index.json (repeat for more)\n"
+               "  --port N            port of the preceding --scenario (0 or absent: a free port)\n"
+               "  --fixtures DIR      folder written by 'pgtls ca gen --out DIR'\n"
+               "                      (default $PGTLS_FIXTURES, else ./fixtures)\n"
+               "  --listen ADDR       bind address (default 127.0.0.1)\n"
+               "  --event-log FILE    append one JSON line per connection ('-': stdout)\n"
+               "  --set key=value     override a server setting of every scenario\n"
+               "                      (auth=md5, ssl_max_protocol_version=TLSv1.2, ...)\n"
+               "  --timeout-ms N      timeout of every read (default 10000)\n"
+               "  --max-connections N over it clients get FATAL 53300 (default 4096)\n"
+               "Signals: SIGTERM/SIGINT stop (exit 0), SIGHUP reloads the fixtures.\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -66,15 +65,15 @@ static void raise_nofile(void)
 int ms_cli_main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"scenario", required_argument, NULL, 's'},
-                                              {"port", required_argument, NULL, 'p'},
-                                              {"fixtures", required_argument, NULL, 'f'},
-                                              {"listen", required_argument, NULL, 'l'},
-                                              {"event-log", required_argument, NULL, 'e'},
-                                              {"set", required_argument, NULL, 'S'},
-                                              {"timeout-ms", required_argument, NULL, 't'},
-                                              {"max-connections", required_argument, NULL, 'm'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {NULL, 0, NULL, 0}};
+                                             {"port", required_argument, NULL, 'p'},
+                                             {"fixtures", required_argument, NULL, 'f'},
+                                             {"listen", required_argument, NULL, 'l'},
+                                             {"event-log", required_argument, NULL, 'e'},
+                                             {"set", required_argument, NULL, 'S'},
+                                             {"timeout-ms", required_argument, NULL, 't'},
+                                             {"max-connections", required_argument, NULL, 'm'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *scenarios[MAX_LISTENERS], *settings[MAX_LISTENERS + 1];
     int ports[MAX_LISTENERS], ids[MAX_LISTENERS];
     int num_sc = 0, num_set = 0, opt, status = 2, i, event_fd = -1, close_event_fd = 0;
@@ -101,8 +100,7 @@ int ms_cli_main(int argc, char **argv)
             break;
         case 'p':
             if (num_sc == 0 || parse_int(optarg, 0, 65535, &ports[num_sc - 1]) < 0) {
-                fprintf(stderr,
-                        "pgtls mock: --port '%s' must follow a --scenario and be 0-65535\n",
+                fprintf(stderr, "pgtls mock: --port '%s' must follow a --scenario and be 0-65535\n",
                         optarg);
                 return 2;
             }
@@ -217,7 +215,7 @@ int ms_cli_main(int argc, char **argv)
     goto out;
 fail:
     fprintf(stderr, "pgtls mock: %s\n", err.msg);
-    status = err.code == PGTLS_OK ? 2 : (err_exit_status(err.code) ? 2 : 2);
+    status = 2; /* every start-up failure is a usage or configuration error */
 out:
     ms_server_free(s);
     if (close_event_fd)

@@ -25,10 +25,10 @@ typedef struct ms_profile {
     char *ssl_min_protocol_version, *ssl_max_protocol_version, *ssl_ciphers, *ssl_tls13_ciphers,
         *ssl_groups, *auth, *user, *password, *server_version;
     char *chain_pem, *key_pem;
-    SSL_CTX *ctx;          /* NULL when ssl = 0 */
-    uint8_t cb_hash[64];   /* tls-server-end-point of the leaf (RFC 5929) */
-    size_t cb_len;         /* 0: cannot be computed, PLUS is not offered */
-    int security_level_0;  /* lowered for TLS < 1.2 or weak certificates */
+    SSL_CTX *ctx;         /* NULL when ssl = 0 */
+    uint8_t cb_hash[64];  /* tls-server-end-point of the leaf (RFC 5929) */
+    size_t cb_len;        /* 0: cannot be computed, PLUS is not offered */
+    int security_level_0; /* lowered for TLS < 1.2 or weak certificates */
 } ms_profile;
 
 /* Builds a profile from a scenario and "key=value" overrides of its server
@@ -50,26 +50,26 @@ typedef struct ms_event {
     char tls_start[40];             /* sslrequest | direct | none | gssenc-then-... */
     char ssl_response;              /* 'S', 'N' or 0 */
     int gssenc_requests;
-    const char *handshake;          /* none | ok | failed */
+    const char *handshake; /* none | ok | failed */
     char tls_version[16], cipher[64], alpn[32], alpn_offered[128], sni[256];
     int cipher_bits;
     char tls_error[200];
     char client_alert[40], client_alert_level[8];
     char server_alert[40];
-    int client_cert;                /* the client presented a certificate */
+    int client_cert; /* the client presented a certificate */
     unsigned long long bytes_in, bytes_out;
-    int startup;                    /* a StartupMessage was parsed */
+    int startup; /* a StartupMessage was parsed */
     char protocol[12];
     char user[64], database[64], application_name[64];
-    const char *auth_method;        /* trust | password | md5 | scram-sha-256 | scram-sha-256-plus */
-    const char *auth_result;        /* none | ok | failed | abandoned */
+    const char *auth_method; /* trust | password | md5 | scram-sha-256 | scram-sha-256-plus */
+    const char *auth_result; /* none | ok | failed | abandoned */
     int queries;
     int cancel_request;
     int pid;
     char fatal_sqlstate[6];
     char fatal_message[256];
-    const char *end;                /* client-close | client-alert | timeout | protocol-error |
-                                       server-fatal | server-shutdown | cancel-request */
+    const char *end; /* client-close | client-alert | timeout | protocol-error |
+                        server-fatal | server-shutdown | cancel-request */
     char end_reason[200];
 } ms_event;
 
@@ -107,7 +107,7 @@ typedef struct ms_stmt {
     int used;
     int num_param_types;
     uint32_t param_types[16];
-    int16_t formats[MS_MAX_BIND]; /* portals only */
+    int16_t formats[MS_MAX_COLS]; /* portals only: result formats of our <= 16 columns */
     int num_formats;
 } ms_stmt;
 
@@ -115,14 +115,14 @@ struct ms_conn {
     /* set by the creator */
     const ms_io_ops *io;
     void *io_ctx;
-    ms_profile *prof;          /* a reference the conn owns */
-    int fd;                    /* socket, -1 in memory tests */
-    SSL *ssl;                  /* when TLS is up (ms_tls.c) */
-    int too_many;              /* over max_connections: FATAL 53300 after startup */
-    atomic_int *stopping;      /* set when the server shuts down, or NULL */
-    int stop_fd;               /* readable once the server stops (-1: none) */
-    int timeout_ms;            /* of every read; 0: none */
-    uint32_t md5_salt;         /* 0: random (tests fix it) */
+    ms_profile *prof;     /* a reference the conn owns */
+    int fd;               /* socket, -1 in memory tests */
+    SSL *ssl;             /* when TLS is up (ms_tls.c) */
+    int too_many;         /* over max_connections: FATAL 53300 after startup */
+    atomic_int *stopping; /* set when the server shuts down, or NULL */
+    int stop_fd;          /* readable once the server stops (-1: none) */
+    int timeout_ms;       /* of every read; 0: none */
+    uint32_t md5_salt;    /* 0: random (tests fix it) */
     /* pg_stat_activity of the whole server; NULL: only this connection */
     size_t (*activity)(void *ud, ms_activity *rows, size_t max);
     void *activity_ud;

@@ -109,8 +109,8 @@ char *ms_event_json(const ms_event *ev)
     json_object_set_new(o, "handshake", json_string(ev->handshake ? ev->handshake : "none"));
     json_object_set_new(o, "tls_version", str_or_null(ev->tls_version));
     json_object_set_new(o, "cipher", str_or_null(ev->cipher));
-    json_object_set_new(o, "cipher_bits", ev->cipher[0] ? json_integer(ev->cipher_bits)
-                                                         : json_null());
+    json_object_set_new(o, "cipher_bits",
+                        ev->cipher[0] ? json_integer(ev->cipher_bits) : json_null());
     json_object_set_new(o, "alpn", str_or_null(ev->alpn));
     json_object_set_new(o, "alpn_offered", str_or_null(ev->alpn_offered));
     json_object_set_new(o, "sni", str_or_null(ev->sni));

@@ -110,9 +110,12 @@ static size_t activity_cb(void *ud, ms_activity *rows, size_t max)
     conn_node *n;
     size_t k = 0;
     pthread_mutex_lock(&s->mu);
-    for (n = s->conns; n && k < max; n = n->next)
-        if (n->published)
-            rows[k++] = n->pub;
+    for (n = s->conns; n && (!rows || k < max); n = n->next)
+        if (n->published) {
+            if (rows)
+                rows[k] = n->pub;
+            k++;
+        }
     pthread_mutex_unlock(&s->mu);
     return k;
 }
@@ -169,8 +172,9 @@ static void peer_of(const struct sockaddr_storage *ss, char *addr, size_t cap, i
 }
 
 /* Accepts one connection on l (called with s->mu held, so wait_idle never
- * sees a connection that left the backlog but is not counted yet). */
-static void accept_one(ms_server *s, listener *l)
+ * sees a connection that left the backlog but is not counted yet). Returns
+ * -1 when out of descriptors (the caller backs off), else 0. */
+static int accept_one(ms_server *s, listener *l)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
@@ -180,11 +184,11 @@ static void accept_one(ms_server *s, listener *l)
     int fd, one = 1, hard_limit;
     fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
     if (fd < 0)
-        return;
+        return errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM ? -1 : 0;
     n = calloc(1, sizeof(*n));
     if (!n) {
         close(fd);
-        return;
+        return -1;
     }
     n->srv = s;
     n->l = l;
@@ -202,6 +206,7 @@ static void accept_one(ms_server *s, listener *l)
     n->c.ev.port = l->port;
     peer_of(&ss, n->c.ev.peer_addr, sizeof(n->c.ev.peer_addr), &n->c.ev.peer_port);
     n->c.pid = s->next_pid++;
+    n->c.ev.pid = n->c.pid; /* accept order: the runner sorts a case's events by it */
     RAND_bytes((unsigned char *)&n->c.cancel_key, sizeof(n->c.cancel_key));
     tv.tv_sec = s->opts.timeout_ms / 1000;
     tv.tv_usec = (s->opts.timeout_ms % 1000) * 1000;
@@ -243,9 +248,10 @@ static void accept_one(ms_server *s, listener *l)
         s->num_conns--;
         l->open--;
         pthread_cond_broadcast(&s->cv);
-        return;
+        return 0;
     }
     pthread_attr_destroy(&attr);
+    return 0;
 }
 
 static void block_signals(void)
@@ -301,11 +307,16 @@ static void *acceptor_thread(void *arg)
                 ;
             continue; /* rebuild the set (new listener or stop) */
         }
-        pthread_mutex_lock(&s->mu);
-        for (i = 1; i < n; i++)
-            if (pfd[i].revents & POLLIN)
-                accept_one(s, pl[i]);
-        pthread_mutex_unlock(&s->mu);
+        {
+            int starved = 0;
+            pthread_mutex_lock(&s->mu);
+            for (i = 1; i < n; i++)
+                if (pfd[i].revents & POLLIN)
+                    starved |= accept_one(s, pl[i]) < 0;
+            pthread_mutex_unlock(&s->mu);
+            if (starved) /* out of descriptors: let connections finish */
+                usleep(10000);
+        }
     }
     free(pfd);
     free(pl);
@@ -434,8 +445,8 @@ static int open_socket(ms_server *s, int port, int *out_fd, int *out_port, pgtls
     return 0;
 }
 
-int ms_server_listen_ex(ms_server *s, const char *scenario, int port,
-                        const char *const *settings, int *out_port, pgtls_err *err)
+int ms_server_listen_ex(ms_server *s, const char *scenario, int port, const char *const *settings,
+                        int *out_port, pgtls_err *err)
 {
     const fx_scenario *sc;
     listener *l = NULL;
@@ -585,20 +596,26 @@ int ms_server_reload(ms_server *s, pgtls_err *err)
 {
     fx_index *idx = fx_index_load(s->fixtures_dir, err);
     ms_profile **fresh = NULL;
+    listener **ls = NULL;
     size_t i, n;
     int result = -1;
     if (!idx)
         return err_prefix(err, "reload");
+    /* Snapshot the listeners: ms_server_listen may grow the array meanwhile;
+     * listener objects themselves live until ms_server_free. */
     pthread_mutex_lock(&s->mu);
     n = s->num_ls;
+    ls = calloc(n + 1, sizeof(*ls));
+    if (ls && n)
+        memcpy(ls, s->ls, n * sizeof(*ls));
     pthread_mutex_unlock(&s->mu);
     fresh = calloc(n + 1, sizeof(*fresh));
-    if (!fresh) {
+    if (!fresh || !ls) {
         err_set(err, PGTLS_ERR_NOMEM, "out of memory");
         goto out;
     }
     for (i = 0; i < n; i++) {
-        listener *l = s->ls[i];
+        listener *l = ls[i];
         const fx_scenario *sc = fx_scenario_find(idx, l->scenario);
         if (!sc) {
             err_set(err, PGTLS_ERR_CONFIG,
@@ -615,8 +632,8 @@ int ms_server_reload(ms_server *s, pgtls_err *err)
     /* Swap: open connections keep their reference to the old profile. */
     pthread_mutex_lock(&s->mu);
     for (i = 0; i < n; i++) {
-        ms_profile *old = s->ls[i]->prof;
-        s->ls[i]->prof = fresh[i];
+        ms_profile *old = ls[i]->prof;
+        ls[i]->prof = fresh[i];
         fresh[i] = old;
     }
     {
@@ -630,6 +647,7 @@ out:
     for (i = 0; fresh && i < n; i++)
         ms_profile_unref(fresh[i]);
     free(fresh);
+    free(ls);
     fx_index_free(idx);
     return result;
 }

@@ -141,11 +141,11 @@ static int canonical_encoding(const char *in, char *out, size_t cap)
 {
     static const struct {
         const char *alias, *name;
-    } enc[] = {{"utf8", "UTF8"},       {"unicode", "UTF8"},      {"sqlascii", "SQL_ASCII"},
-               {"latin1", "LATIN1"},   {"iso88591", "LATIN1"},   {"latin9", "LATIN9"},
+    } enc[] = {{"utf8", "UTF8"},       {"unicode", "UTF8"},        {"sqlascii", "SQL_ASCII"},
+               {"latin1", "LATIN1"},   {"iso88591", "LATIN1"},     {"latin9", "LATIN9"},
                {"win1252", "WIN1252"}, {"windows1252", "WIN1252"}, {"euckr", "EUC_KR"},
-               {"eucjp", "EUC_JP"},    {"sjis", "SJIS"},         {"gbk", "GBK"},
-               {"big5", "BIG5"},       {"koi8r", "KOI8R"},       {"win1251", "WIN1251"}};
+               {"eucjp", "EUC_JP"},    {"sjis", "SJIS"},           {"gbk", "GBK"},
+               {"big5", "BIG5"},       {"koi8r", "KOI8R"},         {"win1251", "WIN1251"}};
     char norm[64];
     size_t i, j = 0;
     for (i = 0; in[i] && j + 1 < sizeof(norm); i++)
@@ -200,8 +200,8 @@ int ms_settings_set(ms_settings *st, const char *name, const char *value, int *o
     if (i < 0) {
         /* Names with a '.' are custom placeholders PostgreSQL accepts. */
         if (!strchr(name, '.') || name[0] == '.')
-            return ms_pgerr_set(err, "ERROR", "42704", "unrecognized configuration parameter \"%s\"",
-                                name);
+            return ms_pgerr_set(err, "ERROR", "42704",
+                                "unrecognized configuration parameter \"%s\"", name);
         if (ms_settings_put(st, name, value) < 0)
             return ms_pgerr_set(err, "ERROR", "53200", "out of memory");
         i = ms_settings_find(st, name);
@@ -225,8 +225,8 @@ int ms_settings_set(ms_settings *st, const char *name, const char *value, int *o
         char *end;
         long v = strtol(value, &end, 10);
         if (*end || end == value || v < -15 || v > 3)
-            return ms_pgerr_set(err, "ERROR", "22023",
-                                "invalid value for parameter \"%s\": \"%s\"", st->v[i].name, value);
+            return ms_pgerr_set(err, "ERROR", "22023", "invalid value for parameter \"%s\": \"%s\"",
+                                st->v[i].name, value);
     }
     snprintf(st->v[i].value, sizeof(st->v[i].value), "%s", canon);
     if (out_index)
@@ -236,8 +236,7 @@ int ms_settings_set(ms_settings *st, const char *name, const char *value, int *o
 
 void ms_version_string(const char *server_version, char *out, size_t cap)
 {
-    snprintf(out, cap,
-             "PostgreSQL %s on x86_64-pc-linux-gnu, compiled by gcc (GCC) 12.2.0, 64-bit",
+    snprintf(out, cap, "PostgreSQL %s on x86_64-pc-linux-gnu, compiled by gcc (GCC) 12.2.0, 64-bit",
              server_version);
 }
 
@@ -285,7 +284,8 @@ static void lex(const char *s, lexed *L)
         t = &L->t[L->n++];
         if (isalpha((unsigned char)*s) || *s == '_') {
             t->kind = T_IDENT;
-            while ((isalnum((unsigned char)*s) || *s == '_' || *s == '$') && n + 1 < sizeof(t->text))
+            while ((isalnum((unsigned char)*s) || *s == '_' || *s == '$') &&
+                   n + 1 < sizeof(t->text))
                 t->text[n++] = (char)tolower((unsigned char)*s++);
             while (isalnum((unsigned char)*s) || *s == '_' || *s == '$')
                 s++;
@@ -444,15 +444,24 @@ static const struct {
     const char *name;
     uint32_t oid;
 } activity_cols[] = {
-    {"pid", MS_OID_INT4},          {"ssl", MS_OID_BOOL},
-    {"version", MS_OID_TEXT},      {"cipher", MS_OID_TEXT},
-    {"bits", MS_OID_INT4},         {"client_dn", MS_OID_TEXT},
-    {"client_serial", MS_OID_NUMERIC}, {"issuer_dn", MS_OID_TEXT},
-    {"datname", MS_OID_NAME},      {"usename", MS_OID_NAME},
-    {"application_name", MS_OID_TEXT}, {"client_addr", MS_OID_INET},
-    {"client_hostname", MS_OID_TEXT}, {"client_port", MS_OID_INT4},
-    {"backend_type", MS_OID_TEXT}, {"state", MS_OID_TEXT},
-    {"datid", MS_OID_OID},         {"usesysid", MS_OID_OID},
+    {"pid", MS_OID_INT4},
+    {"ssl", MS_OID_BOOL},
+    {"version", MS_OID_TEXT},
+    {"cipher", MS_OID_TEXT},
+    {"bits", MS_OID_INT4},
+    {"client_dn", MS_OID_TEXT},
+    {"client_serial", MS_OID_NUMERIC},
+    {"issuer_dn", MS_OID_TEXT},
+    {"datname", MS_OID_NAME},
+    {"usename", MS_OID_NAME},
+    {"application_name", MS_OID_TEXT},
+    {"client_addr", MS_OID_INET},
+    {"client_hostname", MS_OID_TEXT},
+    {"client_port", MS_OID_INT4},
+    {"backend_type", MS_OID_TEXT},
+    {"state", MS_OID_TEXT},
+    {"datid", MS_OID_OID},
+    {"usesysid", MS_OID_OID},
 };
 #define NUM_ACTIVITY_COLS (sizeof(activity_cols) / sizeof(activity_cols[0]))
 #define PG_STAT_SSL_COLS 8 /* the first 8 are pg_stat_ssl's, in its order */
@@ -592,8 +601,7 @@ static int parse_item(ms_qctx *q, const lexed *L, size_t *i, item *it, ms_result
                 snprintf(it->value, sizeof(it->value), "%d", q->pid);
             } else if ((!strcmp(fn, "current_database") || !strcmp(fn, "current_schema")) && !arg) {
                 it->oid = MS_OID_NAME;
-                snprintf(it->value, sizeof(it->value), "%s",
-                         fn[8] == 'd' ? q->database : "public");
+                snprintf(it->value, sizeof(it->value), "%s", fn[8] == 'd' ? q->database : "public");
             } else if (!strcmp(fn, "pg_is_in_recovery") && !arg) {
                 it->oid = MS_OID_BOOL;
                 snprintf(it->value, sizeof(it->value), "f");
@@ -610,8 +618,8 @@ static int parse_item(ms_qctx *q, const lexed *L, size_t *i, item *it, ms_result
             size_t c;
             *i = j + 1;
             snprintf(it->name, sizeof(it->name), "%s", fn);
-            if (!strcmp(fn, "current_user") || !strcmp(fn, "session_user") ||
-                !strcmp(fn, "user") || !strcmp(fn, "current_role")) {
+            if (!strcmp(fn, "current_user") || !strcmp(fn, "session_user") || !strcmp(fn, "user") ||
+                !strcmp(fn, "current_role")) {
                 it->oid = MS_OID_NAME;
                 snprintf(it->value, sizeof(it->value), "%s", q->user);
                 if (!strcmp(fn, "user"))
@@ -665,8 +673,8 @@ static int parse_item(ms_qctx *q, const lexed *L, size_t *i, item *it, ms_result
         (L->t[*i + 1].kind == T_IDENT || L->t[*i + 1].kind == T_QIDENT)) {
         snprintf(it->name, sizeof(it->name), "%s", L->t[*i + 1].text);
         *i += 2;
-    } else if (*i < L->n && (L->t[*i].kind == T_QIDENT ||
-                             (L->t[*i].kind == T_IDENT && !is_kw(L, *i, "from")))) {
+    } else if (*i < L->n &&
+               (L->t[*i].kind == T_QIDENT || (L->t[*i].kind == T_IDENT && !is_kw(L, *i, "from")))) {
         snprintf(it->name, sizeof(it->name), "%s", L->t[*i].text);
         (*i)++;
     }
@@ -686,7 +694,7 @@ static int cmp_values(const char *a, const char *b, uint32_t oid)
 static int select_activity(ms_qctx *q, const lexed *L, size_t from, item *items, size_t n_items,
                            int star, ms_result *r)
 {
-    size_t i = from + 1, max = 8192, nrows, k, c;
+    size_t i = from + 1, max, nrows, k, c;
     int only_self = 0, order_col = -1, order_desc = 0, use_ssl = 0, use_act = 0;
     ms_activity *rows;
     if (star) { /* SELECT * FROM pg_stat_ssl: its columns in order */
@@ -776,6 +784,8 @@ static int select_activity(ms_qctx *q, const lexed *L, size_t from, item *items,
         return -1;
     for (k = 0; k < n_items; k++)
         add_col(r, items[k].name, items[k].oid);
+    /* Size the snapshot to the live connections (a few more for arrivals). */
+    max = (q->activity && !only_self ? q->activity(q->activity_ud, NULL, 0) : 0) + 16;
     rows = calloc(max, sizeof(*rows));
     if (!rows)
         return -3;
@@ -791,8 +801,7 @@ static int select_activity(ms_qctx *q, const lexed *L, size_t from, item *items,
         for (c = 0; c < n_items; c++) {
             int is_null = items[c].is_null;
             if (items[c].colref >= 0)
-                activity_value(&rows[k], items[c].colref, q->pid, buf[c], sizeof(buf[c]),
-                               &is_null);
+                activity_value(&rows[k], items[c].colref, q->pid, buf[c], sizeof(buf[c]), &is_null);
             else
                 snprintf(buf[c], sizeof(buf[c]), "%s", items[c].value);
             vals[c] = is_null ? NULL : buf[c];
@@ -811,8 +820,8 @@ static int select_activity(ms_qctx *q, const lexed *L, size_t from, item *items,
         for (a = 1; a < r->num_rows; a++) {
             memcpy(tmp, &r->cells[a * nc], nc * sizeof(char *));
             for (b = a; b > 0; b--) {
-                int cmpv = cmp_values(r->cells[(b - 1) * nc + (size_t)order_col],
-                                      tmp[order_col], r->cols[order_col].oid);
+                int cmpv = cmp_values(r->cells[(b - 1) * nc + (size_t)order_col], tmp[order_col],
+                                      r->cols[order_col].oid);
                 if (order_desc ? cmpv >= 0 : cmpv <= 0)
                     break;
                 memcpy(&r->cells[b * nc], &r->cells[(b - 1) * nc], nc * sizeof(char *));
@@ -860,9 +869,9 @@ static int run_select(ms_qctx *q, const lexed *L, const char *sql, ms_result *r)
     size_t i = 1, n = 0, k;
     int star = 0;
     for (k = 0; k < L->n; k++)
-        if (is_kw(L, k, "from") && (is_kw(L, k + 1, "pg_type") ||
-                                    (is_kw(L, k + 1, "pg_catalog") && is_op(L, k + 2, ".") &&
-                                     is_kw(L, k + 3, "pg_type")))) {
+        if (is_kw(L, k, "from") &&
+            (is_kw(L, k + 1, "pg_type") || (is_kw(L, k + 1, "pg_catalog") && is_op(L, k + 2, ".") &&
+                                            is_kw(L, k + 3, "pg_type")))) {
             int rc = select_pg_type(L, r);
             if (rc == -3)
                 return -1;
@@ -1101,8 +1110,7 @@ int ms_query_run(ms_qctx *q, const char *sql, int execute, ms_result *r)
             int idx = ms_settings_find(q->settings, L->t[1].text);
             ms_settings_init(&fresh);
             if (idx < 0)
-                set_error(r, "42704", "unrecognized configuration parameter \"%s\"",
-                          L->t[1].text);
+                set_error(r, "42704", "unrecognized configuration parameter \"%s\"", L->t[1].text);
             else if (ms_settings_get(&fresh, q->settings->v[idx].name) &&
                      !(q->settings->v[idx].flags & MS_GUC_READONLY)) {
                 snprintf(q->settings->v[idx].value, sizeof(q->settings->v[idx].value), "%s",
@@ -1187,10 +1195,11 @@ size_t ms_query_split(const char *sql, char **out, size_t max)
             for (; p < s; p++)
                 if (!isspace((unsigned char)*p))
                     blank = 0;
-            if (!blank && n < max) {
-                out[n] = strndup(start, (size_t)(s - start));
-                if (out[n])
-                    n++;
+            if (!blank) {
+                /* Count every statement; keep the first max. */
+                if (n < max && !(out[n] = strndup(start, (size_t)(s - start))))
+                    return n;
+                n++;
             }
             if (!*s)
                 break;

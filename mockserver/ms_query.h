@@ -68,7 +68,9 @@ typedef struct ms_qctx {
     const char *ssl_version, *ssl_cipher; /* NULL when no TLS */
     const char *user, *database;
     char tx; /* 'I' idle, 'T' in a transaction, 'E' failed transaction */
-    /* Fills up to max rows of live connections; NULL: only this one. */
+    /* Fills up to max rows of live connections and returns how many it
+     * wrote; with rows == NULL returns how many there are. NULL: only this
+     * connection. */
     size_t (*activity)(void *ud, ms_activity *rows, size_t max);
     void *activity_ud;
     const ms_activity *self; /* this connection's row */
@@ -103,8 +105,9 @@ int ms_query_run(ms_qctx *q, const char *sql, int execute, ms_result *out);
 void ms_result_cleanup(ms_result *r);
 
 /* Splits a simple Query string into statements on ';' outside quotes and
- * comments. Returns the number of statements written to out (heap strings,
- * the caller frees them), at most max; an all-blank string gives 0. */
+ * comments. Writes the first max statements to out (heap strings, the caller
+ * frees min(result, max) of them) and returns how many there are in all
+ * (more than max means some were not stored); an all-blank string gives 0. */
 size_t ms_query_split(const char *sql, char **out, size_t max);
 
 /* The version() text for a server_version ("16.9"). */

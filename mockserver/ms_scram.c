@@ -319,8 +319,7 @@ out:
     return result;
 }
 
-int ms_scram_client_final(ms_scram *s, const uint8_t *data, size_t len, ms_buf *out,
-                          ms_pgerr *err)
+int ms_scram_client_final(ms_scram *s, const uint8_t *data, size_t len, ms_buf *out, ms_pgerr *err)
 {
     char *msg = NULL, *p, *cb_b64, *nonce, *proof_b64, *without_proof_end, *auth = NULL;
     uint8_t cb_expect_raw[256], cb_got[256], proof[64], sig[32], client_key[32], stored[32];

@@ -15,8 +15,8 @@
 
 typedef struct ms_scram {
     /* set by ms_scram_init */
-    int user_known;   /* 0: run the exchange, then fail like PostgreSQL's mock auth */
-    int tls;          /* PLUS offered (TLS in use) */
+    int user_known; /* 0: run the exchange, then fail like PostgreSQL's mock auth */
+    int tls;        /* PLUS offered (TLS in use) */
     uint8_t salt[16];
     int iterations;
     uint8_t stored_key[MS_SCRAM_KEY_LEN], server_key[MS_SCRAM_KEY_LEN];
@@ -29,7 +29,7 @@ typedef struct ms_scram {
     char *gs2_header; /* "p=tls-server-end-point,," etc. */
     char *client_first_bare;
     char *server_first;
-    char *nonce;      /* client nonce + server nonce */
+    char *nonce; /* client nonce + server nonce */
 } ms_scram;
 
 /* Derives the keys from password (NULL for an unknown user: the exchange
@@ -55,8 +55,7 @@ int ms_scram_client_first(ms_scram *s, const char *mech, const uint8_t *data, si
  * gets the server-final-message "v=..."), 0 when the proof is wrong or the
  * user unknown (the caller sends "password authentication failed"), -1 with
  * err on a protocol violation or a channel-binding mismatch. */
-int ms_scram_client_final(ms_scram *s, const uint8_t *data, size_t len, ms_buf *out,
-                          ms_pgerr *err);
+int ms_scram_client_final(ms_scram *s, const uint8_t *data, size_t len, ms_buf *out, ms_pgerr *err);
 
 /* Base64 helpers (RFC 4648 with padding). Encode returns a heap string;
  * decode returns the byte count or -1 when the text is not valid base64. */

@@ -177,8 +177,8 @@ static int read_message(ms_conn *c, char *out_type, size_t *out_len, const char 
         send_fatal(c, &e);
         c->ev.end = "protocol-error";
         snprintf(c->ev.end_reason, sizeof(c->ev.end_reason),
-                 "message '%c' with length %u (limit %d)", hdr[0] >= 32 && hdr[0] < 127 ? hdr[0] : '?',
-                 len, MS_MAX_MESSAGE + 4);
+                 "message '%c' with length %u (limit %d)",
+                 hdr[0] >= 32 && hdr[0] < 127 ? hdr[0] : '?', len, MS_MAX_MESSAGE + 4);
         return -1;
     }
     if (ensure_msg(c, len - 4) < 0) {
@@ -468,9 +468,9 @@ static int authenticate(ms_conn *c, const char *user)
         RAND_bytes(salt, sizeof(salt));
         RAND_bytes(nonce_raw, sizeof(nonce_raw));
         nonce = ms_b64_encode(nonce_raw, sizeof(nonce_raw));
-        if (!nonce || ms_scram_init(&sc, user_known ? p->password : NULL, salt, sizeof(salt),
-                                    MS_SCRAM_ITERATIONS, nonce, plus_ok, p->cb_hash,
-                                    p->cb_len) < 0) {
+        if (!nonce ||
+            ms_scram_init(&sc, user_known ? p->password : NULL, salt, sizeof(salt),
+                          MS_SCRAM_ITERATIONS, nonce, plus_ok, p->cb_hash, p->cb_len) < 0) {
             free(nonce);
             ms_pgerr_set(&e, "FATAL", "XX000", "could not initialise SCRAM");
             send_fatal(c, &e);
@@ -594,7 +594,7 @@ static int16_t col_format(const ms_stmt *portal, size_t col)
         return 0;
     if (portal->num_formats == 1)
         return portal->formats[0];
-    return col < (size_t)portal->num_formats ? portal->formats[col] : 0;
+    return col < (size_t)portal->num_formats && col < MS_MAX_COLS ? portal->formats[col] : 0;
 }
 
 static void send_row_description(ms_conn *c, const ms_result *r, const ms_stmt *portal)
@@ -603,11 +603,11 @@ static void send_row_description(ms_conn *c, const ms_result *r, const ms_stmt *
     ms_buf_i16(&c->out, (int16_t)r->num_cols);
     for (i = 0; i < r->num_cols; i++) {
         ms_buf_str(&c->out, r->cols[i].name);
-        ms_buf_i32(&c->out, 0);                          /* table OID */
-        ms_buf_i16(&c->out, 0);                          /* column number */
-        ms_buf_i32(&c->out, (int32_t)r->cols[i].oid);    /* type OID */
+        ms_buf_i32(&c->out, 0);                       /* table OID */
+        ms_buf_i16(&c->out, 0);                       /* column number */
+        ms_buf_i32(&c->out, (int32_t)r->cols[i].oid); /* type OID */
         ms_buf_i16(&c->out, r->cols[i].typlen);
-        ms_buf_i32(&c->out, -1);                         /* typmod */
+        ms_buf_i32(&c->out, -1); /* typmod */
         ms_buf_i16(&c->out, col_format(portal, i));
     }
     ms_msg_end(&c->out, m);
@@ -646,7 +646,7 @@ static void put_value(ms_buf *b, uint32_t oid, const char *text, int16_t fmt)
                 ms_buf_i32(b, 4 + (v6 ? 16 : 4));
                 ms_buf_u8(b, v6 ? 3 : 2); /* PGSQL_AF_INET6 / PGSQL_AF_INET */
                 ms_buf_u8(b, v6 ? 128 : 32);
-                ms_buf_u8(b, 0);          /* is_cidr */
+                ms_buf_u8(b, 0); /* is_cidr */
                 ms_buf_u8(b, v6 ? 16 : 4);
                 ms_buf_put(b, a, v6 ? 16 : 4);
                 return;
@@ -732,6 +732,16 @@ static int run_statement(ms_conn *c, const char *sql, const ms_stmt *portal, int
         ms_be_command_complete(&c->out, r.tag);
         break;
     case MS_RES_ROWS:
+        if (portal && portal->num_formats > 1 && (size_t)portal->num_formats != r.num_cols) {
+            /* pquery.c PortalSetResultFormat */
+            ms_pgerr e;
+            ms_pgerr_set(&e, "ERROR", "08P01",
+                         "bind message has %d result formats but query has %zu columns",
+                         portal->num_formats, r.num_cols);
+            send_error(c, &e);
+            rc = -1;
+            break;
+        }
         if (!portal)
             send_row_description(c, &r, NULL);
         send_rows(c, &r, portal);
@@ -880,8 +890,12 @@ static void on_bind(ms_conn *c, size_t len)
     pt->name = strdup(b.portal);
     pt->sql = strdup(s->sql);
     pt->used = 1;
+    /* Results have at most MS_MAX_COLS columns: keep that many codes. */
     pt->num_formats = b.num_result_formats;
-    memcpy(pt->formats, b.result_formats, sizeof(pt->formats));
+    memcpy(pt->formats, b.result_formats,
+           sizeof(int16_t) *
+               (size_t)(b.num_result_formats < MS_MAX_COLS ? b.num_result_formats : MS_MAX_COLS));
+
     if (!pt->name || !pt->sql) {
         stmt_clear(pt);
         ms_pgerr_set(&e, "ERROR", "53200", "out of memory");
@@ -981,6 +995,14 @@ static void on_query(ms_conn *c, size_t len, int *changed)
     }
     c->ev.queries++;
     n = ms_query_split(sql, stmts, 64);
+    if (n > 64) {
+        for (i = 0; i < 64; i++)
+            free(stmts[i]);
+        ms_pgerr_set(&e, "ERROR", "54000",
+                     "pgtls mock server runs at most 64 statements per query, got %zu", n);
+        send_error(c, &e);
+        return;
+    }
     if (n == 0)
         ms_be_simple(&c->out, 'I'); /* EmptyQueryResponse */
     for (i = 0; i < n; i++) {
@@ -1074,11 +1096,20 @@ void ms_session_run(ms_conn *c)
     ms_pgerr e;
     size_t i;
     uint8_t *startup_buf = NULL;
-    static const char *const reported_order[] = {
-        "application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
-        "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser",
-        "scram_iterations", "server_encoding", "server_version", "session_authorization",
-        "standard_conforming_strings", "TimeZone"};
+    static const char *const reported_order[] = {"application_name",
+                                                 "client_encoding",
+                                                 "DateStyle",
+                                                 "default_transaction_read_only",
+                                                 "in_hot_standby",
+                                                 "integer_datetimes",
+                                                 "IntervalStyle",
+                                                 "is_superuser",
+                                                 "scram_iterations",
+                                                 "server_encoding",
+                                                 "server_version",
+                                                 "session_authorization",
+                                                 "standard_conforming_strings",
+                                                 "TimeZone"};
 
     if (!negotiate(c, &st))
         goto out;
@@ -1091,8 +1122,7 @@ void ms_session_run(ms_conn *c)
     snprintf(c->ev.database, sizeof(c->ev.database), "%s", st.database);
     for (i = 0; i < st.num_params; i++)
         if (!strcmp(st.names[i], "application_name"))
-            snprintf(c->ev.application_name, sizeof(c->ev.application_name), "%s",
-                     st.values[i]);
+            snprintf(c->ev.application_name, sizeof(c->ev.application_name), "%s", st.values[i]);
     /* A newer 3.x minor or _pq_. options we do not know: NegotiateProtocolVersion. */
     if ((st.code & 0xffff) > 0 || st.num_pq_opts > 0)
         ms_be_negotiate_version(&c->out, MS_PROTO_3_0, st.num_pq_opts, st.pq_opts);
@@ -1167,12 +1197,14 @@ void ms_session_run(ms_conn *c)
     }
     query_loop(c);
 out:
+    if (c->ev.gssenc_requests && !strcmp(c->ev.tls_start, "none"))
+        note_tls_start(c, "none");
     free(startup_buf);
     if (!c->ev.end)
         end_as(c, "protocol-error", "internal: session ended without a reason");
-    if (c->tls_active && (!strcmp(c->ev.end, "server-fatal") ||
-                          !strcmp(c->ev.end, "server-shutdown") ||
-                          !strcmp(c->ev.end, "protocol-error")))
+    if (c->tls_active &&
+        (!strcmp(c->ev.end, "server-fatal") || !strcmp(c->ev.end, "server-shutdown") ||
+         !strcmp(c->ev.end, "protocol-error")))
         c->io->close_tls(c);
     c->ev.pid = c->pid;
     c->ev.t_end_ms = wall_ms();

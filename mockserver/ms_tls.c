@@ -185,8 +185,9 @@ static int client_hello_cb(SSL *ssl, int *al, void *arg)
                 c->ev.alpn_offered[k++] = ',';
             for (i = 0; i < n && k + 1 < sizeof(c->ev.alpn_offered); i++)
                 c->ev.alpn_offered[k++] =
-                    (p[off + i] >= 0x20 && p[off + i] < 0x7f && p[off + i] != ',') ? (char)p[off + i]
-                                                                                   : '?';
+                    (p[off + i] >= 0x20 && p[off + i] < 0x7f && p[off + i] != ',')
+                        ? (char)p[off + i]
+                        : '?';
             c->ev.alpn_offered[k] = 0;
             off += n;
         }
@@ -265,9 +266,9 @@ static int build_ctx(ms_profile *p, pgtls_err *err)
     ERR_clear_error();
     if (SSL_CTX_use_certificate_chain_file(ctx, p->chain_pem) != 1) {
         unsigned long e = ERR_peek_last_error();
-        if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
-            (ERR_GET_REASON(e) == SSL_R_EE_KEY_TOO_SMALL ||
-             ERR_GET_REASON(e) == SSL_R_CA_MD_TOO_WEAK || ERR_GET_REASON(e) == SSL_R_CA_KEY_TOO_SMALL)) {
+        if (ERR_GET_LIB(e) == ERR_LIB_SSL && (ERR_GET_REASON(e) == SSL_R_EE_KEY_TOO_SMALL ||
+                                              ERR_GET_REASON(e) == SSL_R_CA_MD_TOO_WEAK ||
+                                              ERR_GET_REASON(e) == SSL_R_CA_KEY_TOO_SMALL)) {
             SSL_CTX_set_security_level(ctx, 0);
             p->security_level_0 = 1;
         }
@@ -275,8 +276,19 @@ static int build_ctx(ms_profile *p, pgtls_err *err)
                  "scenario %s: cannot load certificate chain %s (regenerate with 'pgtls ca gen')",
                  p->scenario, p->chain_pem);
     }
-    TRY_OSSL(SSL_CTX_use_PrivateKey_file(ctx, p->key_pem, SSL_FILETYPE_PEM) == 1, err,
-             "scenario %s: cannot load private key %s", p->scenario, p->key_pem);
+    ERR_clear_error();
+    if (SSL_CTX_use_PrivateKey_file(ctx, p->key_pem, SSL_FILETYPE_PEM) != 1) {
+        /* OpenSSL compares the key with the certificate while loading it. */
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+            ERR_clear_error();
+            err_set(err, PGTLS_ERR_CONFIG,
+                    "scenario %s: private key %s does not match the certificate in %s "
+                    "(regenerate with 'pgtls ca gen')",
+                    p->scenario, p->key_pem, p->chain_pem);
+        } else
+            err_ossl(err, "scenario %s: cannot load private key %s", p->scenario, p->key_pem);
+        goto out;
+    }
     TRY_OSSL(SSL_CTX_check_private_key(ctx) == 1, err,
              "scenario %s: private key %s does not match the certificate in %s", p->scenario,
              p->key_pem, p->chain_pem);
@@ -620,8 +632,8 @@ static int sock_start_tls(ms_conn *c, int direct)
         snprintf(c->ev.end_reason, sizeof(c->ev.end_reason), "server stopped during the handshake");
     } else if (c->ev.client_alert[0] && strcmp(c->ev.client_alert, "close_notify")) {
         c->ev.end = "client-alert";
-        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason), "client sent alert %s in the handshake",
-                 c->ev.client_alert);
+        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason),
+                 "client sent alert %s in the handshake", c->ev.client_alert);
     } else if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
         c->ev.end = "timeout";
         snprintf(c->ev.end_reason, sizeof(c->ev.end_reason), "TLS handshake timed out");
@@ -647,7 +659,7 @@ static void sock_close_tls(ms_conn *c)
     }
 }
 
-const ms_io_ops ms_socket_io = {sock_read_exact, sock_write_all, sock_pending, sock_drain,
+const ms_io_ops ms_socket_io = {sock_read_exact, sock_write_all, sock_pending,  sock_drain,
                                 sock_peek1,      sock_start_tls, sock_close_tls};
 
 void ms_tls_conn_free(ms_conn *c)

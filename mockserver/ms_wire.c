@@ -224,8 +224,8 @@ int ms_startup_parse(const uint8_t *body, size_t len, ms_startup *out, ms_pgerr 
             if (out->num_pq_opts < 16)
                 out->pq_opts[out->num_pq_opts++] = name;
         } else if (strcmp(name, "replication") == 0) {
-            static const char *const ok[] = {"database", "true", "false", "on", "off", "yes",
-                                             "no", "1", "0", "t", "f", "y", "n"};
+            static const char *const ok[] = {"database", "true", "false", "on", "off", "yes", "no",
+                                             "1",        "0",    "t",     "f",  "y",   "n"};
             size_t i;
             int found = 0;
             for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
@@ -344,8 +344,7 @@ int ms_fe_parse_bind(const uint8_t *body, size_t len, ms_fe_bind *out, ms_pgerr 
     return 0;
 }
 
-int ms_fe_parse_target(char type, const uint8_t *body, size_t len, ms_fe_target *out,
-                       ms_pgerr *err)
+int ms_fe_parse_target(char type, const uint8_t *body, size_t len, ms_fe_target *out, ms_pgerr *err)
 {
     ms_rd r;
     ms_rd_init(&r, body, len);

@@ -9,13 +9,13 @@
 #include <stdint.h>
 
 /* Request codes of the first packet (protocol 55.2.1 / 55.2.9). */
-#define MS_CODE_SSLREQUEST 80877103u  /* 1234 << 16 | 5679 */
+#define MS_CODE_SSLREQUEST 80877103u /* 1234 << 16 | 5679 */
 #define MS_CODE_GSSENCREQUEST 80877104u
 #define MS_CODE_CANCEL 80877102u
-#define MS_PROTO_3_0 196608u          /* 3 << 16 | 0 */
-#define MS_MAX_STARTUP_PACKET 10000   /* MAX_STARTUP_PACKET_LENGTH in pqcomm.h */
-#define MS_MAX_MESSAGE (1024 * 1024)  /* our cap on a regular message body */
-#define MS_MAX_PARAMS 64              /* startup parameters we keep */
+#define MS_PROTO_3_0 196608u         /* 3 << 16 | 0 */
+#define MS_MAX_STARTUP_PACKET 10000  /* MAX_STARTUP_PACKET_LENGTH in pqcomm.h */
+#define MS_MAX_MESSAGE (1024 * 1024) /* our cap on a regular message body */
+#define MS_MAX_PARAMS 64             /* startup parameters we keep */
 
 /* An error a PostgreSQL server would report: severity ERROR or FATAL, a
  * SQLSTATE and the primary message (ErrorResponse fields S/V, C, M). */
@@ -71,13 +71,13 @@ uint32_t ms_be32(const uint8_t *p);
 
 /* ---- Startup packet (after its length word) ---- */
 typedef struct ms_startup {
-    uint32_t code;     /* protocol version or request code */
+    uint32_t code; /* protocol version or request code */
     uint32_t cancel_pid, cancel_key;
     size_t num_params;
     const char *names[MS_MAX_PARAMS]; /* point into the body */
     const char *values[MS_MAX_PARAMS];
-    const char *user, *database;      /* NULL when absent */
-    size_t num_pq_opts;               /* "_pq_." protocol options we do not know */
+    const char *user, *database; /* NULL when absent */
+    size_t num_pq_opts;          /* "_pq_." protocol options we do not know */
     const char *pq_opts[16];
 } ms_startup;
 

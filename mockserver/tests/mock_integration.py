@@ -89,8 +89,14 @@ class Mock:
     def __enter__(self):
         return self
 
-    def __exit__(self, *a):
-        self.stop()
+    def __exit__(self, exc_type, exc, tb):
+        rc = self.stop()
+        err = self.proc.stderr.read()
+        if exc_type is None:
+            # A sanitizer report or a crash of the mock fails the test too.
+            check(rc == 0, "mock exited with %s: %s" % (rc, err[-2000:]))
+            check("Sanitizer" not in err and "runtime error" not in err,
+                  "sanitizer report from the mock: %s" % err[-2000:])
 
 
 def store(name):
@@ -275,6 +281,16 @@ def require_secure_transport_refuses_sslmode_disable_with_the_pg_hba_text():
 
 
 @test
+def allow_retries_with_tls_after_the_pg_hba_refusal():
+    with Mock(["azure-new"]) as m:
+        rc, out, err = psql(m.port(), "SELECT ssl_is_used()", sslmode="allow")
+        check(rc == 0 and out == "t", "psql failed: %s %s" % (out, err))
+        evs = m.events(2)
+        check(evs[0]["tls_start"] == "none" and evs[0]["fatal"]["sqlstate"] == "28000"
+              and evs[1]["handshake"] == "ok", "events %s" % evs)
+
+
+@test
 def a_tls12_only_server_negotiates_tls12_and_refuses_a_tls13_only_client():
     with Mock(["tls12-only"]) as m:
         rc, out, err = psql(m.port(), "SELECT ssl_version()", sslmode="require")
@@ -293,6 +309,29 @@ def a_tls13_only_server_negotiates_tls13_and_refuses_a_tls12_only_client():
         check(rc == 0 and out == "TLSv1.3", "expected TLSv1.3: %s %s" % (out, err))
         rc, out, err = psql(m.port(), sslmode="require", ssl_max_protocol_version="TLSv1.2")
         check(rc != 0 and "protocol version" in err, "expected a version failure: %s" % err)
+
+
+@test
+def a_tls10_only_server_serves_tls10_at_security_level_0():
+    with Mock(["tls10-only"]) as m:
+        p = subprocess.run(["openssl", "s_client", "-starttls", "postgres", "-tls1", "-cipher",
+                            "DEFAULT@SECLEVEL=0", "-connect", "127.0.0.1:%d" % m.port()],
+                           input="", capture_output=True, text=True, timeout=30)
+        check("Protocol  : TLSv1\n" in p.stdout, "no TLSv1 session: %s" % p.stdout[-500:])
+        ev = m.events()[0]
+        check(ev["tls_version"] == "TLSv1", "event %s" % ev)
+
+
+@test
+def prefer_falls_back_to_plaintext_after_a_failed_verification():
+    with Mock(["plaintext-allowed"]) as m:
+        rc, out, err = psql(m.port(), "SELECT ssl_is_used()", sslmode="prefer",
+                            sslrootcert=store("wrong-root"))
+        check(rc == 0 and out == "f", "expected a plaintext session: %s %s" % (out, err))
+        evs = m.events(2)
+        check(evs[0]["client_alert"] == "unknown_ca" and evs[1]["tls_start"] == "none"
+              and evs[1]["auth_result"] == "ok", "events %s" % evs)
+        check(evs[0]["pid"] < evs[1]["pid"], "pids are not in connection order")
 
 
 @test
@@ -366,6 +405,22 @@ def s_client_shows_exactly_the_chain_the_scenario_serves():
             got = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", p.stdout, re.S)
             norm = lambda cs: [c.replace("\n", "") for c in cs]
             check(norm(got) == norm(want), "%s: served %d certs, chain file has %d" % (sc, len(got), len(want)))
+
+
+@test
+def a_requested_client_certificate_is_optional_and_recorded():
+    idx = index()
+    ch = idx["chains"][idx["scenarios"]["azure-new"]["chain"]]
+    with Mock(["azure-new"], ["--set", "client_cert=true"]) as m:
+        rc, out, err = psql(m.port(), "SELECT 1", sslmode="require")
+        check(rc == 0, "psql without a certificate failed: %s" % err)
+        p = subprocess.run(["openssl", "s_client", "-starttls", "postgres", "-connect",
+                            "127.0.0.1:%d" % m.port(), "-cert", os.path.join(FIX, ch["pem"]),
+                            "-key", os.path.join(FIX, ch["key"])],
+                           input="", capture_output=True, text=True, timeout=30)
+        evs = m.events(2)
+        check(evs[0]["client_cert"] is False and evs[1]["client_cert"] is True,
+              "events %s" % [e["client_cert"] for e in evs])
 
 
 @test
@@ -451,6 +506,26 @@ def an_oversized_message_gets_fatal_invalid_message_length():
         check(t == "E" and f["C"] == "08P01" and f["M"] == "invalid message length", f)
         ev = m.events()[0]
         check(ev["end"] == "protocol-error", "event %s" % ev)
+
+
+@test
+def over_max_connections_clients_get_fatal_53300_and_idle_ones_time_out():
+    with Mock(["plaintext-allowed"], ["--set", "auth=trust", "--max-connections", "2",
+                                      "--timeout-ms", "400"]) as m:
+        a = connect(m.port(), tls=False)
+        until_ready(a)
+        b = connect(m.port(), tls=False)
+        until_ready(b)
+        c = connect(m.port(), tls=False)
+        t, body = until_ready(c)[-1]
+        f = error_fields(body)
+        check(t == "E" and f["C"] == "53300" and f["M"] == "sorry, too many clients already", f)
+        a.close()
+        b.close()
+        idle = socket.create_connection(("127.0.0.1", m.port()), timeout=5)
+        check(idle.recv(10) == b"", "an idle connection was not closed")
+        ev = m.events(4)[-1]
+        check(ev["end"] == "timeout" and ev["startup"] is False, "event %s" % ev)
 
 
 @test

@@ -12,6 +12,8 @@ static ms_activity rows[3];
 static size_t three_rows(void *ud, ms_activity *out, size_t max)
 {
     (void)ud;
+    if (!out)
+        return 3;
     memcpy(out, rows, sizeof(rows[0]) * (max < 3 ? max : 3));
     return max < 3 ? max : 3;
 }
@@ -136,8 +138,9 @@ START_TEST(pg_stat_ssl_for_this_backend_reports_version_cipher_and_bits)
     ms_qctx q = ctx(1);
     ms_result r;
     ck_assert_int_eq(
-        ms_query_run(&q, "select s.version, s.cipher, s.bits from pg_stat_ssl s where s.pid = "
-                         "pg_backend_pid()",
+        ms_query_run(&q,
+                     "select s.version, s.cipher, s.bits from pg_stat_ssl s where s.pid = "
+                     "pg_backend_pid()",
                      1, &r),
         0);
     ck_assert_int_eq(r.kind, MS_RES_ROWS);
@@ -302,6 +305,10 @@ START_TEST(query_strings_split_on_semicolons_outside_quotes)
     for (size_t i = 0; i < n; i++)
         free(out[i]);
     ck_assert_uint_eq(ms_query_split("   ", out, 8), 0);
+    n = ms_query_split("a;b;c;d", out, 2);
+    ck_assert_uint_eq(n, 4); /* all counted, two kept */
+    free(out[0]);
+    free(out[1]);
 }
 END_TEST
 

@@ -35,7 +35,7 @@ static int exchange(ms_scram *s, const char *mech, const char *gs2, const char *
     ck_assert_int_eq(ms_scram_client_proof(password, salt, sizeof(salt), 4096, auth, proof), 0);
     proof_b64 = ms_b64_encode(proof, 32);
     snprintf(final, sizeof(final), "%s,p=%s", final_wo, proof_b64);
-    rc = ms_scram_client_final(s, (const uint8_t *)final, strlen(final), final_out, e);
+    rc = ms_scram_client_final(s, (const uint8_t *) final, strlen(final), final_out, e);
     free(cbind_b64);
     free(proof_b64);
     ms_buf_cleanup(&sf);
@@ -86,8 +86,8 @@ START_TEST(scram_plus_binds_to_the_tls_server_end_point_hash)
                      1);
     ms_scram_cleanup(&s);
     ck_assert_int_eq(ms_scram_init(&s, "pencil", salt, 16, 4096, "n1", 1, cbhash, 32), 0);
-    ck_assert_int_eq(exchange(&s, "SCRAM-SHA-256-PLUS", "p=tls-server-end-point,,", "pencil",
-                              other, 32, &out, &e),
+    ck_assert_int_eq(exchange(&s, "SCRAM-SHA-256-PLUS", "p=tls-server-end-point,,", "pencil", other,
+                              32, &out, &e),
                      -1);
     ck_assert_str_eq(e.sqlstate, "28000");
     ck_assert_str_eq(e.message, "SCRAM channel binding check failed");
@@ -192,7 +192,8 @@ START_TEST(malformed_client_final_messages_get_postgresql_errors)
     ms_buf_init(&out);
     ck_assert_int_eq(ms_scram_init(&s, "pw", salt, 16, 4096, "SRV", 0, NULL, 0), 0);
     ck_assert_int_eq(
-        ms_scram_client_first(&s, "SCRAM-SHA-256", (const uint8_t *)"n,,n=,r=CLI", 11, &out, &e), 0);
+        ms_scram_client_first(&s, "SCRAM-SHA-256", (const uint8_t *)"n,,n=,r=CLI", 11, &out, &e),
+        0);
     {
         const char *at = strchr(bad_final[_i].final, '@');
         if (at)

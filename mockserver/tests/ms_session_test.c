@@ -105,8 +105,8 @@ START_TEST(a_trust_session_gets_the_parameter_set_key_data_and_ready)
     ms_memio mio;
     out_view v;
     ms_event ev;
-    const char *const kv[] = {"user", "pgtls", "database", "postgres", "application_name",
-                              "unit", "client_encoding", "utf-8", NULL};
+    const char *const kv[] = {"user", "pgtls",           "database", "postgres", "application_name",
+                              "unit", "client_encoding", "utf-8",    NULL};
     ms_buf_init(&in);
     fe_startup(&in, kv);
     fe_query(&in, "SELECT 1");
@@ -387,6 +387,64 @@ START_TEST(an_error_in_the_extended_protocol_skips_to_sync)
 }
 END_TEST
 
+START_TEST(result_formats_that_do_not_match_the_columns_are_an_error)
+{
+    ms_profile *p = ms_profile_new_plain("trust", "pgtls", "pw", 0);
+    ms_buf in, body;
+    ms_memio mio;
+    out_view v;
+    ms_buf_init(&in);
+    ms_buf_init(&body);
+    fe_startup(&in, user_only);
+    ms_buf_str(&body, "");
+    ms_buf_str(&body, "SELECT 1, 2");
+    ms_buf_i16(&body, 0);
+    fe_msg(&in, 'P', body.data, body.len);
+    ms_buf_reset(&body);
+    ms_buf_str(&body, "");
+    ms_buf_str(&body, "");
+    ms_buf_i16(&body, 0);
+    ms_buf_i16(&body, 0);
+    ms_buf_i16(&body, 3);
+    ms_buf_i16(&body, 0);
+    ms_buf_i16(&body, 1);
+    ms_buf_i16(&body, 0);
+    fe_msg(&in, 'B', body.data, body.len);
+    fe_msg(&in, 'E', "\0\0\0\0\0", 5);
+    fe_msg(&in, 'S', NULL, 0);
+    run(p, &in, &mio, &v);
+    ck_assert_ptr_nonnull(strstr(v.types, "KZ12EZ"));
+    ck_assert_str_eq(err_field(&v, 'M'),
+                     "bind message has 3 result formats but query has 2 columns");
+    ms_buf_cleanup(&mio.out);
+    ms_buf_cleanup(&body);
+    ms_buf_cleanup(&in);
+    ms_profile_unref(p);
+}
+END_TEST
+
+START_TEST(more_than_64_statements_in_one_query_is_an_error_not_a_truncation)
+{
+    ms_profile *p = ms_profile_new_plain("trust", "pgtls", "pw", 0);
+    ms_buf in;
+    ms_memio mio;
+    out_view v;
+    char sql[65 * 10 + 1] = "";
+    for (int i = 0; i < 65; i++)
+        strcat(sql, "SELECT 1;");
+    ms_buf_init(&in);
+    fe_startup(&in, user_only);
+    fe_query(&in, sql);
+    fe_query(&in, "SELECT 2");
+    run(p, &in, &mio, &v);
+    ck_assert_ptr_nonnull(strstr(v.types, "KZEZTDCZ"));
+    ck_assert_str_eq(err_field(&v, 'C'), "54000");
+    ms_buf_cleanup(&mio.out);
+    ms_buf_cleanup(&in);
+    ms_profile_unref(p);
+}
+END_TEST
+
 START_TEST(an_unknown_message_type_gets_fatal_08P01)
 {
     ms_profile *p = ms_profile_new_plain("trust", "pgtls", "pw", 0);
@@ -461,8 +519,8 @@ START_TEST(startup_packet_errors_close_like_postgresql)
         size_t len;
         const char *end, *sqlstate;
     } cases[] = {
-        {"\0\0\0\x04", 4, "protocol-error", ""},                 /* length 4: COMMERROR */
-        {"\x16\x03\x01\x02\x00", 5, "protocol-error", ""},       /* TLS without TLS */
+        {"\0\0\0\x04", 4, "protocol-error", ""},                          /* length 4: COMMERROR */
+        {"\x16\x03\x01\x02\x00", 5, "protocol-error", ""},                /* TLS without TLS */
         {"\0\0\0\x0c\x04\xd2\x16\x2e\0\0\0\0", 12, "protocol-error", ""}, /* short cancel */
         {"\0\0\0\x08\x00\x02\x00\x00", 8, "server-fatal", "0A000"},       /* protocol 2.0 */
         {"\0\0\0\x0a\x00\x03\x00\x00\x41\x42", 10, "protocol-error", "08P01"},
@@ -477,8 +535,7 @@ START_TEST(startup_packet_errors_close_like_postgresql)
         memset(&mio, 0, sizeof(mio));
         ms_session_run_memory(p, (const uint8_t *)cases[i].bytes, cases[i].len, &mio, &ev);
         view(&mio.out, &v);
-        ck_assert_msg(!strcmp(ev.end, cases[i].end), "case %zu: %s (%s)", i, ev.end,
-                      ev.end_reason);
+        ck_assert_msg(!strcmp(ev.end, cases[i].end), "case %zu: %s (%s)", i, ev.end, ev.end_reason);
         ck_assert_msg(!strcmp(err_field(&v, 'C'), cases[i].sqlstate), "case %zu: %s", i,
                       err_field(&v, 'C'));
         ms_buf_cleanup(&mio.out);
@@ -490,14 +547,35 @@ END_TEST
 START_TEST(the_event_json_has_every_documented_field)
 {
     ms_profile *p = ms_profile_new_plain("trust", "pgtls", "pw", 0);
-    static const char *const fields[] = {
-        "\"listener\":", "\"scenario\":", "\"port\":", "\"peer_addr\":", "\"peer_port\":",
-        "\"t_start\":", "\"t_end\":", "\"duration_ms\":", "\"tls_start\":", "\"ssl_response\":",
-        "\"handshake\":", "\"tls_version\":", "\"cipher\":", "\"alpn\":", "\"sni\":",
-        "\"client_alert\":", "\"server_alert\":", "\"bytes_in\":", "\"bytes_out\":",
-        "\"startup\":true", "\"user\":\"pgtls\"", "\"database\":", "\"application_name\":",
-        "\"auth_method\":\"trust\"", "\"auth_result\":\"ok\"", "\"queries\":1", "\"fatal\":",
-        "\"end\":\"client-close\"", "\"end_reason\":"};
+    static const char *const fields[] = {"\"listener\":",
+                                         "\"scenario\":",
+                                         "\"port\":",
+                                         "\"peer_addr\":",
+                                         "\"peer_port\":",
+                                         "\"t_start\":",
+                                         "\"t_end\":",
+                                         "\"duration_ms\":",
+                                         "\"tls_start\":",
+                                         "\"ssl_response\":",
+                                         "\"handshake\":",
+                                         "\"tls_version\":",
+                                         "\"cipher\":",
+                                         "\"alpn\":",
+                                         "\"sni\":",
+                                         "\"client_alert\":",
+                                         "\"server_alert\":",
+                                         "\"bytes_in\":",
+                                         "\"bytes_out\":",
+                                         "\"startup\":true",
+                                         "\"user\":\"pgtls\"",
+                                         "\"database\":",
+                                         "\"application_name\":",
+                                         "\"auth_method\":\"trust\"",
+                                         "\"auth_result\":\"ok\"",
+                                         "\"queries\":1",
+                                         "\"fatal\":",
+                                         "\"end\":\"client-close\"",
+                                         "\"end_reason\":"};
     ms_buf in;
     ms_memio mio;
     ms_event ev;
@@ -545,6 +623,8 @@ Suite *ms_session_suite(void)
     tc = tcase_create("queries and malformed input");
     tcase_add_test(tc, the_extended_protocol_runs_parse_bind_describe_execute_sync_in_binary);
     tcase_add_test(tc, an_error_in_the_extended_protocol_skips_to_sync);
+    tcase_add_test(tc, result_formats_that_do_not_match_the_columns_are_an_error);
+    tcase_add_test(tc, more_than_64_statements_in_one_query_is_an_error_not_a_truncation);
     tcase_add_test(tc, an_unknown_message_type_gets_fatal_08P01);
     tcase_add_test(tc, message_lengths_under_4_or_over_the_cap_get_invalid_message_length);
     tcase_add_test(tc, every_truncation_of_a_session_ends_cleanly);

@@ -59,7 +59,8 @@ static const struct {
     {"empty user", 196608, "user\0\0\0", 7, "FATAL", "28000", "no PostgreSQL user name"},
     {"protocol 2.0", 0x20000, "user\0a\0\0", 8, "FATAL", "0A000",
      "unsupported frontend protocol 2.0: server supports 3.0 to 3.0"},
-    {"protocol 4.0", 0x40000, "user\0a\0\0", 8, "FATAL", "0A000", "unsupported frontend protocol 4.0"},
+    {"protocol 4.0", 0x40000, "user\0a\0\0", 8, "FATAL", "0A000",
+     "unsupported frontend protocol 4.0"},
     {"cancel of 8 bytes", 80877102, "\0\0\0\1", 4, "COMMERROR", "08P01", "invalid length"},
     {"bad replication value", 196608, "user\0a\0replication\0maybe\0\0", 26, "FATAL", "22023",
      "invalid value for parameter \"replication\""},
@@ -189,18 +190,19 @@ START_TEST(password_and_sasl_messages_must_fill_their_length_exactly)
     ck_assert_int_eq(ms_fe_parse_password((const uint8_t *)"sec\0et", 7, &pw, &e), -1);
     ck_assert_str_eq(e.message, "invalid password packet size");
     ck_assert_int_eq(ms_fe_parse_password((const uint8_t *)"x", 1, &pw, &e), -1);
-    ck_assert_int_eq(ms_fe_parse_sasl_initial((const uint8_t *)"M\0\0\0\0\x02hi", 8, &mech, &data,
-                                              &dlen, &e),
-                     0);
+    ck_assert_int_eq(
+        ms_fe_parse_sasl_initial((const uint8_t *)"M\0\0\0\0\x02hi", 8, &mech, &data, &dlen, &e),
+        0);
     ck_assert_int_eq(dlen, 2);
-    ck_assert_int_eq(ms_fe_parse_sasl_initial((const uint8_t *)"M\0\0\0\0\x09hi", 8, &mech, &data,
-                                              &dlen, &e),
-                     -1);
+    ck_assert_int_eq(
+        ms_fe_parse_sasl_initial((const uint8_t *)"M\0\0\0\0\x09hi", 8, &mech, &data, &dlen, &e),
+        -1);
     ck_assert_int_eq(ms_fe_parse_sasl_initial((const uint8_t *)"M\0\xff\xff\xff\xff", 6, &mech,
                                               &data, &dlen, &e),
                      0);
     ck_assert_int_eq(dlen, -1);
-    ck_assert_int_eq(ms_fe_parse_sasl_initial((const uint8_t *)"M", 1, &mech, &data, &dlen, &e), -1);
+    ck_assert_int_eq(ms_fe_parse_sasl_initial((const uint8_t *)"M", 1, &mech, &data, &dlen, &e),
+                     -1);
 }
 END_TEST
 
