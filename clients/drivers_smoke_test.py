@@ -161,6 +161,8 @@ def adapters(selected):
             continue
         with open(manifest) as f:
             spec = json.load(f)
+        if any("@BUILD@" in a for a in spec["argv"]) or spec.get("tls_only"):
+            continue  # the C adapters (built by meson) have their own integration tests
         argv = [a.replace("@SRC@", SRC) for a in spec["argv"]]
         # "program": the file that must exist for the adapter to be installed
         # (argv[0] may be an interpreter found on PATH, e.g. java or node).
@@ -202,12 +204,36 @@ class Adapter:
             self.proc.wait()
 
 
+CASE_COLUMNS = ("vf-right", "vf-wrong", "require-none", "require-right", "home-root",
+                "node-extra-ca")
+
+
+def markdown_table(record):
+    """Observed outcome per adapter and smoke case, errors shortened."""
+    def cell(r):
+        if r.get("unsupported"):
+            return "unsupported"
+        if r.get("connected"):
+            return "connected" if r.get("tls") else "connected (tls %s)" % r.get("tls")
+        err = " ".join((r.get("error") or "").split()).replace("|", "\\|")
+        return "refused: ``%s``" % (err[:100] + ("..." if len(err) > 100 else ""))
+    lines = ["| client | " + " | ".join(CASE_COLUMNS) + " |",
+             "|---" * (len(CASE_COLUMNS) + 1) + "|"]
+    for name, results in sorted(record.items()):
+        by_id = {r.get("id"): r for r in results}
+        lines.append("| %s | " % name + " | ".join(
+            cell(by_id[c]) if c in by_id else "-" for c in CASE_COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", default="")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--require-all", action="store_true")
     ap.add_argument("--verbose", "-v", action="store_true")
+    ap.add_argument("--json-out", help="write every hello and result here (JSON)")
+    ap.add_argument("--markdown", help="write the observed behaviour as a Markdown table here")
     args = ap.parse_args()
     if not os.path.exists(os.path.join(PGBIN, "postgres")) or not shutil.which("openssl"):
         print("skip: need %s/postgres and openssl" % PGBIN)
@@ -222,6 +248,7 @@ def main():
     os.makedirs(pg.base)
     passed = failed = skipped = 0
     failures = []
+    record = {}
     try:
         pg.start()
         home = os.path.join(base, "home")
@@ -239,6 +266,10 @@ def main():
                     "query": "SELECT ssl_is_used()", "timeout_ms": 8000,
                     "env": {"HOME": home}, "application_name": "pgtls"}
 
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)  # accepts (kernel backlog) and never answers
+        silent_port = silent.getsockname()[1]
         right = os.path.join(certs, "root.pem")
         wrong = os.path.join(certs, "wrong.pem")
         for name, argv, program, expect in adapters(selected):
@@ -261,6 +292,11 @@ def main():
                 checks.append(("hello names the adapter", hello.get("client") == name, hello))
                 r = ad.ask(json.dumps(case("vf-right", "verify-full", right,
                                            os.path.join(certs, "root.p12"))))
+                chain = r.get("chain")
+                checks.append(("the chain, when reported, starts with the leaf",
+                               chain is None or (isinstance(chain, list) and chain
+                                                 and all(isinstance(x, str) and x for x in chain)
+                                                 and HOST in chain[0]), r))
                 if str(expect.get("vf-right", "")).startswith("refused"):
                     # A documented deviation (adapter.json smoke_expect): the driver
                     # cannot take the root this way; it must still answer with an error.
@@ -282,9 +318,12 @@ def main():
                                    or bool(r.get("unsupported"))), r))
                 # Per-case environment: HOME with ~/.postgresql/root.crt (libpq's
                 # default root file) and NODE_EXTRA_CA_CERTS (read by Node at start-up).
-                for cid, env in (("home-root", {"HOME": home_with_root}),
-                                 ("node-extra-ca", {"HOME": home, "NODE_EXTRA_CA_CERTS": right})):
-                    cs = case(cid, "verify-full", None)
+                for cid, mode, root, env in (
+                        ("require-right", "require", right, {"HOME": home}),
+                        ("home-root", "verify-full", None, {"HOME": home_with_root}),
+                        ("node-extra-ca", "verify-full", None,
+                         {"HOME": home, "NODE_EXTRA_CA_CERTS": right})):
+                    cs = case(cid, mode, root)
                     cs["env"] = env
                     r = ad.ask(json.dumps(cs))
                     want = str(expect.get(cid, "answers"))
@@ -295,8 +334,30 @@ def main():
                     else:
                         ok = r.get("id") == cid and (r.get("connected") is True or bool(r.get("error"))
                                                      or bool(r.get("unsupported")))
-                    checks.append(("verify-full with the root only in the case env (%s) %s"
-                                   % (cid, want.split(":")[0]), ok and r.get("id") == cid, r))
+                    checks.append(("%s with %s: %s" % (mode, cid, want.split(":")[0]),
+                                   ok and r.get("id") == cid, r))
+                # An optional field the adapter does not list in its features must be
+                # answered unsupported without connecting (case-protocol.md).
+                cs = case("min-proto", "require", right)
+                cs["ssl_min_protocol_version"] = "TLSv1.2"
+                r = ad.ask(json.dumps(cs))
+                if "ssl_min_protocol_version" in (hello.get("features") or []):
+                    checks.append(("ssl_min_protocol_version (a listed feature) is honoured",
+                                   r.get("connected") is True and r.get("id") == "min-proto", r))
+                else:
+                    checks.append(("ssl_min_protocol_version (not a feature) is unsupported",
+                                   bool(r.get("unsupported")) and r.get("connected") is False, r))
+                # A server that accepts TCP and never answers: an error within the
+                # deadline (libpq rounds connect_timeout up to 2 s), then the next case.
+                cs = case("silent", "require", None)
+                cs["port"] = silent_port
+                cs["timeout_ms"] = 2000
+                t_case = time.monotonic()
+                r = ad.ask(json.dumps(cs), timeout=15)
+                took = time.monotonic() - t_case
+                checks.append(("a silent server gets an error within the deadline (%.1f s)" % took,
+                               r.get("connected") is False and bool(r.get("error"))
+                               and r.get("id") == "silent" and took < 8, r))
                 r = ad.ask('{"id": "broken", "port": ')
                 checks.append(("a malformed line gets an error result",
                                r.get("connected") is False and bool(r.get("error")), r))
@@ -316,6 +377,33 @@ def main():
                 checks.append(("adapter answered every case", False, str(exc)))
             finally:
                 ad.close()
+            record[name] = [d for _, _, d in checks if isinstance(d, dict)]
+            # --describe prints the hello line only; flags run one case (one-shot).
+            try:
+                d = subprocess.run(argv + ["--describe"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, timeout=120)
+                lines = d.stdout.splitlines()
+                checks.append(("--describe prints one hello line and exits 0",
+                               d.returncode == 0 and len(lines) == 1
+                               and json.loads(lines[0]).get("client") == name, d.stdout))
+                one = case("one-shot-1", "verify-full", right, os.path.join(certs, "root.p12"))
+                flags = []
+                for k, v in one.items():
+                    if k == "env":
+                        for ek, ev in v.items():
+                            flags += ["--env", "%s=%s" % (ek, ev)]
+                    elif v is not None:
+                        flags += ["--" + k, str(v)]
+                o = subprocess.run(argv + flags, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, timeout=120)
+                lines = o.stdout.splitlines()
+                res = json.loads(lines[-1]) if len(lines) == 2 else {}
+                want_conn = not str(expect.get("vf-right", "")).startswith("refused")
+                checks.append(("one-shot flags run one case",
+                               o.returncode == 0 and res.get("id") == "one-shot-1"
+                               and res.get("connected") is want_conn, o.stdout + o.stderr[-500:]))
+            except (subprocess.TimeoutExpired, ValueError) as exc:
+                checks.append(("--describe and one-shot answer", False, str(exc)))
             for label, ok, detail in checks:
                 if ok:
                     passed += 1
@@ -333,6 +421,12 @@ def main():
             shutil.rmtree(base, ignore_errors=True)
         else:
             print("kept " + base)
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(record, f, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(markdown_table(record))
     for f in failures:
         print("FAIL " + f)
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))

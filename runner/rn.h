@@ -25,15 +25,15 @@
 
 /* What clients/<name>/adapter.json declares (docs/runner.md, "Adapter manifest"). */
 typedef struct rn_manifest {
-    char *name;              /* the folder name under clients/ */
-    char *dir;               /* absolute path of clients/<name> in the source tree */
-    char *description;       /* may be NULL */
-    char *install;           /* expanded "install" command path, may be NULL */
-    char **requires;         /* programs that must be in PATH (NULL-terminated) */
-    char **argv;             /* expanded, NULL-terminated, num_argv >= 1 */
+    char *name;        /* the folder name under clients/ */
+    char *dir;         /* absolute path of clients/<name> in the source tree */
+    char *description; /* may be NULL */
+    char *install;     /* expanded "install" command path, may be NULL */
+    char **requires;   /* programs that must be in PATH (NULL-terminated) */
+    char **argv;       /* expanded, NULL-terminated, num_argv >= 1 */
     size_t num_argv;
-    int startup_timeout_ms;  /* deadline for the hello line (default 20000) */
-    int tls_only;            /* 1: only TLS-level outcomes are meaningful (s_client) */
+    int startup_timeout_ms; /* deadline for the hello line (default 20000) */
+    int tls_only;           /* 1: only TLS-level outcomes are meaningful (s_client) */
 } rn_manifest;
 
 /* Placeholders an argv element may hold: @BUILD@ (the meson build root),
@@ -81,9 +81,9 @@ typedef struct rn_target {
 
 /* The environment a case runs with; every path absolute. */
 typedef struct rn_case_env {
-    char *home;            /* the isolated HOME */
-    char *ssl_cert_file;   /* SSL_CERT_FILE: the isolated "system" bundle */
-    char *ssl_cert_dir;    /* SSL_CERT_DIR, may be NULL */
+    char *home;          /* the isolated HOME */
+    char *ssl_cert_file; /* SSL_CERT_FILE: the isolated "system" bundle */
+    char *ssl_cert_dir;  /* SSL_CERT_DIR, may be NULL */
 } rn_case_env;
 
 /* Creates the isolated HOME for a case (work_dir/home-<seq>, emptied first),
@@ -92,8 +92,8 @@ typedef struct rn_case_env {
  * system store (c->system_cert_file/dir) when it has one, else at an empty
  * bundle and folder in work_dir, never at the host's store. Returns 0 if OK,
  * -1 with err (copy failure). */
-int rn_case_env_prepare(const st_case *c, const char *work_dir, unsigned long seq,
-                        rn_case_env *env, pgtls_err *err);
+int rn_case_env_prepare(const st_case *c, const char *work_dir, unsigned long seq, rn_case_env *env,
+                        pgtls_err *err);
 
 /* Frees the strings (not the folder). Accepts an all-NULL env. */
 void rn_case_env_cleanup(rn_case_env *env);
@@ -125,19 +125,19 @@ char *rn_shell_join(char *const *argv);
 /* ------------------------------------------------------------ the supervisor */
 
 typedef enum {
-    RN_REPLY_OK,       /* a result line parsed as a JSON object */
-    RN_REPLY_TIMEOUT,  /* no line before the deadline: the adapter was killed */
-    RN_REPLY_CRASHED,  /* the adapter exited, or wrote a line that is not a result */
-    RN_REPLY_STOPPED,  /* the run was interrupted (stop flag) */
+    RN_REPLY_OK,      /* a result line parsed as a JSON object */
+    RN_REPLY_TIMEOUT, /* no line before the deadline: the adapter was killed */
+    RN_REPLY_CRASHED, /* the adapter exited, or wrote a line that is not a result */
+    RN_REPLY_STOPPED, /* the run was interrupted (stop flag) */
 } rn_reply_status;
 
 typedef struct rn_reply {
     rn_reply_status status;
-    json_t *result;       /* RN_REPLY_OK: the result object (owned) */
-    char *detail;         /* otherwise: what happened, one line (owned) */
-    char *stderr_tail;    /* the adapter's last stderr lines (owned, may be NULL) */
-    int exit_status;      /* wait status when the process ended, else -1 */
-    long long wall_ms;    /* time from writing the case to the outcome */
+    json_t *result;    /* RN_REPLY_OK: the result object (owned) */
+    char *detail;      /* otherwise: what happened, one line (owned) */
+    char *stderr_tail; /* the adapter's last stderr lines (owned, may be NULL) */
+    int exit_status;   /* wait status when the process ended, else -1 */
+    long long wall_ms; /* time from writing the case to the outcome */
 } rn_reply;
 
 void rn_reply_cleanup(rn_reply *r);
@@ -159,8 +159,8 @@ pid_t rn_adapter_pid(const rn_adapter *a);
 /* Writes one case line and waits for one result line until deadline_ms
  * (relative). Fills *out (caller cleans up). After any status but
  * RN_REPLY_OK the adapter is dead (killed and reaped) and must be freed. */
-void rn_adapter_call(rn_adapter *a, const char *case_line, int deadline_ms, volatile sig_atomic_t *stop,
-                     rn_reply *out);
+void rn_adapter_call(rn_adapter *a, const char *case_line, int deadline_ms,
+                     volatile sig_atomic_t *stop, rn_reply *out);
 
 /* 1 while the process can take another case. */
 int rn_adapter_alive(const rn_adapter *a);
@@ -187,13 +187,13 @@ char **rn_adapter_environ(char *const *extra);
 #define RN_MAX_START_FAILURES 2
 
 typedef struct rn_session {
-    char *const *argv;        /* borrowed: the manifest's batch argv */
+    char *const *argv; /* borrowed: the manifest's batch argv */
     int hello_timeout_ms;
-    rn_adapter *adapter;      /* NULL between processes */
-    int start_failures;       /* consecutive */
-    char *start_error;        /* the last start failure's message */
-    json_t *hello;            /* the last hello seen (owned), NULL before any */
-    int num_starts;           /* processes started so far */
+    rn_adapter *adapter; /* NULL between processes */
+    int start_failures;  /* consecutive */
+    char *start_error;   /* the last start failure's message */
+    json_t *hello;       /* the last hello seen (owned), NULL before any */
+    int num_starts;      /* processes started so far */
 } rn_session;
 
 void rn_session_init(rn_session *s, char *const *argv, int hello_timeout_ms);
@@ -202,8 +202,8 @@ void rn_session_cleanup(rn_session *s);
 /* Runs one case line on the session's adapter (starting one if needed).
  * Always fills *out: RN_REPLY_OK with the result, or CRASHED/TIMEOUT/STOPPED
  * with a detail; a failed start is CRASHED with the start error. */
-void rn_session_call(rn_session *s, const char *case_line, int deadline_ms, volatile sig_atomic_t *stop,
-                     rn_reply *out);
+void rn_session_call(rn_session *s, const char *case_line, int deadline_ms,
+                     volatile sig_atomic_t *stop, rn_reply *out);
 
 /* Describes a wait status: "exit 3", "signal 9 (Killed)". Heap string. */
 char *rn_wait_status_text(int status);
@@ -213,9 +213,9 @@ char *rn_wait_status_text(int status);
 /* A detected client: its manifest and what its --describe said. */
 typedef struct rn_client {
     char *name;
-    rn_manifest *manifest;  /* NULL when the manifest itself is bad */
-    json_t *hello;          /* NULL when unusable */
-    char *unusable;         /* the reason, or NULL when usable */
+    rn_manifest *manifest; /* NULL when the manifest itself is bad */
+    json_t *hello;         /* NULL when unusable */
+    char *unusable;        /* the reason, or NULL when usable */
 } rn_client;
 
 /* Loads clients_dir/<name>/adapter.json, checks the program and runs
@@ -233,10 +233,10 @@ int rn_client_probe_all(const char *clients_dir, char *const *names, const rn_pa
 /* --------------------------------------------------------------------- run */
 
 typedef struct rn_run_options {
-    char **clients;          /* NULL-terminated names; NULL: every detected client */
-    char **scenarios;        /* filters; NULL: all */
+    char **clients;   /* NULL-terminated names; NULL: every detected client */
+    char **scenarios; /* filters; NULL: all */
     char **sslmodes;
-    const char *suite_path;  /* NULL: st_default_suite_path() */
+    const char *suite_path; /* NULL: st_default_suite_path() */
     const char *fixtures_dir;
     int regen;               /* 1: ca_gen_if_stale before loading */
     const char *out_dir;     /* where the report goes (created) */
@@ -247,8 +247,8 @@ typedef struct rn_run_options {
     int idle_wait_ms;        /* ms_server_wait_idle after each case */
     const char *clients_dir;
     rn_paths paths;
-    int tty;                 /* progress on one updating line */
-    int keep_temp;           /* keep the per-case HOMEs */
+    int tty;       /* progress on one updating line */
+    int keep_temp; /* keep the per-case HOMEs */
     const char *command_line;
 } rn_run_options;
 
@@ -263,11 +263,11 @@ int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err)
 
 typedef struct rn_repro_options {
     const char *case_id;
-    const char *client;       /* adapter name */
-    const char *suite_path;   /* NULL: the default suite */
+    const char *client;     /* adapter name */
+    const char *suite_path; /* NULL: the default suite */
     const char *fixtures_dir;
     int regen;
-    int port;                 /* 0: 54320 when printing, a free port with --exec */
+    int port; /* 0: 54320 when printing, a free port with --exec */
     int exec;
     int timeout_ms;
     int keep_temp;

@@ -13,7 +13,6 @@
 #include "fs.h"
 #include "rn.h"
 
-
 void rn_case_env_cleanup(rn_case_env *env)
 {
     if (!env)
@@ -62,8 +61,8 @@ out:
     return result;
 }
 
-int rn_case_env_prepare(const st_case *c, const char *work_dir, unsigned long seq,
-                        rn_case_env *env, pgtls_err *err)
+int rn_case_env_prepare(const st_case *c, const char *work_dir, unsigned long seq, rn_case_env *env,
+                        pgtls_err *err)
 {
     char *pgdir = NULL, *rootcrt = NULL;
     int result = -1;
@@ -106,8 +105,7 @@ out:
     return result;
 }
 
-json_t *rn_case_json(const json_t *base, const rn_target *t, int timeout_ms,
-                     const rn_case_env *env)
+json_t *rn_case_json(const json_t *base, const rn_target *t, int timeout_ms, const rn_case_env *env)
 {
     json_t *o = json_deep_copy(base), *e = json_object();
     int rc = 0;
@@ -206,13 +204,15 @@ char **rn_case_oneshot_argv(const rn_manifest *m, const json_t *case_obj)
     for (size_t i = 0; i < m->num_argv; i++)
         strv_push(&s, strdup(m->argv[i]));
     /* jansson keeps insertion order, so the flags follow the protocol's order. */
-    json_object_foreach((json_t *)case_obj, key, value) {
+    json_object_foreach((json_t *)case_obj, key, value)
+    {
         if (json_is_null(value))
             continue;
         if (strcmp(key, "env") == 0 && json_is_object(value)) {
             const char *name;
             json_t *v;
-            json_object_foreach(value, name, v) {
+            json_object_foreach(value, name, v)
+            {
                 if (!json_is_string(v))
                     continue;
                 strv_push(&s, strdup("--env"));

@@ -68,7 +68,8 @@ static char **split_list(const char *s)
         free(copy);
         return NULL;
     }
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save))
         if (*tok && !(v[k++] = strdup(tok))) {
             free(copy);
             rn_strv_free(v);
@@ -76,6 +77,23 @@ static char **split_list(const char *s)
         }
     free(copy);
     return v;
+}
+
+/* Drops repeated names, keeping the first (--clients libpq,libpq is one client). */
+static void dedupe(char **v)
+{
+    size_t k = 0;
+    for (size_t i = 0; v && v[i]; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < k && !seen; j++)
+            seen = strcmp(v[j], v[i]) == 0;
+        if (seen)
+            free(v[i]);
+        else
+            v[k++] = v[i];
+    }
+    if (v)
+        v[k] = NULL;
 }
 
 /* A tiny flag reader: "--name VALUE" and "--name=VALUE". */
@@ -150,9 +168,14 @@ static void run_usage(FILE *f)
 
 int rn_cli_run(int argc, char **argv)
 {
-    rn_run_options o = {.jobs = default_jobs(), .timeout_ms = 5000, .grace_ms = 3000,
-                        .idle_wait_ms = 2000, .regen = 1, .fixtures_dir = "out/fixtures",
-                        .clients_dir = default_clients_dir(), .paths = default_paths(),
+    rn_run_options o = {.jobs = default_jobs(),
+                        .timeout_ms = 5000,
+                        .grace_ms = 3000,
+                        .idle_wait_ms = 2000,
+                        .regen = 1,
+                        .fixtures_dir = "out/fixtures",
+                        .clients_dir = default_clients_dir(),
+                        .paths = default_paths(),
                         .tty = isatty(STDERR_FILENO)};
     flags f = {.argc = argc, .argv = argv, .cmd = "run"};
     char *out_default = NULL, *cmdline = NULL, suite_abs[PATH_MAX];
@@ -211,9 +234,13 @@ int rn_cli_run(int argc, char **argv)
     }
     if (f.bad)
         goto out;
+    dedupe(o.clients);
+    dedupe(o.scenarios);
+    dedupe(o.sslmodes);
     if ((o.clients && !o.clients[0]) || (o.scenarios && !o.scenarios[0]) ||
         (o.sslmodes && !o.sslmodes[0])) {
-        fprintf(stderr, "pgtls run: an empty --clients/--scenarios/--sslmodes list selects nothing\n");
+        fprintf(stderr,
+                "pgtls run: an empty --clients/--scenarios/--sslmodes list selects nothing\n");
         goto out;
     }
     if (!o.out_dir) {
@@ -223,6 +250,11 @@ int rn_cli_run(int argc, char **argv)
         gmtime_r(&now, &tm);
         strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
         out_default = str_printf("out/run-%s", stamp);
+        /* Two runs in the same second get their own folders. */
+        for (int n = 2; out_default && fs_exists(out_default) && n < 100; n++) {
+            free(out_default);
+            out_default = str_printf("out/run-%s-%d", stamp, n);
+        }
         if (!out_default)
             goto out;
         o.out_dir = out_default;
@@ -275,8 +307,11 @@ static void repro_usage(FILE *f)
 
 int rn_cli_repro(int argc, char **argv)
 {
-    rn_repro_options o = {.client = "libpq", .fixtures_dir = "out/fixtures", .regen = 1,
-                          .timeout_ms = 5000, .clients_dir = default_clients_dir(),
+    rn_repro_options o = {.client = "libpq",
+                          .fixtures_dir = "out/fixtures",
+                          .regen = 1,
+                          .timeout_ms = 5000,
+                          .clients_dir = default_clients_dir(),
                           .paths = default_paths()};
     flags f = {.argc = argc, .argv = argv, .cmd = "repro"};
     const char *v;
@@ -361,8 +396,7 @@ int rn_cli_clients(int argc, char **argv)
             if (v && parse_int("clients", "--timeout-ms", v, 100, 600000, &timeout_ms) < 0)
                 return 2;
         } else {
-            fprintf(stderr, "pgtls clients: unknown argument '%s' (see pgtls clients --help)\n",
-                    a);
+            fprintf(stderr, "pgtls clients: unknown argument '%s' (see pgtls clients --help)\n", a);
             return 2;
         }
     }
@@ -398,8 +432,7 @@ int rn_cli_clients(int argc, char **argv)
                 snprintf(libpq, sizeof(libpq), "%s", json_string_value(lp));
             else if (json_is_integer(lp))
                 snprintf(libpq, sizeof(libpq), "%lld", (long long)json_integer_value(lp));
-            printf("%-16s %-12s libpq %-8s %s\n", c->name, ver ? ver : "?", libpq,
-                   tls ? tls : "?");
+            printf("%-16s %-12s libpq %-8s %s\n", c->name, ver ? ver : "?", libpq, tls ? tls : "?");
         }
         rn_client_cleanup(c);
     }

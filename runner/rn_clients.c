@@ -77,10 +77,22 @@ int rn_client_probe(const char *clients_dir, const char *name, const rn_paths *p
         goto done;
     }
     out->hello = parse_hello(sout);
-    if (!out->hello)
+    if (!out->hello) {
         out->unusable = str_printf("--describe printed no hello line with \"client\" "
                                    "(docs/case-protocol.md): %.200s",
                                    sout ? sout : "");
+    } else if (!json_is_string(json_object_get(out->hello, "version"))) {
+        /* The protocol's "version" is the driver's version as loaded at run
+         * time: without it the adapter could not load its driver, and every
+         * case would fail for that reason alone. */
+        out->unusable = str_printf("--describe reports no driver \"version\" (is the driver "
+                                   "installed?%s%s)%s%.200s",
+                                   out->manifest->install ? " install it: " : "",
+                                   out->manifest->install ? out->manifest->install : "",
+                                   serr && *serr ? ": " : "", serr ? serr : "");
+        json_decref(out->hello);
+        out->hello = NULL;
+    }
 done:
     /* Trim a trailing newline from stderr-derived reasons for one-line output. */
     if (out->unusable) {
@@ -134,8 +146,11 @@ static void *probe_worker(void *arg)
 int rn_client_probe_all(const char *clients_dir, char *const *names, const rn_paths *paths,
                         int describe_timeout_ms, int jobs, rn_client *out)
 {
-    probe_job j = {.clients_dir = clients_dir, .names = names, .paths = paths,
-                   .timeout_ms = describe_timeout_ms, .out = out};
+    probe_job j = {.clients_dir = clients_dir,
+                   .names = names,
+                   .paths = paths,
+                   .timeout_ms = describe_timeout_ms,
+                   .out = out};
     pthread_t threads[16];
     int started = 0;
 

@@ -55,7 +55,8 @@ char *rn_expand_placeholders(const char *s, const rn_paths *paths, const char *a
             goto fail;
         }
         for (i = 0; i < 3; i++)
-            if ((size_t)(end - p + 1) == strlen(names[i]) && strncmp(p, names[i], strlen(names[i])) == 0)
+            if ((size_t)(end - p + 1) == strlen(names[i]) &&
+                strncmp(p, names[i], strlen(names[i])) == 0)
                 break;
         if (i == 3) {
             err_set(err, PGTLS_ERR_CONFIG,
@@ -118,6 +119,15 @@ rn_manifest *rn_manifest_parse(const char *json_text, const char *origin, const 
     ENSURE(m->name && m->dir, err, PGTLS_ERR_NOMEM, "out of memory");
     m->startup_timeout_ms = RN_DEFAULT_STARTUP_TIMEOUT_MS;
 
+    v = json_object_get(root, "protocol");
+    if (v) {
+        ENSURE(json_is_integer(v), err, PGTLS_ERR_CONFIG, "%s: \"protocol\" must be an integer",
+               origin);
+        ENSURE(json_integer_value(v) == 1, err, PGTLS_ERR_CONFIG,
+               "%s: the adapter speaks case protocol %lld; this runner speaks 1 "
+               "(docs/case-protocol.md)",
+               origin, (long long)json_integer_value(v));
+    }
     v = json_object_get(root, "name");
     if (v) {
         ENSURE(json_is_string(v), err, PGTLS_ERR_CONFIG, "%s: \"name\" must be a string", origin);
@@ -174,8 +184,7 @@ rn_manifest *rn_manifest_parse(const char *json_text, const char *origin, const 
     }
     v = json_object_get(root, "startup_timeout_ms");
     if (v) {
-        ENSURE(json_is_integer(v) && json_integer_value(v) > 0 &&
-                   json_integer_value(v) <= 600000,
+        ENSURE(json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= 600000,
                err, PGTLS_ERR_CONFIG,
                "%s: \"startup_timeout_ms\" must be an integer between 1 and 600000", origin);
         m->startup_timeout_ms = (int)json_integer_value(v);

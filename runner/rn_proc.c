@@ -21,19 +21,19 @@
 
 extern char **environ;
 
-#define RN_MAX_LINE (4u << 20)   /* a result line larger than this is garbage */
-#define RN_STDERR_TAIL 4096      /* bytes of stderr kept for the report */
-#define RN_POLL_SLICE_MS 100     /* how often a wait looks at the stop flag */
+#define RN_MAX_LINE (4u << 20) /* a result line larger than this is garbage */
+#define RN_STDERR_TAIL 4096    /* bytes of stderr kept for the report */
+#define RN_POLL_SLICE_MS 100   /* how often a wait looks at the stop flag */
 
 struct rn_adapter {
     pid_t pid;
-    int in_fd, out_fd, err_fd;  /* our ends: child's stdin, stdout, stderr */
-    char *outbuf;               /* stdout bytes not yet consumed as lines */
+    int in_fd, out_fd, err_fd; /* our ends: child's stdin, stdout, stderr */
+    char *outbuf;              /* stdout bytes not yet consumed as lines */
     size_t out_len, out_cap;
     char errtail[RN_STDERR_TAIL];
-    size_t err_len;             /* bytes in errtail (a sliding window) */
+    size_t err_len; /* bytes in errtail (a sliding window) */
     int out_eof, err_eof;
-    int exited, status;         /* reaped, with its wait status */
+    int exited, status; /* reaped, with its wait status */
     json_t *hello;
 };
 
@@ -226,9 +226,10 @@ static int drain(rn_adapter *a, int fd)
 {
     char buf[8192];
     ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0)
-        return (errno == EAGAIN || errno == EINTR) ? 0 : (fd == a->out_fd ? (a->out_eof = 1, 0)
-                                                                           : (a->err_eof = 1, 0));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (n < 0) /* a read error ends the stream like EOF does */
+        n = 0;
     if (n == 0) {
         if (fd == a->out_fd)
             a->out_eof = 1;
@@ -359,8 +360,7 @@ rn_adapter *rn_adapter_start(char *const *argv, int hello_timeout_ms, volatile s
     ignore_sigpipe();
     ENSURE(a, err, PGTLS_ERR_NOMEM, "out of memory");
     a->in_fd = a->out_fd = a->err_fd = -1;
-    ENSURE(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 &&
-               pipe2(errp, O_CLOEXEC) == 0,
+    ENSURE(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 && pipe2(errp, O_CLOEXEC) == 0,
            err, PGTLS_ERR_IO, "cannot create pipes: %s", strerror(errno));
     envp = rn_adapter_environ(NULL);
     ENSURE(envp, err, PGTLS_ERR_NOMEM, "out of memory");
@@ -399,8 +399,8 @@ rn_adapter *rn_adapter_start(char *const *argv, int hello_timeout_ms, volatile s
         goto out;
     case WAIT_TIMEOUT:
         tail = stderr_tail(a);
-        err_set(err, PGTLS_ERR_TIMEOUT, "%s wrote no hello line within %d ms (killed)%s%s",
-                argv[0], hello_timeout_ms, tail ? "; stderr: " : "", tail ? tail : "");
+        err_set(err, PGTLS_ERR_TIMEOUT, "%s wrote no hello line within %d ms (killed)%s%s", argv[0],
+                hello_timeout_ms, tail ? "; stderr: " : "", tail ? tail : "");
         goto out;
     case WAIT_STOPPED:
         err_set(err, PGTLS_ERR_FAILED, "%s: interrupted while starting", argv[0]);
@@ -465,8 +465,8 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-void rn_adapter_call(rn_adapter *a, const char *case_line, int deadline_ms, volatile sig_atomic_t *stop,
-                     rn_reply *out)
+void rn_adapter_call(rn_adapter *a, const char *case_line, int deadline_ms,
+                     volatile sig_atomic_t *stop, rn_reply *out)
 {
     long long start = time_now_ms();
     char *line = NULL, *how = NULL;
@@ -493,7 +493,27 @@ void rn_adapter_call(rn_adapter *a, const char *case_line, int deadline_ms, vola
     case WAIT_LINE:
         out->result = json_loads(line, 0, &jerr);
         if (json_is_object(out->result)) {
-            out->status = RN_REPLY_OK;
+            /* One line per case, in order: a result for another case means
+             * the stream is out of step (an extra line, a lost one), and
+             * every later answer would land on the wrong row. An id of null
+             * is the protocol's answer to a line it could not parse. */
+            json_t *want = json_loads(case_line, 0, NULL);
+            const char *want_id = json_string_value(json_object_get(want, "id"));
+            const char *got_id = json_string_value(json_object_get(out->result, "id"));
+            int in_step = !want_id || !got_id || strcmp(want_id, got_id) == 0;
+            if (!in_step)
+                out->detail = str_printf("adapter answered case '%.200s' while running '%.200s' "
+                                         "(out of step with the protocol)",
+                                         got_id, want_id);
+            json_decref(want);
+            if (in_step) {
+                out->status = RN_REPLY_OK;
+                break;
+            }
+            json_decref(out->result);
+            out->result = NULL;
+            out->status = RN_REPLY_CRASHED;
+            kill_and_reap(a);
             break;
         }
         json_decref(out->result);
@@ -655,8 +675,8 @@ void rn_session_cleanup(rn_session *s)
     memset(s, 0, sizeof(*s));
 }
 
-void rn_session_call(rn_session *s, const char *case_line, int deadline_ms, volatile sig_atomic_t *stop,
-                     rn_reply *out)
+void rn_session_call(rn_session *s, const char *case_line, int deadline_ms,
+                     volatile sig_atomic_t *stop, rn_reply *out)
 {
     memset(out, 0, sizeof(*out));
     out->exit_status = -1;

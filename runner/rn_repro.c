@@ -6,10 +6,12 @@
  * mode"). With --exec it runs them itself: the mock embedded in-process, the
  * adapter spawned with that argv, and prints the result, the mock's events
  * and the class, classified exactly as `pgtls run` does. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "ca.h"
 #include "fs.h"
@@ -17,7 +19,6 @@
 #include "rn.h"
 #include "rs.h"
 #include "st.h"
-
 
 typedef struct repro_events {
     json_t *events;
@@ -88,8 +89,11 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
                client.unusable);
         work = str_printf("%s/pgtls-repro-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         ENSURE(work && mkdtemp(work), err, PGTLS_ERR_IO, "cannot create a temporary folder");
-        ms_options mo = {.fixtures_dir = fx_index_dir(idx), .bind_addr = "127.0.0.1",
-                         .event_fd = -1, .on_event = on_event, .userdata = &ev,
+        ms_options mo = {.fixtures_dir = fx_index_dir(idx),
+                         .bind_addr = "127.0.0.1",
+                         .event_fd = -1,
+                         .on_event = on_event,
+                         .userdata = &ev,
                          .timeout_ms = o->timeout_ms + 2000};
         ms = ms_server_new(&mo, err);
         if (!ms)
@@ -123,16 +127,24 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
     cmd = argv ? rn_shell_join(argv) : NULL;
     ENSURE(cmd, err, PGTLS_ERR_NOMEM, "out of memory");
 
-    int major = st_libpq_major(client.hello ? json_string_value(json_object_get(client.hello, "libpq"))
-                                            : NULL);
+    int major = st_libpq_major(
+        client.hello ? json_string_value(json_object_get(client.hello, "libpq")) : NULL);
     st_expectation ex = st_expect(c, major);
-    printf("# case %s, client %s: expected %s (%s: %s)\n", c->id, o->client,
-           st_class_name(ex.cls), ex.rule ? ex.rule : "?", ex.why ? ex.why : "");
+    printf("# case %s, client %s: expected %s (%s: %s)\n", c->id, o->client, st_class_name(ex.cls),
+           ex.rule ? ex.rule : "?", ex.why ? ex.why : "");
     {
         char port_s[16];
         snprintf(port_s, sizeof(port_s), "%d", port);
-        char *mock_argv[] = {"pgtls", "mock", "--scenario", c->scenario, "--port", port_s,
-                             "--fixtures", (char *)fx_index_dir(idx), NULL};
+        /* The binary that is running, so the line works without PATH. */
+        char self[PATH_MAX];
+        ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (self_len > 0)
+            self[self_len] = '\0';
+        else
+            strcpy(self, "pgtls");
+        char *mock_argv[] = {self,     "mock", "--scenario", c->scenario,
+                             "--port", port_s, "--fixtures", (char *)fx_index_dir(idx),
+                             NULL};
         char *mock = rn_shell_join(mock_argv);
         printf("# 1. the mock server, in another terminal:\n%s\n", mock ? mock : "");
         free(mock);
@@ -140,10 +152,8 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
     {
         char *home_argv[] = {"mkdir", "-p", env.home, NULL};
         char *mk = rn_shell_join(home_argv);
-        printf("# 2. an isolated HOME%s:\nrm -rf '%s' && %s", c->home_root_crt_pem
-                                                              ? " with the stale root.crt"
-                                                              : "",
-               env.home, mk ? mk : "");
+        printf("# 2. an isolated HOME%s:\nrm -rf '%s' && %s",
+               c->home_root_crt_pem ? " with the stale root.crt" : "", env.home, mk ? mk : "");
         free(mk);
         if (c->home_root_crt_pem) {
             char *pg = str_printf("%s/.postgresql", env.home);

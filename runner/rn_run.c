@@ -29,12 +29,12 @@
 #define RN_MATRIX_FLUSH_MS 5000    /* partial matrix.json while running */
 
 typedef struct run_client {
-    rn_client probe;          /* manifest + hello */
-    int matrix_client;        /* rs_matrix_add_client index */
+    rn_client probe;   /* manifest + hello */
+    int matrix_client; /* rs_matrix_add_client index */
     st_deviations *deviations;
     size_t total, done, conform, deviation, unsupported, fails, errors;
     long long first_ms, last_ms;
-    int reported;             /* its finished line was printed */
+    int reported; /* its finished line was printed */
 } run_client;
 
 typedef struct run_item {
@@ -47,7 +47,7 @@ typedef struct worker {
     run_ctx *r;
     int index;
     char *work_dir;
-    int *listener;  /* per scenario */
+    int *listener; /* per scenario */
     int *port;
     pthread_t thread;
     int started;
@@ -59,11 +59,11 @@ struct run_ctx {
     fx_index *idx;
     st_suite *suite;
     st_case_list all;
-    const st_case **cases;   /* the selected cases */
-    json_t **bases;          /* st_case_to_json per selected case */
-    size_t *case_scenario;   /* index into scenarios[] per selected case */
+    const st_case **cases; /* the selected cases */
+    json_t **bases;        /* st_case_to_json per selected case */
+    size_t *case_scenario; /* index into scenarios[] per selected case */
     size_t num_cases;
-    char **scenarios;        /* distinct scenarios of the selected cases */
+    char **scenarios; /* distinct scenarios of the selected cases */
     size_t num_scenarios;
     run_client *clients;
     size_t num_clients;
@@ -74,11 +74,11 @@ struct run_ctx {
     int running_workers;
     ms_server *ms;
     rs_matrix *matrix;
-    json_t *events;          /* "listener id" -> array of events (under mu) */
+    json_t *events; /* "listener id" -> array of events (under mu) */
     pthread_mutex_t mu;
     char *work_dir;
     long long started_ms;
-    char **fail_lines;       /* "FAIL client case: ..." for the summary */
+    char **fail_lines; /* "FAIL client case: ..." for the summary */
     size_t num_fail_lines;
 };
 
@@ -128,9 +128,9 @@ static json_t *synthetic_result(const st_case *c, const rn_reply *rep)
 {
     json_t *o = json_pack("{s:s, s:b, s:n}", "id", c->id, "connected", 0, "tls");
     char *how = rep->exit_status >= 0 ? rn_wait_status_text(rep->exit_status) : NULL;
-    char *err = str_printf("%s%s%s", rep->detail ? rep->detail : "?",
-                           rep->stderr_tail ? "\nstderr:\n" : "",
-                           rep->stderr_tail ? rep->stderr_tail : "");
+    char *err =
+        str_printf("%s%s%s", rep->detail ? rep->detail : "?", rep->stderr_tail ? "\nstderr:\n" : "",
+                   rep->stderr_tail ? rep->stderr_tail : "");
     if (rep->status == RN_REPLY_TIMEOUT)
         json_object_set_new(o, "timeout", json_true());
     else
@@ -192,16 +192,15 @@ static void count_verdict(run_ctx *r, run_client *rc, const st_case *c, int verd
     if (verdict == ST_FAILS || verdict < 0 || verdict == ST_VERDICT_ERROR) {
         r->failed_items++;
         /* The same two functions rs_matrix_record used, for the summary line. */
-        st_expectation ex = st_expect(c, st_libpq_major(json_string_value(
-                                             json_object_get(rc->probe.hello, "libpq"))));
+        st_expectation ex = st_expect(
+            c, st_libpq_major(json_string_value(json_object_get(rc->probe.hello, "libpq"))));
         st_observation ob = st_classify(events, adapter_result);
         char **grown = realloc(r->fail_lines, (r->num_fail_lines + 1) * sizeof(char *));
         if (grown) {
             r->fail_lines = grown;
-            r->fail_lines[r->num_fail_lines] =
-                str_printf("%s %s %s: expected %s, observed %s (%s)",
-                           verdict == ST_FAILS ? "FAIL" : "ERROR", rc->probe.name, c->id,
-                           st_class_name(ex.cls), st_class_name(ob.cls), ob.evidence);
+            r->fail_lines[r->num_fail_lines] = str_printf(
+                "%s %s %s: expected %s, observed %s (%s)", verdict == ST_FAILS ? "FAIL" : "ERROR",
+                rc->probe.name, c->id, st_class_name(ex.cls), st_class_name(ob.cls), ob.evidence);
             if (r->fail_lines[r->num_fail_lines])
                 r->num_fail_lines++;
         }
@@ -233,8 +232,7 @@ static void run_one(worker *w, rn_session *s, const run_item *it, size_t seq)
     pthread_mutex_unlock(&r->mu);
     if (rn_case_env_prepare(c, w->work_dir, (unsigned long)seq, &env, &err) < 0) {
         /* A runner-side failure still gives the case its row. */
-        result = json_pack("{s:s, s:b, s:s}", "id", c->id, "connected", 0, "error",
-                           err.msg);
+        result = json_pack("{s:s, s:b, s:s}", "id", c->id, "connected", 0, "error", err.msg);
         events = json_array();
         goto record;
     }
@@ -262,8 +260,8 @@ static void run_one(worker *w, rn_session *s, const run_item *it, size_t seq)
     }
 record:
     repro = repro_command(r, rc, c);
-    verdict = rs_matrix_record(r->matrix, rc->matrix_client, c, result, events,
-                               time_now_ms() - t0, repro, rc->deviations, &err);
+    verdict = rs_matrix_record(r->matrix, rc->matrix_client, c, result, events, time_now_ms() - t0,
+                               repro, rc->deviations, &err);
     if (verdict < 0)
         fprintf(stderr, "pgtls run: %s %s: cannot record: %s\n", rc->probe.name, c->id, err.msg);
     count_verdict(r, rc, c, verdict, result, events);
@@ -326,7 +324,7 @@ static int in_list(char **list, const char *s)
 
 static int select_cases(run_ctx *r, pgtls_err *err)
 {
-    static const char *const sslmodes[] = {"disable", "allow", "prefer", "require",
+    static const char *const sslmodes[] = {"disable",   "allow",       "prefer", "require",
                                            "verify-ca", "verify-full", NULL};
     const rn_run_options *o = r->o;
     int result = -1;
@@ -367,8 +365,7 @@ static int select_cases(run_ctx *r, pgtls_err *err)
         r->cases[r->num_cases++] = c;
     }
     ENSURE(r->num_cases > 0, err, PGTLS_ERR_USAGE,
-           "no case left after --scenarios/--sslmodes (the suite has %zu cases)",
-           r->all.num_cases);
+           "no case left after --scenarios/--sslmodes (the suite has %zu cases)", r->all.num_cases);
     result = 0;
 out:
     return result;
@@ -411,6 +408,22 @@ static int select_clients(run_ctx *r, pgtls_err *err)
             goto out;
         }
         rc->matrix_client = mc;
+        /* The matrix keys a column by the build in the hello: two adapters
+         * with the same key would overwrite each other's rows. */
+        for (size_t k = 0; k + 1 < r->num_clients; k++)
+            if (r->clients[k].matrix_client == mc) {
+                fprintf(stderr,
+                        "pgtls run: skipping client %s: its hello has the same build key as %s "
+                        "(\"%s\"), so its rows would replace that client's; give it a distinct "
+                        "\"client\" or \"build\"\n",
+                        rc->probe.name, r->clients[k].probe.name,
+                        rs_matrix_client_key(r->matrix, mc));
+                st_deviations_free(rc->deviations);
+                rn_client_cleanup(&rc->probe);
+                memset(rc, 0, sizeof(*rc));
+                r->num_clients--;
+                break;
+            }
     }
     ENSURE(r->num_clients > 0, err, PGTLS_ERR_INPUT,
            "no usable client (see the lines above, and pgtls clients)");
@@ -426,8 +439,11 @@ out:
 
 static int start_mock(run_ctx *r, pgtls_err *err)
 {
-    ms_options mo = {.fixtures_dir = fx_index_dir(r->idx), .bind_addr = "127.0.0.1",
-                     .event_fd = -1, .on_event = on_event, .userdata = r,
+    ms_options mo = {.fixtures_dir = fx_index_dir(r->idx),
+                     .bind_addr = "127.0.0.1",
+                     .event_fd = -1,
+                     .on_event = on_event,
+                     .userdata = r,
                      .timeout_ms = r->o->timeout_ms + r->o->grace_ms};
     int result = -1;
 
@@ -479,8 +495,9 @@ static void print_finished_clients(run_ctx *r, FILE *f, int force)
         if (rc->reported || (!force && rc->done < rc->total))
             continue;
         rc->reported = 1;
-        fprintf(f, "%s: %zu/%zu cases, %zu conform, %zu known deviations, %zu unsupported, "
-                   "%zu fail, %zu errors (%.1f s)\n",
+        fprintf(f,
+                "%s: %zu/%zu cases, %zu conform, %zu known deviations, %zu unsupported, "
+                "%zu fail, %zu errors (%.1f s)\n",
                 rc->probe.name, rc->done, rc->total, rc->conform, rc->deviation, rc->unsupported,
                 rc->fails, rc->errors,
                 rc->last_ms > rc->first_ms ? (double)(rc->last_ms - rc->first_ms) / 1000.0 : 0.0);
@@ -554,11 +571,11 @@ int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err)
 
     /* 3. The matrix and the clients. */
     json_t *idx_json = fx_index_json(r.idx);
-    rs_run_info info = {
-        .suite = o->suite_path ? o->suite_path : st_suite_name(r.suite),
-        .fixtures_dir = fx_index_dir(r.idx),
-        .fixtures_sha256 = json_string_value(json_object_get(idx_json, "catalogue_sha256")),
-        .command = o->command_line};
+    rs_run_info info = {.suite = o->suite_path ? o->suite_path : st_suite_name(r.suite),
+                        .fixtures_dir = fx_index_dir(r.idx),
+                        .fixtures_sha256 =
+                            json_string_value(json_object_get(idx_json, "catalogue_sha256")),
+                        .command = o->command_line};
     r.matrix = rs_matrix_new(&info, err);
     if (!r.matrix)
         goto out;

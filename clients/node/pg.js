@@ -11,6 +11,7 @@
 //       disable -> ssl:false; require -> {rejectUnauthorized:false};
 //       verify-ca -> {ca, checkServerIdentity: () => undefined}; verify-full -> {ca};
 //       allow/prefer -> unsupported (pg has no plaintext fallback).
+//     ssl_min/max_protocol_version become the object's minVersion/maxVersion.
 //     ca is the sslrootcert file's content; with no sslrootcert (or 'system') no ca is
 //     set, so Node's bundled Mozilla roots apply, as they would for the user.
 
@@ -48,15 +49,23 @@ function connectionString(c, urlParams) {
   return `postgresql://${auth}${hostPart}${c.port ? `:${c.port}` : ''}/${encodeURIComponent(c.dbname || '')}${q ? `?${q}` : ''}`;
 }
 
+// TLS protocol bounds: libpq's names are Node's (TLSv1, TLSv1.1, TLSv1.2, TLSv1.3).
+function bounds(c) {
+  const b = {};
+  if (c.ssl_min_protocol_version) b.minVersion = c.ssl_min_protocol_version;
+  if (c.ssl_max_protocol_version) b.maxVersion = c.ssl_max_protocol_version;
+  return b;
+}
+
 function sslObject(c) {
   const mode = c.sslmode || 'prefer';
-  const ca = () => (c.sslrootcert && c.sslrootcert !== 'system' ? { ca: fs.readFileSync(c.sslrootcert, 'utf8') } : {});
+  const ca = () => ({ ...bounds(c), ...(c.sslrootcert && c.sslrootcert !== 'system' ? { ca: fs.readFileSync(c.sslrootcert, 'utf8') } : {}) });
   switch (mode) {
     case 'disable': return false;
     case 'allow':
     case 'prefer':
       throw new Unsupported(`node-postgres has no plaintext fallback: no ssl object expresses sslmode=${mode}`);
-    case 'require': return { rejectUnauthorized: false };
+    case 'require': return { ...bounds(c), rejectUnauthorized: false };
     case 'verify-ca': return { ...ca(), checkServerIdentity: () => undefined };
     case 'verify-full': return { ...ca() };
     default: throw new Unsupported(`unknown sslmode ${mode}`);
@@ -76,7 +85,8 @@ function makeDriver(opts) {
         libpq: null,
         tls_library: `OpenSSL ${process.versions.openssl} (Node.js ${process.version})`,
         build: `pg ${pg} + pg-connection-string ${pcs} (${opts.mode}${extra}; Node.js ${process.version}, OpenSSL ${process.versions.openssl})`,
-        features: opts.mode === 'connstring' ? ['connect_options'] : [],
+        features: opts.mode === 'connstring' ? ['connect_options']
+          : ['ssl_max_protocol_version', 'ssl_min_protocol_version'],
       };
     },
     async connect(c, timeoutMs, tlsFacts) {

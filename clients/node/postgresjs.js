@@ -16,6 +16,8 @@
 //   disable -> false; allow/prefer/require -> that string (postgres.js's own modes,
 //   no verification); verify-ca -> {ca, checkServerIdentity: () => undefined};
 //   verify-full -> {ca}. ca is the sslrootcert file's content (none: Node's roots).
+//   ssl_min/max_protocol_version -> minVersion/maxVersion in the object (require then
+//   becomes {rejectUnauthorized:false, ...}; allow/prefer with bounds: unsupported).
 
 const fs = require('fs');
 const { main, Unsupported, asText, pkgVersion } = require('./protocol');
@@ -38,10 +40,19 @@ function url(c) {
 
 function sslOption(c) {
   const m = c.sslmode || 'prefer';
-  const ca = () => (c.sslrootcert && c.sslrootcert !== 'system' ? { ca: fs.readFileSync(c.sslrootcert, 'utf8') } : {});
+  const bounds = {};
+  if (c.ssl_min_protocol_version) bounds.minVersion = c.ssl_min_protocol_version;
+  if (c.ssl_max_protocol_version) bounds.maxVersion = c.ssl_max_protocol_version;
+  const ca = () => ({ ...bounds, ...(c.sslrootcert && c.sslrootcert !== 'system' ? { ca: fs.readFileSync(c.sslrootcert, 'utf8') } : {}) });
   switch (m) {
     case 'disable': return false;
-    case 'allow': case 'prefer': case 'require': return m;
+    case 'allow': case 'prefer':
+      if (Object.keys(bounds).length) {
+        throw new Unsupported(`postgres.js: sslmode=${m} is a string option; an ssl object (needed for protocol bounds) has no fallback`);
+      }
+      return m;
+    case 'require':
+      return Object.keys(bounds).length ? { ...bounds, rejectUnauthorized: false } : m;
     case 'verify-ca': return { ...ca(), checkServerIdentity: () => undefined };
     case 'verify-full': return { ...ca() };
     default: throw new Unsupported(`unknown sslmode ${m}`);
@@ -57,7 +68,9 @@ const driver = {
       libpq: null,
       tls_library: `OpenSSL ${process.versions.openssl} (Node.js ${process.version})`,
       build: `postgres.js ${v} (${mode}; Node.js ${process.version}, OpenSSL ${process.versions.openssl})`,
-      features: ['connect_options', 'sslnegotiation'],
+      features: mode === 'sslobj'
+        ? ['connect_options', 'ssl_max_protocol_version', 'ssl_min_protocol_version', 'sslnegotiation']
+        : ['connect_options', 'sslnegotiation'],
     };
   },
   async connect(c, timeoutMs, tlsFacts) {

@@ -17,10 +17,20 @@ const PROTOCOL = 1;
 const OPTIONAL_FIELDS = ['sslnegotiation', 'channel_binding', 'ssl_min_protocol_version',
   'ssl_max_protocol_version', 'sslsni', 'connect_options'];
 const INT_FIELDS = ['port', 'timeout_ms'];
-// Node reads these once at start-up (NODE_EXTRA_CA_CERTS, NODE_OPTIONS, and SSL_CERT_*
-// under --use-openssl-ca): a case that sets one runs in a fresh child process.
-const STARTUP_ENV = ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS', 'NODE_USE_SYSTEM_CA',
-  'SSL_CERT_FILE', 'SSL_CERT_DIR'];
+// Node reads these once at start-up: a case that sets one runs in a fresh child
+// process. SSL_CERT_FILE/SSL_CERT_DIR matter only when Node uses OpenSSL's store
+// (--use-openssl-ca, --use-system-ca, NODE_USE_SYSTEM_CA); otherwise Node ignores them
+// (it uses its bundled roots), so they need no child.
+const STARTUP_ENV = ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS', 'NODE_USE_SYSTEM_CA'];
+const OPENSSL_STORE_ENV = ['SSL_CERT_FILE', 'SSL_CERT_DIR'];
+const usesOpensslStore = process.execArgv.some((a) => /^--use-(openssl|system)-ca$/.test(a))
+  || Boolean(process.env.NODE_USE_SYSTEM_CA)
+  || /--use-(openssl|system)-ca/.test(process.env.NODE_OPTIONS || '');
+
+function needsChild(env) {
+  const set = (k) => env[k] !== undefined && env[k] !== null;
+  return STARTUP_ENV.some(set) || (usesOpensslStore && OPENSSL_STORE_ENV.some(set));
+}
 
 class Unsupported extends Error {}
 
@@ -112,7 +122,7 @@ function withTimeout(promise, ms) {
     promise,
     new Promise((_, reject) => {
       timer = setTimeout(() => {
-        const e = new Error(`adapter: no answer from the driver within ${ms} ms`);
+        const e = new Error(`adapter: timeout: no answer from the driver within ${ms} ms`);
         e.code = 'timeout';
         reject(e);
       }, ms + 1000);
@@ -136,9 +146,9 @@ async function runCase(driver, c, features, argv) {
     if (c.env !== undefined && c.env !== null && (typeof c.env !== 'object' || Array.isArray(c.env))) {
       throw new TypeError('env must be an object');
     }
-    const timeoutMs = c.timeout_ms || 5000;
+    const timeoutMs = c.timeout_ms || 10000;
     const env = c.env || {};
-    if (STARTUP_ENV.some((k) => env[k] !== undefined && env[k] !== null) && !process.env.PGTLS_NODE_CHILD) {
+    if (needsChild(env) && !process.env.PGTLS_NODE_CHILD) {
       Object.assign(r, runInChild(c, argv, timeoutMs));
     } else {
       applyEnv(env);

@@ -11,6 +11,9 @@ adapter writes what a user would, per docs/drivers.md:
   verify-ca   -> SSLContext(PROTOCOL_TLS_CLIENT), check_hostname=False, CERT_REQUIRED,
                  load_verify_locations(sslrootcert)
   verify-full -> the same with check_hostname=True
+  ssl_min/max_protocol_version -> the context's minimum_version/maximum_version
+                 (require then gets its own CERT_NONE context; prefer: unsupported,
+                 since any context turns pg8000's plaintext fallback off)
   sslrootcert=system -> load_default_certs() (OpenSSL's default paths, which honour
                  SSL_CERT_FILE / SSL_CERT_DIR); verify-* without any sslrootcert is
                  unsupported: pg8000 has no default root file and the user must choose.
@@ -28,16 +31,42 @@ import pg8000  # noqa: E402
 import pg8000.native  # noqa: E402
 
 
+_TLS_VERSIONS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+                 "TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def _bounds(ctx, case):
+    for field, attr in (("ssl_min_protocol_version", "minimum_version"),
+                        ("ssl_max_protocol_version", "maximum_version")):
+        value = case.get(field)
+        if value is not None:
+            if value not in _TLS_VERSIONS:
+                raise ValueError("%s: unknown TLS version %r" % (field, value))
+            setattr(ctx, attr, _TLS_VERSIONS[value])
+
+
 def ssl_context_for(case):
     mode = case.get("sslmode") or "prefer"
     root = case.get("sslrootcert")
+    has_bounds = case.get("ssl_min_protocol_version") or case.get("ssl_max_protocol_version")
     if mode == "disable":
         return False
     if mode == "allow":
         raise pgtls_adapter.Unsupported("pg8000 cannot try plaintext first and TLS second (sslmode=allow)")
     if mode == "prefer":
+        if has_bounds:
+            raise pgtls_adapter.Unsupported(
+                "pg8000: protocol bounds need an SSLContext, and any context turns off "
+                "pg8000's plaintext fallback (sslmode=prefer)")
         return None
     if mode == "require":
+        if has_bounds:
+            # What a user writes for "encrypt, do not verify, bounded versions".
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            _bounds(ctx, case)
+            return ctx
         return True
     if mode in ("verify-ca", "verify-full"):
         if root is None:
@@ -51,6 +80,7 @@ def ssl_context_for(case):
             ctx.load_default_certs()
         else:
             ctx.load_verify_locations(cafile=root)
+        _bounds(ctx, case)
         return ctx
     raise pgtls_adapter.Unsupported("unknown sslmode %r" % mode)
 
@@ -65,7 +95,7 @@ class Driver:
             "tls_library": ssl.OPENSSL_VERSION,
             "build": "pg8000 %s (CPython %s, %s)" % (
                 pg8000.__version__, sys.version.split()[0], " ".join(ssl.OPENSSL_VERSION.split()[:2])),
-            "features": [],
+            "features": ["ssl_max_protocol_version", "ssl_min_protocol_version"],
         }
 
     def connect(self, case, timeout_s):

@@ -191,7 +191,7 @@ func runCase(c map[string]any, feats []string) (r result) {
 		return bad(err)
 	}
 	if !has || timeoutMS <= 0 {
-		timeoutMS = 5000
+		timeoutMS = 10000
 	}
 	port, hasPort, err := getInt(c, "port")
 	if err != nil {

@@ -47,6 +47,7 @@ class Driver:
             if pgc.ssl_in_use:
                 out["tls_version"] = _attr(pgc, b"protocol")
                 out["cipher"] = _attr(pgc, b"cipher")
+                out["chain"] = libpq_params.peer_chain(pgc.pgconn_ptr, "psycopg_binary")
             query = case.get("query") or "SELECT ssl_is_used()"
             try:
                 # Text result straight from libpq: what psql would print.

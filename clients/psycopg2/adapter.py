@@ -50,6 +50,7 @@ class Driver:
             if info.ssl_in_use:
                 out["tls_version"] = info.ssl_attribute("protocol")
                 out["cipher"] = info.ssl_attribute("cipher")
+                out["chain"] = libpq_params.peer_chain(conn.pgconn_ptr, "psycopg2_binary")
             try:
                 with conn.cursor() as cur:
                     cur.execute(case.get("query") or "SELECT ssl_is_used()")

@@ -33,3 +33,74 @@ def keywords(case, timeout_s):
     for key, value in (case.get("connect_options") or {}).items():
         kw[str(key)] = str(value)
     return kw
+
+
+# --- the certificate chain libpq's OpenSSL saw ------------------------------------
+# libpq does not expose the chain; PQsslStruct(conn, "OpenSSL") gives its SSL*, and
+# the libssl that libpq uses (the wheel's own, found in /proc/self/maps) answers
+# SSL_get0_verified_chain (what was verified) or SSL_get_peer_cert_chain (what the
+# server sent, when nothing was verified). Subjects are RFC 2253 strings, as the C
+# adapters print them.
+_XN_FLAG_RFC2253 = 0x1110317  # XN_FLAG_RFC2253: ASN1_STRFLGS_RFC2253 (0x317) | SEP_COMMA_PLUS (1<<16) | DN_REV (1<<20) | DUMP_UNKNOWN_FIELDS (1<<24)
+_ssl_api = {}
+
+
+def _api(prefer_substring):
+    import ctypes
+    import pgtls_adapter
+    if prefer_substring in _ssl_api:
+        return _ssl_api[prefer_substring]
+    api = None
+    pq_paths = pgtls_adapter.mapped_libraries("libpq", prefer_substring)
+    ssl_paths = pgtls_adapter.mapped_libraries("libssl", prefer_substring)
+    if pq_paths and ssl_paths:
+        pq = ctypes.CDLL(pq_paths[0])
+        ssl = ctypes.CDLL(ssl_paths[0])
+        vp, ip, cp = ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p
+        for lib, name, res, args in (
+                (pq, "PQsslStruct", vp, [vp, cp]),
+                (ssl, "SSL_get0_verified_chain", vp, [vp]),
+                (ssl, "SSL_get_peer_cert_chain", vp, [vp]),
+                (ssl, "OPENSSL_sk_num", ip, [vp]),
+                (ssl, "OPENSSL_sk_value", vp, [vp, ip]),
+                (ssl, "X509_get_subject_name", vp, [vp]),
+                (ssl, "BIO_s_mem", vp, []),
+                (ssl, "BIO_new", vp, [vp]),
+                (ssl, "BIO_free", ip, [vp]),
+                (ssl, "BIO_read", ip, [vp, vp, ip]),
+                (ssl, "X509_NAME_print_ex", ip, [vp, vp, ip, ctypes.c_ulong])):
+            fn = getattr(lib, name)
+            fn.restype, fn.argtypes = res, args
+        api = (pq, ssl)
+    _ssl_api[prefer_substring] = api
+    return api
+
+
+def peer_chain(pgconn_ptr, prefer_substring):
+    """Subjects of the chain, leaf first, or None when libpq/OpenSSL cannot say."""
+    import ctypes
+    try:
+        api = _api(prefer_substring)
+        if api is None or not pgconn_ptr:
+            return None
+        pq, ssl = api
+        sslp = pq.PQsslStruct(pgconn_ptr, b"OpenSSL")
+        if not sslp:
+            return None
+        stack = ssl.SSL_get0_verified_chain(sslp) or ssl.SSL_get_peer_cert_chain(sslp)
+        if not stack:
+            return None
+        out = []
+        buf = ctypes.create_string_buffer(4096)
+        for i in range(ssl.OPENSSL_sk_num(stack)):
+            cert = ssl.OPENSSL_sk_value(stack, i)
+            bio = ssl.BIO_new(ssl.BIO_s_mem())
+            try:
+                ssl.X509_NAME_print_ex(bio, ssl.X509_get_subject_name(cert), 0, _XN_FLAG_RFC2253)
+                n = ssl.BIO_read(bio, buf, len(buf))
+                out.append(buf.raw[:max(n, 0)].decode("utf-8", "replace"))
+            finally:
+                ssl.BIO_free(bio)
+        return out or None
+    except (OSError, AttributeError):
+        return None

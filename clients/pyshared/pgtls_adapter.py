@@ -187,7 +187,7 @@ def run_case(driver, case, features):
         for field in _INT_FIELDS:
             if case.get(field) is not None and not isinstance(case.get(field), int):
                 raise ValueError("%s must be an integer" % field)
-        timeout_ms = case.get("timeout_ms") or 5000
+        timeout_ms = case.get("timeout_ms") or 10000
         apply_env(case.get("env"))
         map_host(case.get("host"), case.get("hostaddr"))
         box = {}
@@ -204,7 +204,7 @@ def run_case(driver, case, features):
         worker.start()
         worker.join(timeout_ms / 1000.0 + 1.0)
         if worker.is_alive():
-            result["error"] = "adapter: no answer from the driver within %d ms" % timeout_ms
+            result["error"] = "adapter: timeout: no answer from the driver within %d ms" % timeout_ms
             result["error_code"] = "timeout"
         elif "unsupported" in box:
             result["unsupported"] = box["unsupported"]

@@ -68,7 +68,8 @@ START_TEST(the_system_store_redirects_openssl_defaults_to_the_isolated_store)
 {
     pgtls_err err;
     rn_case_env env;
-    st_case c = {.id = "azure-new/system/verify-full", .root_kind = ST_ROOT_SYSTEM,
+    st_case c = {.id = "azure-new/system/verify-full",
+                 .root_kind = ST_ROOT_SYSTEM,
                  .system_cert_file = "/f/stores/system.pem",
                  .system_cert_dir = "/f/stores/system.d"};
     err_clear(&err);
@@ -124,7 +125,8 @@ START_TEST(a_stale_root_crt_that_cannot_be_read_is_an_error_naming_the_case)
 {
     pgtls_err err;
     rn_case_env env;
-    st_case c = {.id = "a/b/require", .home_root_crt_store = "gone",
+    st_case c = {.id = "a/b/require",
+                 .home_root_crt_store = "gone",
                  .home_root_crt_pem = "/nonexistent/gone.pem"};
     err_clear(&err);
     ck_assert_int_eq(rn_case_env_prepare(&c, work, 9, &env, &err), -1);
@@ -161,9 +163,19 @@ START_TEST(the_oneshot_argv_has_one_flag_per_non_null_field_and_repeated_env)
                           "connect_options", "x", 1);
     char **v = rn_case_oneshot_argv(&m, o);
     ck_assert_ptr_nonnull(v);
-    const char *expect[] = {"python3", "/s/clients/psql/adapter.py", "--id", "a/b/c", "--port",
-                            "5432", "--env", "HOME=/h", "--env", "SSL_CERT_FILE=/f",
-                            "--connect_options", "{\"x\":true}", NULL};
+    const char *expect[] = {"python3",
+                            "/s/clients/psql/adapter.py",
+                            "--id",
+                            "a/b/c",
+                            "--port",
+                            "5432",
+                            "--env",
+                            "HOME=/h",
+                            "--env",
+                            "SSL_CERT_FILE=/f",
+                            "--connect_options",
+                            "{\"x\":true}",
+                            NULL};
     for (size_t i = 0; expect[i] || v[i]; i++) {
         ck_assert_msg(expect[i] && v[i], "length differs at %zu", i);
         ck_assert_str_eq(v[i], expect[i]);

@@ -2,8 +2,9 @@
  * misbehaviour is chosen by flags, to prove the supervisor's handling of
  * timeouts, crashes and garbage without a real client.
  *
- *   rn-fake-adapter [--hang ID] [--crash ID] [--garbage ID] [--no-hello]
- *                   [--bad-hello] [--slow-hello MS] [--delay-ms MS] [--describe]
+ *   rn-fake-adapter [--hang ID] [--crash ID] [--garbage ID] [--extra-line ID] [--no-hello]
+ *                   [--bad-hello] [--slow-hello MS] [--delay-ms MS] [--no-version]
+ *                   [--describe]   (flags before --describe apply to it)
  *
  * Answers every other case {"id":ID,"connected":true,...,"pid":PID}. */
 #include <jansson.h>
@@ -16,11 +17,13 @@
 static const char *hello =
     "{\"protocol\":1,\"client\":\"fake\",\"version\":\"1.0\",\"libpq\":null,"
     "\"tls_library\":\"none\",\"runtime\":null,\"build\":\"fake 1.0\",\"features\":[]}";
+static const char *hello_without_version =
+    "{\"protocol\":1,\"client\":\"fake\",\"version\":null,\"libpq\":null}";
 
 int main(int argc, char **argv)
 {
-    const char *hang = NULL, *crash = NULL, *garbage = NULL;
-    int no_hello = 0, bad_hello = 0, slow_hello = 0, delay_ms = 0;
+    const char *hang = NULL, *crash = NULL, *garbage = NULL, *extra = NULL;
+    int no_hello = 0, bad_hello = 0, slow_hello = 0, delay_ms = 0, no_version = 0;
     char line[65536];
 
     for (int i = 1; i < argc; i++) {
@@ -28,18 +31,26 @@ int main(int argc, char **argv)
             hang = argv[++i];
         else if (strcmp(argv[i], "--crash") == 0 && i + 1 < argc)
             crash = argv[++i];
+        else if (strcmp(argv[i], "--extra-line") == 0 && i + 1 < argc)
+            extra = argv[++i];
         else if (strcmp(argv[i], "--garbage") == 0 && i + 1 < argc)
             garbage = argv[++i];
         else if (strcmp(argv[i], "--delay-ms") == 0 && i + 1 < argc)
             delay_ms = atoi(argv[++i]);
         else if (strcmp(argv[i], "--slow-hello") == 0 && i + 1 < argc)
             slow_hello = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--no-version") == 0)
+            no_version = 1;
         else if (strcmp(argv[i], "--no-hello") == 0)
             no_hello = 1;
         else if (strcmp(argv[i], "--bad-hello") == 0)
             bad_hello = 1;
         else if (strcmp(argv[i], "--describe") == 0) {
-            printf("%s\n", hello);
+            if (no_hello) {
+                fprintf(stderr, "fake: cannot load the driver\n");
+                return 7;
+            }
+            printf("%s\n", no_version ? hello_without_version : hello);
             return 0;
         } else {
             fprintf(stderr, "fake: unknown flag %s\n", argv[i]);
@@ -61,8 +72,9 @@ int main(int argc, char **argv)
         if (delay_ms)
             usleep((useconds_t)delay_ms * 1000);
         if (!id) {
-            printf("{\"id\":null,\"connected\":false,\"error\":\"adapter: cannot parse case: %s\"}\n",
-                   jerr.text);
+            printf(
+                "{\"id\":null,\"connected\":false,\"error\":\"adapter: cannot parse case: %s\"}\n",
+                jerr.text);
         } else if (hang && strcmp(id, hang) == 0) {
             fprintf(stderr, "fake: hanging on %s\n", id);
             for (;;)
@@ -81,6 +93,8 @@ int main(int argc, char **argv)
             json_object_set(r, "env", json_object_get(c, "env"));
             char *s = json_dumps(r, JSON_COMPACT);
             printf("%s\n", s);
+            if (extra && strcmp(id, extra) == 0) /* answers this case twice */
+                printf("%s\n", s);
             free(s);
             json_decref(r);
         }

@@ -54,11 +54,12 @@ START_TEST(a_good_manifest_gives_an_expanded_argv_and_its_settings)
 {
     pgtls_err err;
     err_clear(&err);
-    rn_manifest *m = rn_manifest_parse(
-        "{\"name\":\"psql\",\"description\":\"psql via libpq\","
-        "\"argv\":[\"python3\",\"@SRC@/clients/psql/adapter.py\"],"
-        "\"startup_timeout_ms\":1500,\"tls_only\":true,\"install\":\"@DIR@/install\",\"extra\":{\"ignored\":1}}",
-        "psql/adapter.json", "psql", "/s/clients/psql", &paths, &err);
+    rn_manifest *m =
+        rn_manifest_parse("{\"protocol\":1,\"name\":\"psql\",\"description\":\"psql via libpq\","
+                          "\"argv\":[\"python3\",\"@SRC@/clients/psql/adapter.py\"],"
+                          "\"startup_timeout_ms\":1500,\"tls_only\":true,\"install\":\"@DIR@/"
+                          "install\",\"extra\":{\"ignored\":1}}",
+                          "psql/adapter.json", "psql", "/s/clients/psql", &paths, &err);
     ck_assert_msg(m != NULL, "%s", err.msg);
     ck_assert_str_eq(m->name, "psql");
     ck_assert_str_eq(m->dir, "/s/clients/psql");
@@ -78,8 +79,8 @@ START_TEST(a_minimal_manifest_gets_defaults)
 {
     pgtls_err err;
     err_clear(&err);
-    rn_manifest *m = rn_manifest_parse("{\"argv\":[\"@BUILD@/x\"]}", "x/adapter.json", "x", "/d",
-                                       &paths, &err);
+    rn_manifest *m =
+        rn_manifest_parse("{\"argv\":[\"@BUILD@/x\"]}", "x/adapter.json", "x", "/d", &paths, &err);
     ck_assert_msg(m != NULL, "%s", err.msg);
     ck_assert_str_eq(m->argv[0], "/b/x");
     ck_assert_int_eq(m->startup_timeout_ms, 20000);
@@ -103,7 +104,10 @@ static const struct {
     {"{\"argv\":[\"x\"],\"name\":\"other\"}", "the folder is 'x'"},
     {"{\"argv\":[\"x\"],\"name\":3}", "\"name\" must be a string"},
     {"{\"argv\":[\"x\"],\"startup_timeout_ms\":0}", "\"startup_timeout_ms\" must be an integer"},
-    {"{\"argv\":[\"x\"],\"startup_timeout_ms\":\"5\"}", "\"startup_timeout_ms\" must be an integer"},
+    {"{\"argv\":[\"x\"],\"startup_timeout_ms\":\"5\"}",
+     "\"startup_timeout_ms\" must be an integer"},
+    {"{\"argv\":[\"x\"],\"protocol\":2}", "speaks case protocol 2"},
+    {"{\"argv\":[\"x\"],\"protocol\":\"1\"}", "\"protocol\" must be an integer"},
     {"{\"argv\":[\"x\"],\"tls_only\":1}", "\"tls_only\" must be true or false"},
     {"{\"argv\":[\"x\"],\"description\":[]}", "\"description\" must be a string"},
     {"{\"argv\":[\"x\"],\"requires\":\"psql\"}", "\"requires\" must be an array"},

@@ -27,7 +27,8 @@ static void teardown(void)
 
 static char *case_line(const char *id)
 {
-    return str_printf("{\"id\":\"%s\",\"sslmode\":\"require\",\"env\":{\"HOME\":\"/h/%s\"}}", id, id);
+    return str_printf("{\"id\":\"%s\",\"sslmode\":\"require\",\"env\":{\"HOME\":\"/h/%s\"}}", id,
+                      id);
 }
 
 static int process_gone(pid_t pid)
@@ -126,6 +127,31 @@ START_TEST(a_line_that_is_not_a_result_object_is_reported_crashed)
     rn_reply_cleanup(&r);
     free(line);
     rn_adapter_free(a, 0);
+}
+END_TEST
+
+START_TEST(an_adapter_out_of_step_is_stopped_before_answers_land_on_the_wrong_row)
+{
+    char *argv[] = {fake, "--extra-line", "e1", NULL};
+    const char *ids[] = {"e1", "e2", "e3"};
+    const rn_reply_status expect[] = {RN_REPLY_OK, RN_REPLY_CRASHED, RN_REPLY_OK};
+    rn_session s;
+    rn_session_init(&s, argv, 5000);
+    for (int i = 0; i < 3; i++) {
+        char *line = case_line(ids[i]);
+        rn_reply r;
+        rn_session_call(&s, line, 2000, NULL, &r);
+        ck_assert_msg(r.status == expect[i], "%s: status %d (%s)", ids[i], r.status,
+                      r.detail ? r.detail : "");
+        if (r.status == RN_REPLY_OK)
+            ck_assert_str_eq(json_string_value(json_object_get(r.result, "id")), ids[i]);
+        else
+            ck_assert_msg(strstr(r.detail, "answered case 'e1' while running 'e2'"), "got '%s'",
+                          r.detail);
+        rn_reply_cleanup(&r);
+        free(line);
+    }
+    rn_session_cleanup(&s);
 }
 END_TEST
 
@@ -301,6 +327,7 @@ Suite *rn_proc_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, a_session_restarts_after_timeout_crash_and_garbage_and_loses_no_row);
     tcase_add_test(tc, a_session_gives_up_after_repeated_failed_starts_but_answers_every_case);
+    tcase_add_test(tc, an_adapter_out_of_step_is_stopped_before_answers_land_on_the_wrong_row);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -96,6 +96,26 @@ def libpq_and_psql_conform_on_every_row_of_a_small_suite():
         check(p.returncode == 0, "exit %d" % p.returncode)
 
 
+def libpq_psql_and_s_client_conform_on_the_whole_default_suite():
+    """Issue #5's bar: every row of the default suite conforms (or is a known
+    deviation / unsupported) for libpq, psql and openssl-s_client."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out")
+        p = run([pgtls(), "run", "--clients", "libpq,psql,openssl-s_client",
+                 "--fixtures", fixtures(), "--out", out, "--jobs", "2", "--no-progress"])
+        sys.stdout.write(p.stdout[-3000:])
+        with open(os.path.join(out, "matrix.json")) as f:
+            m = json.load(f)
+        check(m["run"]["incomplete"] is False, "run marked incomplete")
+        ncases = len(m["cases"])
+        check(ncases >= 300, "only %d cases in the default suite" % ncases)
+        check(len(list(rows(m))) == 3 * ncases, "rows missing")
+        bad = [(i, k.split(" ")[0], r["expected"], r["observed"]) for i, k, r in rows(m)
+               if r["verdict"] not in ("conforms", "deviation-known", "unsupported")]
+        check(not bad, "%d rows do not conform: %s" % (len(bad), bad[:20]))
+        check(p.returncode == 0, "exit %d" % p.returncode)
+
+
 def a_hung_and_a_crashing_adapter_give_timeout_and_crashed_rows_and_lose_none():
     ids = case_ids(small_suite())
     hang, crash = ids[1], ids[3]
@@ -116,27 +136,34 @@ def a_hung_and_a_crashing_adapter_give_timeout_and_crashed_rows_and_lose_none():
         check(p.returncode == 1, "exit %d (a timeout is a failure)" % p.returncode)
 
 
-def sigint_mid_run_leaves_a_valid_matrix_marked_incomplete():
-    with tempfile.TemporaryDirectory() as tmp:
-        cdir = fake_clients_dir(tmp, "slow", ["--delay-ms", "300"])
-        out = os.path.join(tmp, "out")
-        proc = subprocess.Popen([pgtls(), "run", "--clients-dir", cdir, "--suite", small_suite(),
-                                 "--fixtures", fixtures(), "--out", out, "--jobs", "1",
-                                 "--no-progress"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2.0)
-        proc.send_signal(signal.SIGINT)
-        try:
-            so, se = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise AssertionError("pgtls run did not stop within 20 s of SIGINT")
-        check(proc.returncode == 130, "exit %d, stderr %s" % (proc.returncode, se))
-        with open(os.path.join(out, "matrix.json")) as f:
-            m = json.load(f)
-        check(m["run"]["incomplete"] is True, "not marked incomplete")
-        n = len(list(rows(m)))
-        check(0 < n < len(case_ids(small_suite())), "%d rows after SIGINT" % n)
+def sigint_or_sigterm_mid_run_leaves_a_valid_matrix_marked_incomplete():
+    total = len(case_ids(small_suite()))
+    for sig, status in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        with tempfile.TemporaryDirectory() as tmp:
+            cdir = fake_clients_dir(tmp, "slow", ["--delay-ms", "300"])
+            out = os.path.join(tmp, "out")
+            proc = subprocess.Popen([pgtls(), "run", "--clients-dir", cdir, "--suite",
+                                     small_suite(), "--fixtures", fixtures(), "--out", out,
+                                     "--jobs", "1", "--no-progress"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(2.0)
+            t0 = time.time()
+            proc.send_signal(sig)
+            try:
+                so, se = proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise AssertionError("pgtls run did not stop within 20 s of %s" % sig.name)
+            check(time.time() - t0 < 5, "%s: took %.1f s to stop" % (sig.name, time.time() - t0))
+            check(proc.returncode == status, "%s: exit %d, stderr %s" %
+                  (sig.name, proc.returncode, se))
+            check("interrupted" in so, "%s: summary does not say interrupted: %s" % (sig.name, so))
+            with open(os.path.join(out, "matrix.json")) as f:
+                m = json.load(f)
+            check(m["run"]["incomplete"] is True, "%s: not marked incomplete" % sig.name)
+            n = len(list(rows(m)))
+            check(0 < n < total, "%s: %d rows of %d after the signal" % (sig.name, n, total))
+            check(os.path.exists(os.path.join(out, "summary.md")), "no summary.md")
 
 
 def repro_exec_of_a_case_gives_the_class_the_run_observed():
@@ -165,12 +192,19 @@ def repro_prints_the_mock_and_a_one_shot_adapter_command():
     p = run([pgtls(), "repro", ids[0], "--client", "psql", "--suite", small_suite(),
              "--fixtures", fixtures(), "--no-gen", "--port", "54999"])
     check(p.returncode == 0, "exit %d: %s" % (p.returncode, p.stderr))
-    check("pgtls mock --scenario " in p.stdout and "--port 54999" in p.stdout, p.stdout)
+    check("/pgtls mock --scenario " in p.stdout and "--port 54999" in p.stdout, p.stdout)
     check("pgtls-adapter-psql" in p.stdout and "--env HOME=" in p.stdout, p.stdout)
 
 
 def unknown_clients_and_bad_flags_are_usage_errors():
-    for argv in (["run", "--clients", "no-such-client"], ["run", "--jobs", "0"],
+    fx = ["--fixtures", fixtures(), "--no-gen"]
+    for argv in (["run", "--scenarios", "no-such-scenario"] + fx,
+                 ["run", "--sslmodes", "verify-everything"] + fx,
+                 ["run", "--suite", "/nonexistent/x.suite"] + fx,
+                 ["run", "--timeout-ms=abc"], ["run", "--jobs"],
+                 ["run", "--fixtures", "/nonexistent/fixtures", "--no-gen"],
+                 ["clients", "--clients-dir", "/nonexistent/clients"],
+                 ["run", "--clients", "no-such-client"], ["run", "--jobs", "0"],
                  ["run", "--bogus"], ["repro"], ["repro", "no/such/case", "--suite",
                                                   small_suite(), "--fixtures", fixtures(),
                                                   "--no-gen"]):
@@ -179,10 +213,54 @@ def unknown_clients_and_bad_flags_are_usage_errors():
         check(p.stderr.strip(), "%s: no message" % argv)
 
 
+def clients_lists_versions_and_says_why_an_adapter_is_unusable():
+    with tempfile.TemporaryDirectory() as tmp:
+        cdir = fake_clients_dir(tmp, "fake", [])
+        fake_clients_dir(tmp, "broken", ["--no-hello"])
+        os.makedirs(os.path.join(cdir, "missing"))
+        with open(os.path.join(cdir, "missing", "adapter.json"), "w") as f:
+            json.dump({"argv": ["/nonexistent/adapter"], "install": "@DIR@/install"}, f)
+        p = run([pgtls(), "clients", "--json", "--clients-dir", cdir])
+        check(p.returncode == 0, "exit %d: %s" % (p.returncode, p.stderr))
+        got = {c["name"]: c for c in json.loads(p.stdout)}
+        check(sorted(got) == ["broken", "fake", "missing"], "listed %s" % sorted(got))
+        check(got["fake"]["usable"] and got["fake"]["hello"]["version"] == "1.0", got["fake"])
+        check(not got["broken"]["usable"] and "exit 7" in got["broken"]["reason"], got["broken"])
+        check(not got["missing"]["usable"] and "install it:" in got["missing"]["reason"],
+              got["missing"])
+        p = run([pgtls(), "clients", "--clients-dir", cdir])
+        check("fake" in p.stdout and "1.0" in p.stdout and "unusable:" in p.stdout, p.stdout)
+        # A run with an unusable client skips it (reported) and runs the rest.
+        out = os.path.join(tmp, "out")
+        p = run([pgtls(), "run", "--clients-dir", cdir, "--suite", small_suite(),
+                 "--fixtures", fixtures(), "--out", out, "--no-progress"])
+        check("skipping client broken" in p.stderr, p.stderr)
+        with open(os.path.join(out, "matrix.json")) as f:
+            m = json.load(f)
+        check(len(m["clients"]) == 1, "clients in the matrix: %s" % m["clients"])
+
+
+def two_adapters_with_one_build_key_do_not_overwrite_each_others_rows():
+    with tempfile.TemporaryDirectory() as tmp:
+        cdir = fake_clients_dir(tmp, "first", [])
+        fake_clients_dir(tmp, "second", [])
+        out = os.path.join(tmp, "out")
+        p = run([pgtls(), "run", "--clients-dir", cdir, "--suite", small_suite(),
+                 "--fixtures", fixtures(), "--out", out, "--no-progress"])
+        check("skipping client second" in p.stderr and "same build key" in p.stderr, p.stderr)
+        with open(os.path.join(out, "matrix.json")) as f:
+            m = json.load(f)
+        check(len(m["clients"]) == 1, "clients: %s" % m["clients"])
+        check(len(list(rows(m))) == len(m["cases"]), "rows != cases")
+
+
 TESTS = {f.__name__: f for f in (
+    two_adapters_with_one_build_key_do_not_overwrite_each_others_rows,
+    libpq_psql_and_s_client_conform_on_the_whole_default_suite,
+    clients_lists_versions_and_says_why_an_adapter_is_unusable,
     libpq_and_psql_conform_on_every_row_of_a_small_suite,
     a_hung_and_a_crashing_adapter_give_timeout_and_crashed_rows_and_lose_none,
-    sigint_mid_run_leaves_a_valid_matrix_marked_incomplete,
+    sigint_or_sigterm_mid_run_leaves_a_valid_matrix_marked_incomplete,
     repro_exec_of_a_case_gives_the_class_the_run_observed,
     repro_prints_the_mock_and_a_one_shot_adapter_command,
     unknown_clients_and_bad_flags_are_usage_errors,

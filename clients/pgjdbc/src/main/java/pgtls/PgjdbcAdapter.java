@@ -155,7 +155,7 @@ public final class PgjdbcAdapter {
       String hostaddr = str(c, "hostaddr");
       Integer port = integer(c, "port");
       Integer timeoutMs = integer(c, "timeout_ms");
-      int timeout = timeoutMs == null ? 5000 : timeoutMs;
+      int timeout = timeoutMs == null ? 10000 : timeoutMs;
       JsonObject env = c.has("env") && c.get("env").isJsonObject() ? c.getAsJsonObject("env") : new JsonObject();
       List<String> ignored = new ArrayList<>();
       for (Map.Entry<String, JsonElement> e : env.entrySet()) {
@@ -221,7 +221,7 @@ public final class PgjdbcAdapter {
         }
       } catch (TimeoutException te) {
         f.cancel(true);
-        r.addProperty("error", "adapter: no answer from pgjdbc within " + timeout + " ms");
+        r.addProperty("error", "adapter: timeout: no answer from pgjdbc within " + timeout + " ms");
         r.addProperty("error_code", "timeout");
       }
     } catch (Exception e) {
