@@ -176,9 +176,9 @@ def adapters(selected):
 class Adapter:
     """One adapter process in batch mode."""
 
-    def __init__(self, argv):
+    def __init__(self, argv, env=None):
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+                                     stderr=subprocess.PIPE, text=True, bufsize=1, env=env)
 
     def readline(self, timeout):
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
@@ -284,7 +284,13 @@ def main():
                 continue
             checks = []
             t0 = time.monotonic()
-            ad = Adapter(argv)
+            # The adapter starts with a hostile environment: every case must behave as if
+            # none of it were set (case-protocol.md: PG*, SSL_CERT_*, NODE_EXTRA_CA_CERTS
+            # are removed before each case), so the checks below also test isolation.
+            hostile = dict(os.environ, PGSSLMODE="disable", PGSSLROOTCERT=wrong,
+                           PGHOST="nowhere.invalid", PGUSER="nobody", PGPASSWORD="wrong",
+                           SSL_CERT_FILE=wrong, NODE_EXTRA_CA_CERTS=wrong)
+            ad = Adapter(argv, env=hostile)
             try:
                 hello = ad.readline(120)
                 for field in ("client", "version", "tls_library", "runtime", "build"):
@@ -402,6 +408,14 @@ def main():
                 checks.append(("one-shot flags run one case",
                                o.returncode == 0 and res.get("id") == "one-shot-1"
                                and res.get("connected") is want_conn, o.stdout + o.stderr[-500:]))
+                for label, bad in (("a non-integer --port", ["--port", "x"]),
+                                   ("--env without NAME=VALUE", ["--env", "NOEQUALS"]),
+                                   ("a flag without a value", ["--host"])):
+                    b = subprocess.run(argv + bad, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True, timeout=120)
+                    checks.append(("one-shot refuses %s with exit status 2" % label,
+                                   b.returncode == 2 and ("adapter" in b.stdout + b.stderr),
+                                   b.stdout[-300:] + b.stderr[-300:]))
             except (subprocess.TimeoutExpired, ValueError) as exc:
                 checks.append(("--describe and one-shot answer", False, str(exc)))
             for label, ok, detail in checks:

@@ -213,7 +213,10 @@ function parseFlags(args) {
       if (eq <= 0) throw new Error(`--env wants NAME=VALUE, got ${v}`);
       c.env[v.slice(0, eq)] = v.slice(eq + 1);
     } else if (v === 'null') c[name] = null;
-    else if (INT_FIELDS.includes(name)) c[name] = parseInt(v, 10);
+    else if (INT_FIELDS.includes(name)) {
+      if (!/^-?\d+$/.test(v)) throw new Error(`--${name} wants an integer, got ${v}`);
+      c[name] = parseInt(v, 10);
+    }
     else if (name === 'connect_options') c[name] = JSON.parse(v);
     else c[name] = v;
   }

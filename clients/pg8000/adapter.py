@@ -93,6 +93,10 @@ class Driver:
             "version": pg8000.__version__,
             "libpq": None,
             "tls_library": ssl.OPENSSL_VERSION,
+            # Compiled-in default roots (used by sslrootcert=system / load_default_certs
+            # unless SSL_CERT_FILE/SSL_CERT_DIR say otherwise).
+            "extra": {"openssl_cafile": ssl.get_default_verify_paths().openssl_cafile,
+                      "openssl_capath": ssl.get_default_verify_paths().openssl_capath},
             "build": "pg8000 %s (CPython %s, %s)" % (
                 pg8000.__version__, sys.version.split()[0], " ".join(ssl.OPENSSL_VERSION.split()[:2])),
             "features": ["ssl_max_protocol_version", "ssl_min_protocol_version"],

@@ -34,6 +34,8 @@ class Driver:
             "build": "psycopg %s (%s, libpq %s, %s)" % (
                 psycopg.__version__, pq.__impl__, _libpq_label(lib), _short(tls)),
             "features": libpq_params.features_for(lib),
+            # Where sslrootcert=system looks without SSL_CERT_FILE/SSL_CERT_DIR.
+            "extra": {"openssldir": pgtls_adapter.loaded_openssldir("psycopg_binary")},
         }
 
     def connect(self, case, timeout_s):

@@ -36,6 +36,8 @@ class Driver:
             "build": "psycopg2-binary %s (libpq %s, %s)" % (
                 version, _libpq_label(lib), " ".join((tls or "unknown TLS").split()[:2])),
             "features": libpq_params.features_for(lib),
+            # Where sslrootcert=system looks without SSL_CERT_FILE/SSL_CERT_DIR.
+            "extra": {"openssldir": pgtls_adapter.loaded_openssldir("psycopg2_binary")},
         }
 
     def connect(self, case, timeout_s):

@@ -73,6 +73,23 @@ def mapped_libraries(prefix, prefer_substring=None):
     return paths
 
 
+def loaded_openssldir(prefer_substring=None):
+    """OPENSSLDIR of the mapped libssl ("OPENSSLDIR: \"/path\"" from OpenSSL_version(4)):
+    where sslrootcert=system looks for roots unless SSL_CERT_FILE/SSL_CERT_DIR say
+    otherwise. Wheels built elsewhere carry their build machine's path here."""
+    import ctypes
+    for path in mapped_libraries("libssl", prefer_substring):
+        try:
+            fn = ctypes.CDLL(path).OpenSSL_version
+            fn.restype = ctypes.c_char_p
+            fn.argtypes = [ctypes.c_int]
+            text = fn(4).decode()
+            return text.split(":", 1)[1].strip().strip('"') if ":" in text else text
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
 def loaded_openssl(prefer_substring=None):
     """Version string of the libssl mapped into this process (read from
     /proc/self/maps, then asked through OpenSSL_version(OPENSSL_VERSION)).
