@@ -82,6 +82,22 @@ static int host_before(const char *start, const char *s)
     return p < s && (letter || dot);
 }
 
+/* Length of an RFC 3339 UTC time "2026-11-24T07:41:58Z" (optional
+ * fraction) at s, or 0. */
+static size_t iso_time_at(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    size_t i;
+    for (i = 0; shape[i]; i++) {
+        if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i])
+            return 0;
+    }
+    if (s[i] == '.')
+        for (i++; isdigit((unsigned char)s[i]); i++)
+            ;
+    return s[i] == 'Z' ? i + 1 : 0;
+}
+
 char *fd_normalise_error(const char *text)
 {
     sbuf b = {0};
@@ -95,17 +111,35 @@ char *fd_normalise_error(const char *text)
         if ((k = keyword_at(text, s, "port")) || (k = keyword_at(text, s, "pid")) ||
             (k = keyword_at(text, s, "process"))) {
             const char *num = s + k;
+            char quote = 0;
             while (*num == ' ')
                 num++;
+            /* conninfo strings quote values: "port='40123'" (pgx echoes them) */
+            if (*num == '\'' || *num == '"')
+                quote = *num++;
             d = digits_at(num);
-            if (d) {
+            if (d && (!quote || num[d] == quote)) {
                 int is_port =
                     tolower((unsigned char)s[0]) == 'p' && tolower((unsigned char)s[1]) == 'o';
-                sb_putn(&b, s, k);
+                sb_putn(&b, s, (size_t)(num - s));
                 sb_puts(&b, is_port ? "<port>" : "<pid>");
                 s = num + d;
                 continue;
             }
+        }
+        /* The clock when the client checked ("x509: ... current time
+         * 2026-11-24T07:41:58Z is after ..." from Go): per run, like a PID. */
+        if (s - text >= 13 && strncmp(s - 13, "current time ", 13) == 0 && iso_time_at(s)) {
+            sb_puts(&b, "<time>");
+            s += iso_time_at(s);
+            continue;
+        }
+        /* Any other time (a certificate's notAfter) is kept as it is, and its
+         * ":59" parts are not ports. */
+        if ((s == text || !isalnum((unsigned char)s[-1])) && (d = iso_time_at(s))) {
+            sb_putn(&b, s, d);
+            s += d;
+            continue;
         }
         /* ":40123" after a host name or address (not a time like 12:30:05). */
         if (*s == ':' && (d = digits_at(s + 1)) >= 2 && d <= 5 &&

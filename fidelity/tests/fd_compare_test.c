@@ -28,6 +28,13 @@ static const struct {
     {"write EPROTO 806CE37B7F7F0000:error:0A00042E:SSL routines:ssl3_read_bytes:tlsv1 alert",
      "write EPROTO <tid>:error:0A00042E:SSL routines:ssl3_read_bytes:tlsv1 alert"},
     {"DEADBEEF is not a thread", "DEADBEEF is not a thread"},
+    {"cannot parse `host='h' sslmode='require' port='42549' connect_timeout='5'`",
+     "cannot parse `host='h' sslmode='require' port='<port>' connect_timeout='5'`"},
+    {"port='42549 is not closed", "port='42549 is not closed"},
+    {"x509: certificate has expired or is not yet valid: current time 2026-11-24T07:41:58Z is "
+     "after 2026-08-25T23:59:59Z",
+     "x509: certificate has expired or is not yet valid: current time <time> is after "
+     "2026-08-25T23:59:59Z"},
     {"", ""},
     {"trailing   \n\n", "trailing"},
 };
