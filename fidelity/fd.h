@@ -126,4 +126,13 @@ int fd_cli_main(int argc, char **argv);
  * argv[0] is "compare". Returns 0 no difference, 1 differences, 2 error. */
 int fd_compare_main(int argc, char **argv);
 
+/* `pgtls fidelity COMMAND ...` and pgtls-fidelity: argv[0] is the program or
+ * subcommand name, argv[1] the command (compare, expressible, serve).
+ * Returns the exit status. */
+int fd_dispatch_main(int argc, char **argv);
+
+/* `pgtls run --against-real ...`: the suite against a real PostgreSQL
+ * (fd_compare_main --real-only with the run's flags). Returns the exit status. */
+int fd_run_against_real(int argc, char **argv);
+
 #endif
