@@ -253,6 +253,13 @@ int rs_matrix_add_result(rs_matrix *m, int client, const rs_result *r, pgtls_err
     json_object_set_new(res, "events",
                         json_is_array(r->events) ? json_deep_copy(r->events) : json_array());
     set_str(res, "repro", r->repro);
+    if (r->c->field_source) {
+        /* A field case (docs/suites.md): the report it reproduces and
+         * whether this client still shows the reported outcome. */
+        set_str(res, "source", r->c->field_source);
+        set_str(res, "reported", st_class_name(r->c->field_reported));
+        set_str(res, "field", st_field_verdict(r->c, r->observed.cls));
+    }
     json_object_set_new(json_object_get(co, "results"), key, res);
     pthread_mutex_unlock(&m->lock);
     return 0;

@@ -37,6 +37,18 @@ static void install_stop_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* --suite takes a file or the name of a shipped suite: a value without '/'
+ * and '.' ("field-cases") names <source>/suites/<name>.suite. buf holds the
+ * path when it is a name. Returns the path to load. */
+static const char *resolve_suite(const char *v, char *buf, size_t cap)
+{
+    int n;
+    if (!v || strchr(v, '/') || strchr(v, '.'))
+        return v;
+    n = snprintf(buf, cap, "%s/suites/%s.suite", PGTLS_SOURCE_ROOT, v);
+    return n > 0 && (size_t)n < cap ? buf : v;
+}
+
 static const char *default_clients_dir(void)
 {
     const char *d = getenv("PGTLS_CLIENTS_DIR");
@@ -154,7 +166,8 @@ static void run_usage(FILE *f)
             "out/run-<timestamp>, and out/latest points at it).\n\n"
             "  --clients      adapters to run (folder names under clients/; default: all usable)\n"
             "  --scenarios    only these scenarios;  --sslmodes  only these sslmodes\n"
-            "  --suite        suite file (default suites/default.suite)\n"
+            "  --suite        suite file, or a shipped suite's name (field-cases = \n"
+            "                 suites/field-cases.suite; default suites/default.suite)\n"
             "  --fixtures     fixtures folder (default out/fixtures; generated or reused)\n"
             "  --no-gen       use --fixtures as it is, never regenerate\n"
             "  --jobs         workers, each with its own listeners and adapters (default: cores)\n"
@@ -181,7 +194,7 @@ int rn_cli_run(int argc, char **argv)
                         .paths = default_paths(),
                         .tty = isatty(STDERR_FILENO)};
     flags f = {.argc = argc, .argv = argv, .cmd = "run"};
-    char *out_default = NULL, *cmdline = NULL, suite_abs[PATH_MAX];
+    char *out_default = NULL, *cmdline = NULL, suite_abs[PATH_MAX], suite_named[PATH_MAX];
     const char *v;
     pgtls_err err;
     int status = 2;
@@ -203,7 +216,7 @@ int rn_cli_run(int argc, char **argv)
             if (v && !(o.sslmodes = split_list(v)))
                 goto out;
         } else if (flag_is(&f, "--suite", &v)) {
-            o.suite_path = v;
+            o.suite_path = resolve_suite(v, suite_named, sizeof(suite_named));
         } else if (flag_is(&f, "--fixtures", &v)) {
             o.fixtures_dir = v;
         } else if (flag_is(&f, "--out", &v)) {
@@ -320,6 +333,7 @@ int rn_cli_repro(int argc, char **argv)
                           .clients_dir = default_clients_dir(),
                           .paths = default_paths()};
     flags f = {.argc = argc, .argv = argv, .cmd = "repro"};
+    char suite_named[PATH_MAX];
     const char *v;
     pgtls_err err;
     int status = 2;
@@ -333,7 +347,7 @@ int rn_cli_repro(int argc, char **argv)
         } else if (flag_is(&f, "--client", &v)) {
             o.client = v;
         } else if (flag_is(&f, "--suite", &v)) {
-            o.suite_path = v;
+            o.suite_path = resolve_suite(v, suite_named, sizeof(suite_named));
         } else if (flag_is(&f, "--fixtures", &v)) {
             o.fixtures_dir = v;
         } else if (flag_is(&f, "--clients-dir", &v)) {

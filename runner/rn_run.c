@@ -584,11 +584,20 @@ int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err)
     r.num_items = r.num_clients * r.num_cases;
     r.items = calloc(r.num_items + 1, sizeof(*r.items));
     ENSURE(r.items, err, PGTLS_ERR_NOMEM, "out of memory");
+    /* A field case runs only for the clients its report is about: the
+     * others get no row (docs/suites.md "Field cases"). */
+    r.num_items = 0;
     for (size_t c = 0; c < r.num_clients; c++) {
-        r.clients[c].total = r.num_cases;
+        r.clients[c].total = 0;
         for (size_t i = 0; i < r.num_cases; i++)
-            r.items[c * r.num_cases + i] = (run_item){c, i};
+            if (st_case_applies_to(r.cases[i], r.clients[c].probe.name)) {
+                r.items[r.num_items++] = (run_item){c, i};
+                r.clients[c].total++;
+            }
     }
+    ENSURE(r.num_items > 0, err, PGTLS_ERR_INPUT,
+           "no case of the suite applies to the selected clients (field cases run only for the "
+           "clients their block lists)");
 
     /* 4. Workers and the mock (one listener per scenario per worker). */
     r.num_workers = o->jobs < 1 ? 1 : o->jobs;

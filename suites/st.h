@@ -125,6 +125,14 @@ typedef struct st_case {
     char *server_auth;
     char *verify;      /* declared verify result for the store, NULL if none loaded */
     char *home_verify; /* declared verify result for the HOME root.crt store, or NULL */
+    /* Field case (docs/suites.md "Field cases"): a reported failure this case
+     * reproduces. field_source is NULL for an ordinary case; then the other
+     * field_* members are unset. */
+    char *field_block;        /* name of the suite block */
+    char *field_source;       /* URL of the report */
+    st_class field_reported;  /* the outcome the report describes */
+    char **field_clients;     /* adapter names the report is about */
+    size_t num_field_clients;
 } st_case;
 
 typedef struct st_case_list {
@@ -139,6 +147,15 @@ int st_expand(const st_suite *s, const fx_index *idx, st_case_list *out, pgtls_e
 void st_case_list_cleanup(st_case_list *l);
 /* NULL when no case has this id. */
 const st_case *st_case_find(const st_case_list *l, const char *id);
+
+/* 1 when the case is run for the adapter named client: every ordinary case
+ * is; a field case only for the clients its block lists. */
+int st_case_applies_to(const st_case *c, const char *client);
+
+/* The field verdict of a field case: "reproduces" (observed is the reported
+ * class), "not-tested" (the adapter answered unsupported: the client cannot
+ * express the case) or "no-longer-reproduces". NULL for an ordinary case. */
+const char *st_field_verdict(const st_case *c, st_class observed);
 
 /* The case as an adapter case object (docs/case-protocol.md) without port,
  * hostaddr, timeout_ms and env, which the runner adds. New reference, or NULL

@@ -28,13 +28,19 @@ enum {
     K_HOME,
     K_QUERY,
     K_DESCRIPTION,
+    /* Field cases (docs/suites.md "Field cases"): a block reproducing a
+     * reported failure. Any of them makes the block a field block, which
+     * then needs all three. */
+    K_SOURCE,
+    K_REPORTED,
+    K_CLIENTS,
     K_COUNT
 };
 
 static const char *const block_keys[K_COUNT] = {
     "scenarios",       "stores",  "sslmodes", "sslnegotiation", "channel_binding",
     "ssl_min_protocol_version", "ssl_max_protocol_version", "sslsni", "home", "query",
-    "description",
+    "description", "source", "reported", "clients",
 };
 
 typedef struct block {
@@ -43,6 +49,8 @@ typedef struct block {
     unsigned seen; /* bit per key */
     strlist lists[K_COUNT];
     char *query;
+    char *source;       /* field block: the report's URL */
+    st_class reported;  /* field block: the outcome the report describes */
 } block;
 
 struct st_suite {
@@ -210,6 +218,15 @@ static int check_values(parse_ctx *ctx, int line, int key, const strlist *l)
             if (!in_set(v, sni, 3))
                 return fail(ctx, line, "sslsni: \"%s\" is not 0, 1 or default", v);
             break;
+        case K_CLIENTS:
+            for (const char *p = v; *p; p++)
+                if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' ||
+                      *p == '_'))
+                    return fail(ctx, line,
+                                "clients: \"%s\" is not an adapter name (a folder under "
+                                "clients/: lower-case letters, digits, - and _)",
+                                v);
+            break;
         case K_HOME:
             if (strcmp(v, "default") == 0)
                 break;
@@ -261,7 +278,8 @@ static int handler(void *user, const char *section, const char *name, const char
     if (ctx->line_indented && strcmp(ctx->last_key, name) == 0 && strcmp(section, "suite") != 0) {
         block *b = &s->blocks[s->num_blocks - 1];
         for (int k = 0; k < K_COUNT; k++)
-            if (strcmp(block_keys[k], name) == 0 && k != K_QUERY && k != K_DESCRIPTION) {
+            if (strcmp(block_keys[k], name) == 0 && k != K_QUERY && k != K_DESCRIPTION &&
+                k != K_SOURCE && k != K_REPORTED) {
                 size_t before = b->lists[k].n;
                 if (split_list(value, &b->lists[k]) < 0)
                     return fail(ctx, lineno, "out of memory");
@@ -303,7 +321,7 @@ static int handler(void *user, const char *section, const char *name, const char
         return fail(ctx, lineno,
                     "unknown key \"%s\" in [%s] (scenarios stores sslmodes sslnegotiation "
                     "channel_binding ssl_min_protocol_version ssl_max_protocol_version sslsni "
-                    "home query description)",
+                    "home query description source reported clients)",
                     name, section);
     if (b->seen & (1u << key))
         return fail(ctx, lineno, "key \"%s\" given twice in [%s]", name, section);
@@ -316,6 +334,28 @@ static int handler(void *user, const char *section, const char *name, const char
     }
     if (key == K_DESCRIPTION)
         return 1;
+    if (key == K_SOURCE) {
+        /* One link a reader can open: the issue, thread or page of the report. */
+        if ((!str_starts_with(value, "https://") && !str_starts_with(value, "http://")) ||
+            strpbrk(value, " \t") || strlen(value) <= strlen("https://"))
+            return fail(ctx, lineno,
+                        "source: \"%s\" is not one http(s) URL (the report's issue, thread or "
+                        "page)",
+                        value);
+        b->source = strdup(value);
+        return b->source ? 1 : fail(ctx, lineno, "out of memory");
+    }
+    if (key == K_REPORTED) {
+        st_class c = st_class_parse(value);
+        if (c == ST_CLASS_NONE)
+            return fail(ctx, lineno,
+                        "reported: \"%s\" is not an outcome class (connected-tls "
+                        "connected-plain untrusted-chain hostname-mismatch expired ... "
+                        "docs/expectations.md)",
+                        value);
+        b->reported = c;
+        return 1;
+    }
     if (split_list(value, &b->lists[key]) < 0)
         return fail(ctx, lineno, "out of memory");
     if (b->lists[key].n == 0)
@@ -365,12 +405,36 @@ st_suite *st_suite_parse(const char *text, const char *origin, pgtls_err *err)
     }
     for (size_t i = 0; i < s->num_blocks; i++) {
         static const int required[] = {K_SCENARIOS, K_STORES, K_SSLMODES};
+        static const int field[] = {K_SOURCE, K_REPORTED, K_CLIENTS};
+        unsigned field_bits = (1u << K_SOURCE) | (1u << K_REPORTED) | (1u << K_CLIENTS);
         for (size_t r = 0; r < 3; r++)
             if (!(s->blocks[i].seen & (1u << required[r]))) {
                 err_set(err, PGTLS_ERR_CONFIG, "%s:%d: [%s] needs \"%s\"", s->origin,
                         s->blocks[i].line, s->blocks[i].name, block_keys[required[r]]);
                 goto bad;
             }
+        /* A field case without its link, its reported outcome or the clients
+         * the report is about cannot say whether it still reproduces. */
+        if (s->blocks[i].seen & field_bits)
+            for (size_t r = 0; r < 3; r++)
+                if (!(s->blocks[i].seen & (1u << field[r]))) {
+                    err_set(err, PGTLS_ERR_CONFIG,
+                            "%s:%d: [%s] is a field case block (it has source, reported or "
+                            "clients) and needs \"%s\"",
+                            s->origin, s->blocks[i].line, s->blocks[i].name,
+                            block_keys[field[r]]);
+                    goto bad;
+                }
+        /* Its name ends the case id ("/field=<block>"), so it stays a token. */
+        if (s->blocks[i].source)
+            for (const char *p = s->blocks[i].name; *p; p++)
+                if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.')) {
+                    err_set(err, PGTLS_ERR_CONFIG,
+                            "%s:%d: [%s]: a field case block's name goes into case ids: use "
+                            "letters, digits, '-', '_' and '.' only",
+                            s->origin, s->blocks[i].line, s->blocks[i].name);
+                    goto bad;
+                }
     }
     return s;
 bad:
@@ -401,6 +465,7 @@ void st_suite_free(st_suite *s)
             strlist_free(&s->blocks[i].lists[k]);
         free(s->blocks[i].name);
         free(s->blocks[i].query);
+        free(s->blocks[i].source);
     }
     free(s->blocks);
     free(s->origin);
@@ -458,6 +523,14 @@ static void case_cleanup(st_case *c)
         free(*fields[i]);
         *fields[i] = NULL;
     }
+    free(c->field_block);
+    free(c->field_source);
+    c->field_block = c->field_source = NULL;
+    for (size_t i = 0; i < c->num_field_clients; i++)
+        free(c->field_clients[i]);
+    free(c->field_clients);
+    c->field_clients = NULL;
+    c->num_field_clients = 0;
 }
 
 void st_case_list_cleanup(st_case_list *l)
@@ -482,6 +555,27 @@ const st_case *st_case_find(const st_case_list *l, const char *id)
     memset(&key, 0, sizeof(key));
     key.id = (char *)id;
     return bsearch(&key, l->cases, l->num_cases, sizeof(st_case), cmp_case);
+}
+
+int st_case_applies_to(const st_case *c, const char *client)
+{
+    if (!c->field_source)
+        return 1;
+    for (size_t i = 0; client && i < c->num_field_clients; i++)
+        if (strcmp(c->field_clients[i], client) == 0)
+            return 1;
+    return 0;
+}
+
+const char *st_field_verdict(const st_case *c, st_class observed)
+{
+    if (!c->field_source)
+        return NULL;
+    if (observed == c->field_reported)
+        return "reproduces";
+    if (observed == ST_UNSUPPORTED)
+        return "not-tested";
+    return "no-longer-reproduces";
 }
 
 typedef struct axes {
@@ -519,7 +613,10 @@ static int make_case(const fx_index *idx, const block *b, const fx_scenario *sc,
         id_append(id, sizeof(id), "ssl_min_protocol_version", opt(ax->ssl_min)) < 0 ||
         id_append(id, sizeof(id), "ssl_max_protocol_version", opt(ax->ssl_max)) < 0 ||
         id_append(id, sizeof(id), "sslsni", opt(ax->sslsni)) < 0 ||
-        id_append(id, sizeof(id), "home", opt(ax->home)) < 0) {
+        id_append(id, sizeof(id), "home", opt(ax->home)) < 0 ||
+        /* A field case is named by its block too: two reports may need the
+         * same connection settings, and each keeps its own row. */
+        id_append(id, sizeof(id), "field", b->source ? b->name : NULL) < 0) {
         err_set(err, PGTLS_ERR_CONFIG, "[%s]: case id too long for %s", b->name, sc->name);
         return -1;
     }
@@ -544,6 +641,20 @@ static int make_case(const fx_index *idx, const block *b, const fx_scenario *sc,
     c->server_min_protocol = strdup(sc->server.ssl_min_protocol_version ? sc->server.ssl_min_protocol_version : "");
     c->server_max_protocol = strdup(sc->server.ssl_max_protocol_version ? sc->server.ssl_max_protocol_version : "");
     c->server_auth = dup_or_null(sc->server.auth);
+    if (b->source) {
+        const strlist *cl = &b->lists[K_CLIENTS];
+        c->field_block = strdup(b->name);
+        c->field_source = strdup(b->source);
+        c->field_reported = b->reported;
+        c->field_clients = calloc(cl->n ? cl->n : 1, sizeof(char *));
+        ENSURE(c->field_block && c->field_source && c->field_clients, err, PGTLS_ERR_NOMEM,
+               "out of memory");
+        for (size_t i = 0; i < cl->n; i++) {
+            c->field_clients[i] = strdup(cl->v[i]);
+            ENSURE(c->field_clients[i], err, PGTLS_ERR_NOMEM, "out of memory");
+            c->num_field_clients++;
+        }
+    }
 
     if (strcmp(store_name, "none") == 0) {
         c->root_kind = ST_ROOT_UNSET;
