@@ -102,6 +102,25 @@ static const struct {
     {"[suite]\nname = n\n[a]\nthis line is not ini\n", ":4: not a key = value line"},
     {"[suite]\nname = n\n[a]\nquery = SELECT 1\n  SELECT 2\n", "does not take continuation lines"},
     {"[suite]\nname = n\n[a]\nscenarios = x\n  bogus,\nstores = y\nsslmodes = require\n  sometimes\n", ":8: sslmodes: \"sometimes\""},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nsource = ftp://x\n", ":7: source: \"ftp://x\" is not one http(s) URL"},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nsource = https://a b\n", "is not one http(s) URL"},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nsource = https://\n", "source: \"https://\" is not one http(s) URL"},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nsource = https://a\nsource = https://b\n", ":8: key \"source\" given twice in [a]"},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nsource =\n", "key \"source\" in [a] has an empty value"},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nsource = https://a\n  https://b\n", "does not take continuation lines"},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nreported = fine\n", ":7: reported: \"fine\" is not an outcome class"},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nreported =\n", "key \"reported\" in [a] has an empty value"},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nreported = untrusted-chain\nreported = expired\n", "key \"reported\" given twice"},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nreported = untrusted-chain expired\n", "reported: \"untrusted-chain expired\" is not an outcome class"},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nclients = Node.PG\n", ":7: clients: \"Node.PG\" is not an adapter name"},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nclients = pgx\n  B!\n", ":8: clients: \"B!\" is not an adapter name"},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nclients = ,,\n", "key \"clients\" in [a] lists nothing"},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nclients =\n", "key \"clients\" in [a] has an empty value"},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nsource = https://a\n", "[a] is a field case block (it has source, reported or clients) and needs \"reported\""},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nsource = https://a\nreported = expired\n", "needs \"clients\""},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nreported = expired\nclients = pgx\n", "needs \"source\""},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nclients = pgx\n", "needs \"source\""},
+    {"[suite]\nname = n\n[my block]\nscenarios = x\nstores = y\nsslmodes = require\nsource = https://a\nreported = expired\nclients = pgx\n", "[my block]: a field case block's name goes into case ids"},
     {"[suite]\nname = n\n[a]\nscenarios = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", ":4: line longer than 199"},
 };
 
@@ -289,6 +308,76 @@ START_TEST(a_case_becomes_an_adapter_case_object)
 }
 END_TEST
 
+START_TEST(a_field_block_makes_cases_named_by_the_block_for_its_clients_only)
+{
+    fixture f = fx_setup();
+    pgtls_err err;
+    st_case_list l;
+    st_suite *s = parse_ok("[suite]\nname=n\n[plain]\nscenarios = azure-new\nstores = root-g2\n"
+                           "sslmodes = require\n[report-1]\nsource = https://example.org/issues/1\n"
+                           "reported = untrusted-chain\nclients = pgx\n  pgjdbc\n"
+                           "scenarios = azure-new\nstores = root-g2\nsslmodes = require\n");
+    err_clear(&err);
+    ck_assert_msg(st_expand(s, f.idx, &l, &err) == 0, "%s", err.msg);
+    /* The same settings in an ordinary and a field block give two cases. */
+    ck_assert_uint_eq(l.num_cases, 2);
+    const st_case *plain = st_case_find(&l, "azure-new/root-g2/require");
+    const st_case *fc = st_case_find(&l, "azure-new/root-g2/require/field=report-1");
+    ck_assert_ptr_nonnull(plain);
+    ck_assert_ptr_nonnull(fc);
+    ck_assert_ptr_null(plain->field_source);
+    ck_assert_ptr_null(st_field_verdict(plain, ST_CONNECTED_TLS));
+    ck_assert_int_eq(st_case_applies_to(plain, "anything"), 1);
+    ck_assert_str_eq(fc->field_source, "https://example.org/issues/1");
+    ck_assert_str_eq(fc->field_block, "report-1");
+    ck_assert_int_eq(fc->field_reported, ST_UNTRUSTED_CHAIN);
+    ck_assert_uint_eq(fc->num_field_clients, 2);
+    ck_assert_int_eq(st_case_applies_to(fc, "pgx"), 1);
+    ck_assert_int_eq(st_case_applies_to(fc, "pgjdbc"), 1);
+    ck_assert_int_eq(st_case_applies_to(fc, "libpq"), 0);
+    ck_assert_int_eq(st_case_applies_to(fc, NULL), 0);
+    ck_assert_str_eq(st_field_verdict(fc, ST_UNTRUSTED_CHAIN), "reproduces");
+    ck_assert_str_eq(st_field_verdict(fc, ST_CONNECTED_TLS), "no-longer-reproduces");
+    ck_assert_str_eq(st_field_verdict(fc, ST_UNSUPPORTED), "not-tested");
+    /* The settings the adapter gets are those of the ordinary case. */
+    ck_assert_str_eq(fc->sslmode, "require");
+    ck_assert_str_eq(fc->sslrootcert, plain->sslrootcert);
+    st_case_list_cleanup(&l);
+    st_suite_free(s);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(the_shipped_field_cases_suite_parses_and_every_block_has_a_source)
+{
+    pgtls_err err;
+    char *path = strdup(st_default_suite_path());
+    char *slash = strrchr(path, '/');
+    char *fc_path;
+    char *text = NULL;
+    *slash = '\0';
+    fc_path = str_printf("%s/field-cases.suite", path);
+    err_clear(&err);
+    st_suite *s = st_suite_load(fc_path, &err);
+    ck_assert_msg(s != NULL, "%s", err.msg);
+    ck_assert_str_eq(st_suite_name(s), "field-cases");
+    /* The parser rejects a field block without source/reported/clients;
+     * here: no ordinary block slipped in (each section has a source line). */
+    ck_assert_int_eq(fs_read_file(fc_path, 1 << 20, &text, NULL, &err), 0);
+    size_t sections = 0, sources = 0;
+    for (const char *p = text; (p = strstr(p, "\n[")); p++)
+        sections++;
+    for (const char *p = text; (p = strstr(p, "\nsource = https://")); p++)
+        sources++;
+    ck_assert_uint_gt(sources, 10);
+    ck_assert_uint_eq(sections, sources + 1); /* + [suite] */
+    free(text);
+    st_suite_free(s);
+    free(fc_path);
+    free(path);
+}
+END_TEST
+
 Suite *st_suite_suite(void)
 {
     Suite *s = suite_create("st_suite");
@@ -298,6 +387,7 @@ Suite *st_suite_suite(void)
                         (int)(sizeof(bad_suites) / sizeof(bad_suites[0])));
     tcase_add_test(tc, a_missing_suite_file_is_a_clear_error);
     tcase_add_test(tc, the_shipped_default_suite_parses);
+    tcase_add_test(tc, the_shipped_field_cases_suite_parses_and_every_block_has_a_source);
     suite_add_tcase(s, tc);
     tc = tcase_create("case expansion");
     tcase_add_test(tc, expansion_crosses_every_axis_with_stable_sorted_ids);
@@ -306,6 +396,7 @@ Suite *st_suite_suite(void)
     tcase_add_loop_test(tc, expansion_rejects_names_the_index_does_not_know, 0,
                         (int)(sizeof(bad_expansions) / sizeof(bad_expansions[0])));
     tcase_add_test(tc, a_case_becomes_an_adapter_case_object);
+    tcase_add_test(tc, a_field_block_makes_cases_named_by_the_block_for_its_clients_only);
     suite_add_tcase(s, tc);
     return s;
 }
