@@ -229,7 +229,7 @@ char *rs_render_markdown(rs_matrix *m, pgtls_err *err)
     rs_buf b = {0};
     size_t i, j, nscen;
     const char **scen = distinct(doc, "scenario", &nscen);
-    int nfail = 0, ndev = 0;
+    int nfail = 0, ndev = 0, nfield = 0;
 
     rs_buf_add(&b, "# pgtls compatibility matrix\n\n");
     md_run_header(&b, doc);
@@ -345,6 +345,30 @@ char *rs_render_markdown(rs_matrix *m, pgtls_err *err)
     }
     if (!ndev)
         rs_buf_add(&b, "None.\n");
+
+    /* Field cases (docs/suites.md): only when the run had some, so a run of
+     * an ordinary suite renders as before. */
+    json_array_foreach(json_object_get(doc, "cases"), j, c)
+    {
+        json_array_foreach(clients, i, cl)
+        {
+            json_t *r = json_object_get(json_object_get(c, "results"), rs_jstr(cl, "key"));
+            if (!r || !json_is_string(json_object_get(r, "reported")))
+                continue;
+            if (nfield++ == 0)
+                rs_buf_add(&b, "\n## Field cases\n\nReported failures, reproduced with the "
+                               "installed client: `reproduces` when the observed class is the "
+                               "one the report describes.\n\n"
+                               "| case | client | source | reported | observed | reproduces? |\n"
+                               "|---|---|---|---|---|---|\n");
+            rs_buf_printf(&b, "| `%s` | ", rs_jstr(c, "id"));
+            rs_buf_add_md_cell(&b, rs_jstr(cl, "client"), 80);
+            rs_buf_add(&b, " | ");
+            rs_buf_add_md_cell(&b, rs_jstr(r, "source"), 300);
+            rs_buf_printf(&b, " | %s | %s | %s |\n", rs_jstr(r, "reported"),
+                          rs_jstr(r, "observed"), rs_jstr(r, "field"));
+        }
+    }
     free(scen);
     return rs_buf_finish(&b, err);
 }

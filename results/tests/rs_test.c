@@ -154,6 +154,77 @@ START_TEST(a_known_deviation_is_recorded_as_such_never_as_a_pass)
 }
 END_TEST
 
+START_TEST(a_field_case_row_carries_its_source_reported_class_and_field_verdict)
+{
+    pgtls_err err;
+    err_clear(&err);
+    rs_matrix *m = rs_matrix_new(NULL, &err);
+    json_t *hello = js("{\"client\":\"sqlx\",\"version\":\"0.8.6\",\"libpq\":null}");
+    int client = rs_matrix_add_client(m, hello, &err);
+    char *clients[] = {(char *)"sqlx"};
+    st_case fc = mkcase("azure-new/wrong-root/require/field=r1", "azure-new", "wrong-root",
+                        "require");
+    fc.verify = (char *)"untrusted";
+    fc.field_block = (char *)"r1";
+    fc.field_source = (char *)"https://example.org/issues/879";
+    fc.field_reported = ST_CONNECTED_TLS;
+    fc.field_clients = clients;
+    fc.num_field_clients = 1;
+    st_case fc2 = fc;
+    fc2.id = (char *)"azure-new/wrong-root/require/field=r2";
+    fc2.field_reported = ST_UNTRUSTED_CHAIN;
+    st_case plain = mkcase("azure-new/wrong-root/require", "azure-new", "wrong-root", "require");
+    plain.verify = (char *)"untrusted";
+    json_t *r = js("{\"connected\":true,\"tls\":true,\"query_result\":\"t\"}");
+    /* The libpq verdict is unchanged: libpq would refuse the wrong root. */
+    ck_assert_int_eq(rs_matrix_record(m, client, &fc, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
+    ck_assert_int_eq(rs_matrix_record(m, client, &fc2, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
+    ck_assert_int_eq(rs_matrix_record(m, client, &plain, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
+    json_t *cases = json_object_get(rs_matrix_json(m), "cases");
+    const char *key = rs_matrix_client_key(m, client);
+    json_t *res_plain = json_object_get(json_object_get(json_array_get(cases, 0), "results"), key);
+    json_t *res1 = json_object_get(json_object_get(json_array_get(cases, 1), "results"), key);
+    json_t *res2 = json_object_get(json_object_get(json_array_get(cases, 2), "results"), key);
+    ck_assert_ptr_null(json_object_get(res_plain, "reported"));
+    ck_assert_ptr_null(json_object_get(res_plain, "field"));
+    ck_assert_str_eq(json_string_value(json_object_get(res1, "source")),
+                     "https://example.org/issues/879");
+    ck_assert_str_eq(json_string_value(json_object_get(res1, "reported")), "connected-tls");
+    ck_assert_str_eq(json_string_value(json_object_get(res1, "field")), "reproduces");
+    ck_assert_str_eq(json_string_value(json_object_get(res1, "verdict")), "fails");
+    ck_assert_str_eq(json_string_value(json_object_get(res2, "field")), "no-longer-reproduces");
+    ck_assert_str_eq(json_string_value(json_object_get(res2, "observed")), "connected-tls");
+
+    char *md = rs_render_markdown(m, &err);
+    ck_assert_ptr_nonnull(md);
+    ck_assert_ptr_nonnull(strstr(md, "## Field cases"));
+    ck_assert_ptr_nonnull(strstr(md, "| `azure-new/wrong-root/require/field=r1` | sqlx | "
+                                     "https://example.org/issues/879 | connected-tls | "
+                                     "connected-tls | reproduces |"));
+    ck_assert_ptr_nonnull(strstr(md, "| `azure-new/wrong-root/require/field=r2` | sqlx | "
+                                     "https://example.org/issues/879 | untrusted-chain | "
+                                     "connected-tls | no-longer-reproduces |"));
+    ck_assert_ptr_null(strstr(md, "| `azure-new/wrong-root/require` | sqlx | https"));
+    free(md);
+    json_decref(r);
+    json_decref(hello);
+    rs_matrix_free(m);
+}
+END_TEST
+
+START_TEST(a_matrix_without_field_cases_has_no_field_section)
+{
+    pgtls_err err;
+    err_clear(&err);
+    rs_matrix *m = load_golden();
+    char *md = rs_render_markdown(m, &err);
+    ck_assert_ptr_nonnull(md);
+    ck_assert_ptr_null(strstr(md, "Field cases"));
+    free(md);
+    rs_matrix_free(m);
+}
+END_TEST
+
 typedef struct worker_arg {
     rs_matrix *m;
     int client;
@@ -690,6 +761,8 @@ Suite *rs_matrix_suite(void)
     TCase *tc = tcase_create("the matrix document");
     tcase_add_test(tc, the_runner_builds_a_matrix_incrementally_and_writes_it_atomically);
     tcase_add_test(tc, a_known_deviation_is_recorded_as_such_never_as_a_pass);
+    tcase_add_test(tc, a_field_case_row_carries_its_source_reported_class_and_field_verdict);
+    tcase_add_test(tc, a_matrix_without_field_cases_has_no_field_section);
     tcase_add_test(tc, runner_workers_may_record_and_write_concurrently);
     tcase_add_loop_test(tc, a_malformed_matrix_is_one_clear_error, 0,
                         (int)(sizeof(bad_matrices) / sizeof(bad_matrices[0])));
