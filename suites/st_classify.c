@@ -126,6 +126,10 @@ static const pattern patterns[] = {
     {ST_PROTOCOL_VERSION, "protocol_version"},
     {ST_PROTOCOL_VERSION, "ERR_SSL_UNSUPPORTED_PROTOCOL"},
     {ST_PROTOCOL_VERSION, "PeerIncompatible"},
+    /* OpenSSL 3 negotiated TLS 1.0/1.1 (no minimum set by the client) and
+     * then refuses the version's MD5-SHA1 ServerKeyExchange signature: the
+     * protocol version is what fails */
+    {ST_PROTOCOL_VERSION, "legacy sigalg disallowed or unsupported"},
 
     /* ciphers */
     {ST_NO_SHARED_CIPHER, "no shared cipher"},
