@@ -100,6 +100,9 @@ static const pattern patterns[] = {
     {ST_UNTRUSTED_CHAIN, "alert bad certificate"},
     {ST_UNTRUSTED_CHAIN, "ee key too small"},
     {ST_UNTRUSTED_CHAIN, "ca md too weak"},
+    /* X509_verify_cert_error_string() spellings (Node, Python) */
+    {ST_UNTRUSTED_CHAIN, "CA signature digest algorithm too weak"},
+    {ST_UNTRUSTED_CHAIN, "EE certificate key too weak"},
     {ST_UNTRUSTED_CHAIN, "SELF_SIGNED_CERT_IN_CHAIN"},
     {ST_UNTRUSTED_CHAIN, "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"},
     {ST_UNTRUSTED_CHAIN, "UNABLE_TO_VERIFY_LEAF_SIGNATURE"},

@@ -214,6 +214,8 @@ static const struct {
     {"rustls 0.23", "invalid peer certificate: certificate not valid yet: verification time 1 (UNIX), but certificate is not valid before 2", ST_UNTRUSTED_CHAIN},
     {"rustls 0.23", "invalid peer certificate: UnsupportedSignatureAlgorithmContext { signature_algorithm_id: [6, 9] }", ST_UNTRUSTED_CHAIN},
     {"rust-openssl", "error performing TLS handshake: error:0A00014D:SSL routines:tls_process_key_exchange:legacy sigalg disallowed or unsupported:../ssl/statem/statem_clnt.c:2250:", ST_PROTOCOL_VERSION},
+    {"Node", "CA signature digest algorithm too weak", ST_UNTRUSTED_CHAIN},
+    {"Node", "EE certificate key too weak", ST_UNTRUSTED_CHAIN},
     {"postgres.js", "unrecognized configuration parameter \"sslrootcert\"", ST_CLIENT_CONFIG_ERROR},
     {"none", "something else entirely", ST_CLASS_NONE},
     {"none", "", ST_CLASS_NONE},
