@@ -6,6 +6,16 @@
 #include "commands.h"
 #include "pgtls-config.h"
 
+/* `run --against-real` is served by the fidelity component, which builds on
+ * the runner; everything else by the runner. */
+static int run_main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--against-real") == 0)
+            return fd_run_against_real(argc, argv);
+    return rn_cli_run(argc, argv);
+}
+
 static const struct command {
     const char *name;
     int (*main)(int argc, char **argv);
@@ -13,10 +23,11 @@ static const struct command {
 } commands[] = {
     {"ca", ca_cli_main, "the built-in CA: gen, list, show, verify, inspect"},
     {"mock", ms_cli_main, "run the mock PostgreSQL server in the foreground"},
-    {"run", rn_cli_run, "run the compatibility matrix against the embedded mock"},
+    {"run", run_main, "run the compatibility matrix against the embedded mock (or --against-real)"},
     {"repro", rn_cli_repro, "print (or --exec) the commands that replay one case"},
     {"clients", rn_cli_clients, "list detected clients with their versions"},
     {"report", rs_cli_report, "render, merge and diff matrix.json files"},
+    {"fidelity", fd_dispatch_main, "compare the mock with a real PostgreSQL; run cases against one"},
 };
 
 static void usage(FILE *out)

@@ -160,7 +160,10 @@ static void run_usage(FILE *f)
             "  --jobs         workers, each with its own listeners and adapters (default: cores)\n"
             "  --timeout-ms   per-case timeout given to the adapter (default 5000)\n"
             "  --grace-ms     added to it before the adapter is killed (default 3000)\n"
-            "  --keep-temp    keep the per-case HOME folders\n\n"
+            "  --keep-temp    keep the per-case HOME folders\n"
+            "  --against-real the same cases against a real PostgreSQL configured like each\n"
+            "                 scenario instead of the mock (takes --clients, --scenarios,\n"
+            "                 --suite, --fixtures, --out, --timeout-ms; docs/fidelity.md)\n\n"
             "exit status: 0 every case conforms (or is a known deviation / unsupported),\n"
             "1 a case fails, 2 usage or input error, 130/143 interrupted by SIGINT/SIGTERM\n"
             "(the matrix written so far is valid and marked incomplete).\n");
@@ -225,7 +228,10 @@ int rn_cli_run(int argc, char **argv)
         } else if (strcmp(a, "--no-progress") == 0) {
             o.tty = 0;
         } else if (strcmp(a, "--against-real") == 0) {
-            fprintf(stderr, "pgtls run: --against-real is not implemented yet\n");
+            /* The pgtls binary routes --against-real to fidelity/ before
+             * this runs; only an embedder calling rn_cli_run directly gets here. */
+            fprintf(stderr, "pgtls run: --against-real is served by the pgtls binary "
+                            "(fidelity component); run 'pgtls run --against-real'\n");
             goto out;
         } else {
             fprintf(stderr, "pgtls run: unknown argument '%s' (see pgtls run --help)\n", a);

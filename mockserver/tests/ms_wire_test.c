@@ -221,6 +221,31 @@ START_TEST(error_responses_carry_severity_sqlstate_and_message)
 }
 END_TEST
 
+START_TEST(start_up_errors_carry_the_source_location_a_real_server_sends)
+{
+    ms_buf b;
+    ms_pgerr e;
+    static const char want[] = "Fauth.c\0L544\0RClientAuthentication\0";
+    ms_buf_init(&b);
+    ms_pgerr_set(&e, "FATAL", "28000",
+                 "no pg_hba.conf entry for host \"127.0.0.1\", user \"u\", database \"d\", "
+                 "no encryption");
+    ms_be_error(&b, &e);
+    ck_assert(memmem(b.data, b.len, want, sizeof(want) - 1) != NULL);
+    ms_buf_cleanup(&b);
+    /* An error PostgreSQL never raises this way gets no invented location. */
+    ms_buf_init(&b);
+    ms_pgerr_set(&e, "ERROR", "0A000", "statement not supported by the pgtls mock");
+    ms_be_error(&b, &e);
+    /* the message is the last field: its NUL is followed by the terminator */
+    ck_assert(memmem(b.data, b.len, "the pgtls mock\0\0", 16) != NULL);
+    ck_assert_uint_eq(b.len, 1 + 4 + strlen("SERROR") + 1 + strlen("VERROR") + 1 +
+                                 strlen("C0A000") + 1 + 1 +
+                                 strlen("statement not supported by the pgtls mock") + 1 + 1);
+    ms_buf_cleanup(&b);
+}
+END_TEST
+
 Suite *ms_wire_suite(void)
 {
     Suite *s = suite_create("ms_wire");
@@ -238,6 +263,7 @@ Suite *ms_wire_suite(void)
     tcase_add_test(tc, bind_messages_check_formats_parameters_and_lengths);
     tcase_add_test(tc, describe_close_and_execute_check_subtypes_and_terminators);
     tcase_add_test(tc, password_and_sasl_messages_must_fill_their_length_exactly);
+    tcase_add_test(tc, start_up_errors_carry_the_source_location_a_real_server_sends);
     suite_add_tcase(s, tc);
     tc = tcase_create("backend messages");
     tcase_add_test(tc, error_responses_carry_severity_sqlstate_and_message);
