@@ -70,6 +70,7 @@ static const pattern patterns[] = {
     {ST_HOSTNAME_MISMATCH, "NotValidForName"},
     {ST_HOSTNAME_MISMATCH, "RemoteCertificateNameMismatch"},
     {ST_HOSTNAME_MISMATCH, "hostname mismatch"},
+    {ST_HOSTNAME_MISMATCH, "invalid peer certificate: certificate not valid for name"},
 
     /* validity period */
     {ST_EXPIRED, "certificate has expired"},
@@ -80,6 +81,8 @@ static const pattern patterns[] = {
     {ST_EXPIRED, "x509: certificate has expired or is not yet valid"},
     {ST_EXPIRED, "certificate: Expired"},
     {ST_EXPIRED, "InvalidCertificate(Expired"},
+    /* rustls >= 0.23.14 spells the variants out (ExpiredContext ...) */
+    {ST_EXPIRED, "invalid peer certificate: certificate expired"},
 
     /* chain trust (includes too-weak keys/digests and certificates not yet
      * valid, see docs/expectations.md) */
@@ -87,6 +90,9 @@ static const pattern patterns[] = {
     {ST_UNTRUSTED_CHAIN, "CERT_NOT_YET_VALID"},
     {ST_UNTRUSTED_CHAIN, "CertificateNotYetValidException"},
     {ST_UNTRUSTED_CHAIN, "NotValidYet"},
+    {ST_UNTRUSTED_CHAIN, "invalid peer certificate: certificate not valid yet"},
+    /* rustls/webpki refuse SHA-1 signatures outright (too-weak) */
+    {ST_UNTRUSTED_CHAIN, "UnsupportedSignatureAlgorithm"},
     {ST_UNTRUSTED_CHAIN, "certificate verify failed"},
     {ST_UNTRUSTED_CHAIN, "unable to get local issuer certificate"},
     {ST_UNTRUSTED_CHAIN, "unable to get issuer certificate"},
@@ -97,6 +103,9 @@ static const pattern patterns[] = {
     {ST_UNTRUSTED_CHAIN, "alert bad certificate"},
     {ST_UNTRUSTED_CHAIN, "ee key too small"},
     {ST_UNTRUSTED_CHAIN, "ca md too weak"},
+    /* X509_verify_cert_error_string() spellings (Node, Python) */
+    {ST_UNTRUSTED_CHAIN, "CA signature digest algorithm too weak"},
+    {ST_UNTRUSTED_CHAIN, "EE certificate key too weak"},
     {ST_UNTRUSTED_CHAIN, "SELF_SIGNED_CERT_IN_CHAIN"},
     {ST_UNTRUSTED_CHAIN, "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"},
     {ST_UNTRUSTED_CHAIN, "UNABLE_TO_VERIFY_LEAF_SIGNATURE"},
@@ -123,6 +132,10 @@ static const pattern patterns[] = {
     {ST_PROTOCOL_VERSION, "protocol_version"},
     {ST_PROTOCOL_VERSION, "ERR_SSL_UNSUPPORTED_PROTOCOL"},
     {ST_PROTOCOL_VERSION, "PeerIncompatible"},
+    /* OpenSSL 3 negotiated TLS 1.0/1.1 (no minimum set by the client) and
+     * then refuses the version's MD5-SHA1 ServerKeyExchange signature: the
+     * protocol version is what fails */
+    {ST_PROTOCOL_VERSION, "legacy sigalg disallowed or unsupported"},
 
     /* ciphers */
     {ST_NO_SHARED_CIPHER, "no shared cipher"},
@@ -152,6 +165,9 @@ static const pattern patterns[] = {
     {ST_AUTH_FAILED, "channel binding"},
     {ST_AUTH_FAILED, "28P01"},
     {ST_AUTH_FAILED, "authentication failed"},
+
+    /* a client option forwarded as a startup parameter (FATAL 42704) */
+    {ST_CLIENT_CONFIG_ERROR, "unrecognized configuration parameter"},
 
     /* time */
     {ST_TIMEOUT, "timeout expired"},
@@ -374,6 +390,17 @@ st_observation st_classify(json_t *events, json_t *result)
         if (sqlstate && strcmp(sqlstate, "28P01") == 0) {
             o.cls = ST_AUTH_FAILED;
             o.evidence = "server event: FATAL 28P01 (authentication failed)";
+            return o;
+        }
+        if (sqlstate && strcmp(sqlstate, "42704") == 0) {
+            /* The startup packet carried a parameter the server does not
+             * know (FATAL 42704 "unrecognized configuration parameter"): the
+             * client forwarded one of its connection options (postgres.js
+             * sends sslrootcert) as a GUC. That is the client's
+             * configuration, not a TLS or authentication outcome. */
+            o.cls = ST_CLIENT_CONFIG_ERROR;
+            o.evidence = "server event: FATAL 42704 (a client option was sent as an unknown "
+                         "startup parameter)";
             return o;
         }
         if (sqlstate && strcmp(sqlstate, "28000") == 0) {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"sort"
@@ -416,6 +417,7 @@ func main() {
 	}
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<16), 1<<24)
+	rootsKey, haveRootsKey := "", false
 	for in.Scan() {
 		line := strings.TrimSpace(in.Text())
 		if line == "" {
@@ -430,6 +432,63 @@ func main() {
 			emit(out, result{Error: strp("adapter: cannot parse case: " + msg), ErrorCode: strp("adapter")})
 			continue
 		}
+		// Go loads the system roots once per process (crypto/x509
+		// systemRoots, a sync.Once), from SSL_CERT_FILE/SSL_CERT_DIR as they
+		// were at that moment. A user's process has one environment; the
+		// runner changes these per case, so a case whose system store differs
+		// from the first case's runs in a fresh child of this adapter.
+		key := systemRootsKey(c)
+		if !haveRootsKey {
+			rootsKey, haveRootsKey = key, true
+		}
+		if key != rootsKey {
+			emit(out, runInChild(c, line, name))
+			continue
+		}
 		emit(out, runCase(c, feats))
 	}
+}
+
+// systemRootsKey names the system store a case asks for (its env's
+// SSL_CERT_FILE and SSL_CERT_DIR).
+func systemRootsKey(c map[string]any) string {
+	env, _ := c["env"].(map[string]any)
+	f, _ := env["SSL_CERT_FILE"].(string)
+	d, _ := env["SSL_CERT_DIR"].(string)
+	return f + "\x00" + d
+}
+
+// runInChild runs one case line in a new process of this adapter (stdin
+// protocol, one case) and returns its result, noting that it did.
+func runInChild(c map[string]any, line, name string) result {
+	fail := func(err error) result {
+		return result{ID: c["id"], Error: strp("adapter: child process: " + err.Error()),
+			ErrorCode: strp("adapter")}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fail(err)
+	}
+	cmd := exec.Command(self, "--client-name", name)
+	cmd.Env = baseEnv
+	cmd.Stdin = strings.NewReader(line + "\n")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		return fail(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(stdout)), "\n")
+	if len(lines) < 2 {
+		return fail(errors.New("no result line"))
+	}
+	var r result
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		return fail(err)
+	}
+	note := "ran in a child process (Go loads the system roots once per process)"
+	if r.Notes != nil && *r.Notes != "" {
+		note = *r.Notes + "; " + note
+	}
+	r.Notes = &note
+	return r
 }

@@ -70,6 +70,14 @@ fn connector(c: &Value, seen: Arc<Mutex<Seen>>) -> Result<MakeTlsConnector, open
             b.set_ca_file(&root)?;
         }
     }
+    // Direct TLS needs the "postgresql" ALPN protocol (PostgreSQL 17 closes a direct
+    // ClientHello without it); tokio-postgres leaves ALPN to the connector and its
+    // config.rs docs for `sslnegotiation` name postgres_openssl::set_postgresql_alpn.
+    if let Ok(Some(neg)) = pa::s(c, "sslnegotiation") {
+        if neg == "direct" {
+            postgres_openssl::set_postgresql_alpn(&mut b)?;
+        }
+    }
     let mut m = MakeTlsConnector::new(b.build());
     m.set_callback(move |cfg, _domain| {
         let seen = seen.clone();
