@@ -50,9 +50,6 @@ static const pattern patterns[] = {
     {ST_CLIENT_CONFIG_ERROR, "ENOENT"},
     {ST_CLIENT_CONFIG_ERROR, "please use VerifyFull or VerifyCA"},
     {ST_CLIENT_CONFIG_ERROR, "Invalid sslmode"},
-    /* a client option sent to the server as a startup parameter (postgres.js
-     * forwards sslrootcert from the URL): FATAL 42704 from the server */
-    {ST_CLIENT_CONFIG_ERROR, "unrecognized configuration parameter"},
 
     /* host names */
     {ST_HOSTNAME_MISMATCH, "does not match host name"},

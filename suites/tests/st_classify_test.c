@@ -118,10 +118,6 @@ static const struct {
      "\"startup\":true,\"auth_result\":\"none\",\"fatal\":{\"sqlstate\":\"28000\",\"message\":\"no pg_hba.conf entry\"},"
      "\"end\":\"fatal\"}]",
      "{\"connected\":false,\"error\":\"x\"}", ST_SSL_REQUIRED},
-    {"a client option the server rejects as a startup parameter is a client configuration error",
-     "[]",
-     "{\"connected\":false,\"error\":\"unrecognized configuration parameter \\\"sslrootcert\\\"\",\"error_code\":\"42704\"}",
-     ST_CLIENT_CONFIG_ERROR},
     {"mock: S then a close without alert and the missing-root text is a client configuration error",
      "[{\"tls_start\":\"sslrequest\",\"ssl_response\":\"S\",\"handshake\":\"failed\",\"tls_error\":\"connection closed by the client\","
      "\"client_alert\":null,\"startup\":false,\"fatal\":null}]",
