@@ -374,6 +374,9 @@ int fd_compare_main(int argc, char **argv)
                 st_observation om, orr, om_events;
                 fd_outcome m, r;
                 const char *what = NULL;
+                /* A field case is only for the clients its block lists. */
+                if (!st_case_applies_to(c, clients[ci].name))
+                    continue;
                 if (real_only) {
                     const char *lib = jstr(clients[ci].hello, "libpq");
                     st_expectation ex = st_expect(c, st_libpq_major(lib));
