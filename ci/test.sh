@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite: sets up, builds, runs `meson test` (unit,
-# integration, clients, fidelity, fuzz), then the unit and integration suites
-# again under ASan/UBSan. Exits non-zero when any test fails.
+# integration, clients, fidelity, fuzz), then the unit, integration and fuzz suites
+# again under ASan/UBSan (the fuzz corpus is worth most there). Exits non-zero
+# when any test fails.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -17,7 +18,7 @@ if [ "${PGTLS_SKIP_ASAN:-0}" != 1 ]; then
   fi
   ninja -C build-asan >/dev/null || exit 2
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite integration \
+    meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite integration --suite fuzz \
     || status=1
 fi
 
