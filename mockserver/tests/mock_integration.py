@@ -73,7 +73,10 @@ class Mock:
                 with open(self.log) as f:
                     evs = [json.loads(l) for l in f if l.strip()]
             if len(evs) >= wait_for or time.time() > deadline:
-                return evs
+                # A connection's event is written when it ends, so two
+                # connections' events can land in either order; "pid" is given
+                # in accept order, which is the order the tests mean.
+                return sorted(evs, key=lambda e: e.get("pid", 0))
             time.sleep(0.05)
 
     def stop(self):
