@@ -116,8 +116,8 @@ typedef struct st_case {
      * $HOME/.postgresql/root.crt (0644) before the case, or NULL. */
     char *home_root_crt_store;
     char *home_root_crt_pem;   /* absolute path of that PEM, or NULL */
-    /* Isolated system store for sslrootcert=system (runner sets SSL_CERT_FILE
-     * and SSL_CERT_DIR from these), or NULL. */
+    /* Isolated system store used when sslrootcert=system: the runner sets
+     * SSL_CERT_FILE and SSL_CERT_DIR from these; NULL otherwise. */
     char *system_cert_file, *system_cert_dir;
     /* Declared facts (copied from the index so a case is self-contained). */
     int server_ssl, require_secure_transport, host_match, server_direct_tls;
