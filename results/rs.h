@@ -113,6 +113,10 @@ typedef struct rs_diff_stats {
     int regressions; /* conformed (or known deviation) before, fails/error now, not accepted */
     int accepted;    /* regressions covered by the accept file */
     int fixed, changed, added, removed, unchanged;
+    /* For --strict: rows whose behaviour changed (observed class or error code,
+     * a fix included) or that the new run lacks, and that no accept rule covers;
+     * those an accept rule covers are counted in accepted_changes. */
+    int behaviour_changes, accepted_changes;
 } rs_diff_stats;
 
 /* Compares two matrices case by case (clients matched by build key, else by

@@ -254,6 +254,25 @@ def two_adapters_with_one_build_key_do_not_overwrite_each_others_rows():
         check(len(list(rows(m))) == len(m["cases"]), "rows != cases")
 
 
+def a_run_into_a_folder_under_out_moves_out_latest_to_it():
+    """README: the report lands in out/latest after ci/main.sh, which names its
+    own out/run-<stamp> folder; a folder elsewhere leaves out/latest alone."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cdir = fake_clients_dir(tmp, "fake", [])
+        base = [pgtls(), "run", "--clients-dir", cdir, "--suite", small_suite(),
+                "--fixtures", os.path.abspath(fixtures()), "--no-progress"]
+        p = run(base + ["--out", "out/run-named"], cwd=tmp)
+        check(p.returncode in (0, 1), "run failed: %s" % p.stderr)
+        latest = os.path.join(tmp, "out", "latest")
+        check(os.path.islink(latest), "no out/latest after a run into out/run-named")
+        check(os.readlink(latest) == "run-named", "out/latest -> %s" % os.readlink(latest))
+        check(os.path.exists(os.path.join(latest, "matrix.json")), "out/latest has no matrix.json")
+        p = run(base + ["--out", "elsewhere/run-2"], cwd=tmp)
+        check(p.returncode in (0, 1), "run failed: %s" % p.stderr)
+        check(os.readlink(latest) == "run-named",
+              "a run outside out/ moved out/latest to %s" % os.readlink(latest))
+
+
 TESTS = {f.__name__: f for f in (
     two_adapters_with_one_build_key_do_not_overwrite_each_others_rows,
     libpq_psql_and_s_client_conform_on_the_whole_default_suite,
@@ -264,6 +283,7 @@ TESTS = {f.__name__: f for f in (
     repro_exec_of_a_case_gives_the_class_the_run_observed,
     repro_prints_the_mock_and_a_one_shot_adapter_command,
     unknown_clients_and_bad_flags_are_usage_errors,
+    a_run_into_a_folder_under_out_moves_out_latest_to_it,
 )}
 
 
