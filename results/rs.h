@@ -125,4 +125,13 @@ typedef struct rs_diff_stats {
 int rs_diff(rs_matrix *baseline, rs_matrix *current, const rs_accept *accept,
             char **out_text, rs_diff_stats *stats, pgtls_err *err);
 
+/* "Rotation readiness at a glance": one row per client build, one column per
+ * trust configuration class (own trust, full bundle, each single root, pinned
+ * intermediate, pinned leaf, stale root), each cell one verdict with the
+ * sslmode that decides it; then what breaks, grouped by cause, with the fix.
+ * Empty text when the matrix has no rotation scenario. Returns 0 with
+ * *out_text (heap, caller frees), or -1 with err. */
+typedef enum rs_digest_format { RS_DIGEST_MARKDOWN, RS_DIGEST_TERMINAL, RS_DIGEST_HTML } rs_digest_format;
+int rs_digest_render(json_t *doc, rs_digest_format fmt, char **out_text, pgtls_err *err);
+
 #endif

@@ -651,6 +651,52 @@ START_TEST(strict_diff_counts_a_changed_class_that_keeps_its_verdict)
 }
 END_TEST
 
+START_TEST(the_digest_names_a_configuration_that_breaks_at_rotation_and_its_fix)
+{
+    pgtls_err err;
+    char *text = NULL;
+    /* psql with G2 only connects to azure-old; make azure-new fail for it. */
+    rs_matrix *m = golden_changed("azure-new/root-g2/verify-full", PSQL, "fails",
+                                  "untrusted-chain");
+    err_clear(&err);
+    ck_assert_int_eq(rs_digest_render(rs_matrix_json(m), RS_DIGEST_TERMINAL, &text, &err), 0);
+    ck_assert_msg(strstr(text, "Rotation readiness at a glance") == text, "%s", text);
+    /* the psql row: G2 only breaks at rotation under verify-full */
+    const char *row = strstr(text, "\n  psql ");
+    ck_assert_msg(row != NULL, "%s", text);
+    ck_assert_msg(strstr(row, "BREAKS vf") != NULL && strstr(row, "BREAKS vf") < strchr(row + 1, '\n'),
+                  "%s", text);
+    /* the cause, once, with the clients it hits and the fix */
+    const char *cause = strstr(text, "holds only one of the Azure roots");
+    ck_assert_msg(cause != NULL, "%s", text);
+    ck_assert_ptr_null(strstr(cause + 1, "holds only one of the Azure roots"));
+    ck_assert_ptr_nonnull(strstr(cause, "fix: Keep the full root set"));
+    free(text);
+    /* Markdown and HTML carry the same verdict in words */
+    ck_assert_int_eq(rs_digest_render(rs_matrix_json(m), RS_DIGEST_MARKDOWN, &text, &err), 0);
+    ck_assert_ptr_nonnull(strstr(text, "**breaks at rotation** (verify-full)"));
+    free(text);
+    ck_assert_int_eq(rs_digest_render(rs_matrix_json(m), RS_DIGEST_HTML, &text, &err), 0);
+    ck_assert_ptr_nonnull(strstr(text, "<td class=\"g-breaks\">breaks at rotation (verify-full)</td>"));
+    free(text);
+    rs_matrix_free(m);
+}
+END_TEST
+
+START_TEST(a_matrix_without_rotation_scenarios_has_no_digest)
+{
+    pgtls_err err;
+    char *text = NULL;
+    json_t *doc = json_pack("{s:s,s:{},s:[],s:[]}", "schema", "pgtls-matrix/1", "run", "clients",
+                            "cases");
+    err_clear(&err);
+    ck_assert_int_eq(rs_digest_render(doc, RS_DIGEST_MARKDOWN, &text, &err), 0);
+    ck_assert_str_eq(text, "");
+    free(text);
+    json_decref(doc);
+}
+END_TEST
+
 START_TEST(diff_matches_a_new_client_version_by_name_and_lists_added_and_removed)
 {
     pgtls_err err;
@@ -866,6 +912,8 @@ Suite *rs_diff_suite(void)
     tcase_add_test(tc, diff_reports_a_regression_and_an_accepted_one_is_not);
     tcase_add_test(tc, diff_matches_a_new_client_version_by_name_and_lists_added_and_removed);
     tcase_add_test(tc, strict_diff_counts_a_changed_class_that_keeps_its_verdict);
+    tcase_add_test(tc, the_digest_names_a_configuration_that_breaks_at_rotation_and_its_fix);
+    tcase_add_test(tc, a_matrix_without_rotation_scenarios_has_no_digest);
     tcase_add_loop_test(tc, a_bad_accept_file_is_rejected, 0,
                         (int)(sizeof(bad_accepts) / sizeof(bad_accepts[0])));
     suite_add_tcase(s, tc);
