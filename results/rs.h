@@ -134,4 +134,7 @@ int rs_diff(rs_matrix *baseline, rs_matrix *current, const rs_accept *accept,
 typedef enum rs_digest_format { RS_DIGEST_MARKDOWN, RS_DIGEST_TERMINAL, RS_DIGEST_HTML } rs_digest_format;
 int rs_digest_render(json_t *doc, rs_digest_format fmt, char **out_text, pgtls_err *err);
 
+/* `pgtls explain CASE-ID --client NAME [--matrix FILE]` (exit 0/2). */
+int rs_cli_explain(int argc, char **argv);
+
 #endif
