@@ -163,7 +163,8 @@ static void run_usage(FILE *f)
             "                 [--progress | --no-progress]\n\n"
             "Runs every case of the suite with every detected client against the embedded\n"
             "mock server and writes matrix.json plus its renderings into --out (default\n"
-            "out/run-<timestamp>, and out/latest points at it).\n\n"
+            "out/run-<timestamp>; out/latest points at the last run written directly\n"
+            "under out/).\n\n"
             "  --clients      adapters to run (folder names under clients/; default: all usable)\n"
             "  --scenarios    only these scenarios;  --sslmodes  only these sslmodes\n"
             "  --suite        suite file, or a shipped suite's name\n"
@@ -180,6 +181,19 @@ static void run_usage(FILE *f)
             "exit status: 0 every case conforms (or is a known deviation / unsupported),\n"
             "1 a case fails, 2 usage or input error, 130/143 interrupted by SIGINT/SIGTERM\n"
             "(the matrix written so far is valid and marked incomplete).\n");
+}
+
+/* True when dir names a folder directly inside ./out ("out/run-X"), so that
+ * out/latest can point at it. */
+static int writes_under_out(const char *dir)
+{
+    while (dir[0] == '.' && dir[1] == '/')
+        dir += 2;
+    if (strncmp(dir, "out/", 4) != 0)
+        return 0;
+    const char *name = dir + 4;
+    return name[0] && !strchr(name, '/') && strcmp(name, "latest") != 0 &&
+           strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
 int rn_cli_run(int argc, char **argv)
@@ -277,8 +291,11 @@ int rn_cli_run(int argc, char **argv)
         if (!out_default)
             goto out;
         o.out_dir = out_default;
-        o.latest_link = "out/latest";
     }
+    /* Every run that writes directly under out/ (the default folder, or one the
+     * user names there, as ci/main.sh does) moves out/latest to it. */
+    if (writes_under_out(o.out_dir))
+        o.latest_link = "out/latest";
     {
         size_t len = 1;
         for (int i = 0; i < argc; i++)
