@@ -64,4 +64,16 @@ int ca_inspect_store(const char *path, const char *password, const char *os_stor
 /* $PGTLS_OS_STORE, else Debian's /etc/ssl/certs/ca-certificates.crt. */
 const char *ca_default_os_store(void);
 
+/* `pgtls ca clone CHAIN --out DIR`: reads a captured chain (leaf first; any
+ * format ca_store_read reads, `openssl s_client -showcerts` output included),
+ * writes catalogue sections that copy every field but keys and signatures
+ * (a stand-in root when the top issuer is missing), generates them into DIR
+ * (index.json, certs, chain, leaf key 0600, a store with the cloned or
+ * stand-in root, DIR/catalogue.ini) through a staging folder renamed into
+ * place. An existing DIR is replaced only when it is a fixtures folder.
+ * Prints what it wrote to report (may be NULL). Returns 0, or -1 with a
+ * message in err (nothing written). */
+int ca_clone_to_dir(const char *chain_path, const char *prefix, const char *out_dir,
+                    FILE *report, pgtls_err *err);
+
 #endif

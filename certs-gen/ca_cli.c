@@ -30,14 +30,15 @@ static const char ca_usage[] =
     "  inspect STORE [--password PASS] [--os-store FILE] [--fixtures DIR]\n"
     "                 will this trust store (PEM, DER, .p7b, PKCS#12, JKS, s_client text)\n"
     "                 survive the rotation? roles, real Azure CAs, verdict\n"
-    "  clone CHAIN.pem [--out NAME]\n"
-    "                 print catalogue sections reproducing a captured chain with our keys\n\n"
+    "  clone CHAIN [--out DIR] [--name NAME]\n"
+    "                 clone a captured chain with our keys into a fixtures folder (or print\n"
+    "                 its catalogue sections)\n\n"
     "defaults: --catalogue %s, --out/--fixtures " DEFAULT_FIXTURES ",\n"
     "--key-cache $XDG_CACHE_HOME/pgtls/keys/<catalogue name>.\n"
     "exit status: 0 ok, 1 findings (verify mismatch, inspect gaps), 2 usage or input error.\n";
 
 typedef struct opts {
-    const char *catalogue, *out, *key_cache, *fixtures, *password, *os_store;
+    const char *catalogue, *out, *key_cache, *fixtures, *password, *os_store, *name;
     const char *positional;
     int help;
 } opts;
@@ -76,6 +77,8 @@ static int parse_opts(int argc, char **argv, const char *allowed, opts *o)
             slot = &o->password;
         else if (strcmp(name, "--os-store") == 0)
             slot = &o->os_store;
+        else if (strcmp(name, "--name") == 0)
+            slot = &o->name;
         if (!slot || !strstr(allowed, name)) {
             fprintf(stderr, "pgtls ca %s: unknown option '%s' (see 'pgtls ca %s --help')\n",
                     argv[0], name, argv[0]);
@@ -342,22 +345,31 @@ static int cmd_clone(int argc, char **argv)
 {
     opts o;
     pgtls_err err;
-    if (parse_opts(argc, argv, "NAME --out", &o) < 0)
+    if (parse_opts(argc, argv, "NAME --out --name", &o) < 0)
         return 2;
     if (o.help) {
-        printf("usage: pgtls ca clone CHAIN.pem [--out NAME]\n\nPrints catalogue sections that "
-               "reproduce a captured chain (leaf first) field by field with our keys: "
-               "[cert NAME-0] ..., [chain NAME], [store NAME-root], [scenario NAME] (NAME "
-               "defaults to 'cloned'). Append them to a catalogue, then run 'pgtls ca gen' and "
-               "'pgtls ca verify'.\n");
+        printf("usage: pgtls ca clone CHAIN [--out DIR] [--name NAME]\n\n"
+               "Clones a captured chain (leaf first: a PEM bundle, or 'openssl s_client\n"
+               "-showcerts' output) with our keys: every field but keys and signatures is kept\n"
+               "(DNs byte for byte, serials, SANs, extensions in order, validity, key types and\n"
+               "sizes, signature algorithms); key identifiers follow our keys. When the top\n"
+               "issuer is not in CHAIN a stand-in root with its subject signs it.\n"
+               "With --out DIR: writes a ready fixtures folder (index.json, chain, key 0600, a\n"
+               "store NAME-root with the cloned or stand-in root, and DIR/catalogue.ini, the\n"
+               "sections that made it), for 'pgtls ca list|mock|run --fixtures DIR'. Nothing\n"
+               "is half-written: it is built next to DIR and renamed into place.\n"
+               "Without --out: prints the catalogue sections [cert NAME-0] ... [chain NAME]\n"
+               "[store NAME-root] [scenario NAME] to append to a catalogue.\n"
+               "NAME defaults to 'cloned'.\n");
         return 0;
     }
     if (!o.positional) {
-        fprintf(stderr, "pgtls ca clone: which chain file? (pgtls ca clone CHAIN.pem)\n");
+        fprintf(stderr, "pgtls ca clone: which chain file? (pgtls ca clone CHAIN [--out DIR])\n");
         return 2;
     }
     err_clear(&err);
-    if (ca_clone_chain(o.positional, o.out ? o.out : "cloned", stdout, &err) < 0) {
+    if ((o.out ? ca_clone_to_dir(o.positional, o.name ? o.name : "cloned", o.out, stdout, &err)
+               : ca_clone_chain(o.positional, o.name ? o.name : "cloned", stdout, &err)) < 0) {
         fprintf(stderr, "pgtls ca clone: %s\n", err.msg);
         return err_exit_status(err.code);
     }

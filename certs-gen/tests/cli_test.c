@@ -96,9 +96,10 @@ static const struct {
     {{"ca", "inspect"}, 2, "which store"},
     {{"ca", "clone", "--help"}, 0, "usage: pgtls ca clone"},
     {{"ca", "clone"}, 2, "which chain file"},
-    {{"ca", "clone", "/nonexistent.pem"}, 2, "cannot open"},
-    {{"ca", "clone", FX "/index.json"}, 2, "no PEM certificate"},
-    {{"ca", "clone", FX "/chains/china-old.pem", "--out", "cn"}, 0, "[chain cn]"},
+    {{"ca", "clone", "/nonexistent.pem"}, 2, "nonexistent.pem"},
+    {{"ca", "clone", FX "/index.json"}, 2, "not a certificate store"},
+    {{"ca", "clone", FX "/stores/azure-bundle.pem"}, 2, "leaf first"},
+    {{"ca", "clone", FX "/chains/china-old.pem", "--name", "cn"}, 0, "[chain cn]"},
 };
 
 START_TEST(each_ca_command_answers_with_the_documented_exit_status)

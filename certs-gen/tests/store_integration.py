@@ -326,6 +326,235 @@ def a_root_with_an_azure_name_but_another_key_is_not_the_real_root(w):
     check("missing a needed root: DigiCert Global Root G2, for the new chain" in out, out)
 
 
+# ---- ca clone --out -------------------------------------------------------------
+
+def der_tlv(data, pos=0):
+    """(tag, header length, content start, end) of the DER element at pos."""
+    tag, n = data[pos], data[pos + 1]
+    if n < 0x80:
+        return tag, pos + 2, pos + 2 + n
+    k = n & 0x7F
+    length = int.from_bytes(data[pos + 2:pos + 2 + k], "big")
+    return tag, pos + 2 + k, pos + 2 + k + length
+
+
+def der_children(data, start, end):
+    out, pos = [], start
+    while pos < end:
+        tag, cstart, cend = der_tlv(data, pos)
+        out.append((tag, pos, cstart, cend))
+        pos = cend
+    return out
+
+
+SKI, AKI = bytes.fromhex("0603551d0e"), bytes.fromhex("0603551d23")
+
+
+def cert_fields(der):
+    """Every field of a certificate, by name, as DER bytes (RFC 5280 4.1)."""
+    _, cs, ce = der_tlv(der)
+    tbs, sigalg, sig = der_children(der, cs, ce)
+    t = der_children(der, tbs[2], tbs[3])
+    f = {}
+    i = 0
+    if t[0][0] == 0xA0:
+        f["version"] = der[t[0][1]:t[0][3]]
+        i = 1
+    names = ["serial", "signature algorithm (tbs)", "issuer", "validity", "subject", "spki"]
+    for name, el in zip(names, t[i:i + 6]):
+        f[name] = der[el[1]:el[3]]
+    spki = der_children(der, t[i + 5][2], t[i + 5][3])
+    f["key algorithm and parameters"] = der[spki[0][1]:spki[0][3]]
+    key_bits = der[spki[1][2] + 1:spki[1][3]]
+    if key_bits[0] == 0x30:  # RSA: SEQUENCE { modulus, exponent }
+        _, ms, me = der_tlv(key_bits, der_tlv(key_bits)[1])
+        modulus = key_bits[ms:me].lstrip(b"\0")
+        f["key size"] = len(modulus) * 8
+        f["rsa exponent"] = key_bits[der_tlv(key_bits, me)[1]:der_tlv(key_bits, me)[2]]
+    else:
+        f["key size"] = len(key_bits)
+    f["key"] = key_bits
+    exts = []
+    for el in t[i + 6:]:
+        if el[0] == 0xA3:
+            seq = der_children(der, el[2], el[3])[0]
+            for ext in der_children(der, seq[2], seq[3]):
+                parts = der_children(der, ext[2], ext[3])
+                oid = der[parts[0][1]:parts[0][3]]
+                crit = len(parts) == 3
+                value = der[parts[-1][2]:parts[-1][3]]
+                exts.append((oid, crit, value))
+    f["extensions (oid, critical) in order"] = [(o, c) for o, c, _ in exts]
+    f["extension values but key identifiers"] = [(o, v) for o, c, v in exts if o not in (SKI, AKI)]
+    f["key identifiers"] = [(o, v) for o, c, v in exts if o in (SKI, AKI)]
+    f["outer signature algorithm"] = der[sigalg[1]:sigalg[3]]
+    f["signature"] = der[sig[1]:sig[3]]
+    return f
+
+
+def pem_certs(path):
+    text = open(path).read()
+    out = []
+    for block in re.findall(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", text,
+                            re.S):
+        import base64
+        out.append(base64.b64decode("".join(block.split())))
+    return out
+
+
+ONLY_DIFFERENT = {"spki", "key", "key identifiers", "signature"}
+
+
+def openssl_chain(w):
+    """A chain made by the openssl command: root (RSA-3072), intermediate (RSA-2048, UTF8
+    and printable strings, policies, AIA, CRL, pathlen), leaf (EC P-384, SANs with DNS and
+    IP, EKU, a private extension, a serial of 20 bytes)."""
+    cfg = w.p("x.cnf")
+    with open(cfg, "w") as f:
+        f.write("""[req]
+distinguished_name = dn
+[dn]
+[root]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[ica]
+basicConstraints = critical,CA:TRUE,pathlen:0
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+keyUsage = critical,digitalSignature,keyCertSign,cRLSign
+extendedKeyUsage = serverAuth,clientAuth
+authorityInfoAccess = OCSP;URI:http://ocsp.example.net,caIssuers;URI:http://ca.example.net/root.crt
+crlDistributionPoints = URI:http://crl.example.net/root.crl
+certificatePolicies = 2.23.140.1.2.2,1.3.6.1.4.1.311.42.1
+[leaf]
+authorityKeyIdentifier = keyid
+subjectKeyIdentifier = hash
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:custdb.postgres.database.azure.com,DNS:*.custdb.internal,IP:10.1.2.3
+1.3.6.1.4.1.311.21.10 = ASN1:SEQUENCE:msapp
+basicConstraints = CA:FALSE
+[msapp]
+p = SEQUENCE:msapp_inner
+[msapp_inner]
+o = OID:1.3.6.1.5.5.7.3.1
+""")
+    def gen(name, alg):
+        key = w.p(name + ".key")
+        sh(["openssl", "genpkey", "-out", key] + alg)
+        return key
+    rk = gen("r", ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"])
+    ik = gen("i", ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+    lk = gen("l", ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"])
+    sh(["openssl", "req", "-x509", "-new", "-key", rk, "-config", cfg, "-extensions", "root",
+        "-subj", "/C=NL/O=Cust\u00f6mer B.V./CN=Customer Root R1", "-utf8", "-days", "7300",
+        "-sha384", "-set_serial", "0x5A", "-out", w.p("r.crt")])
+    sh(["openssl", "req", "-new", "-key", ik, "-config", cfg, "-subj",
+        "/C=NL/ST=Noord-Holland/O=Customer B.V./OU=PKI/CN=Customer Issuing CA 7",
+        "-out", w.p("i.csr")])
+    sh(["openssl", "x509", "-req", "-in", w.p("i.csr"), "-CA", w.p("r.crt"), "-CAkey", rk,
+        "-extfile", cfg, "-extensions", "ica", "-days", "1825", "-sha256", "-set_serial",
+        "0x0123456789ABCDEF", "-out", w.p("i.crt")])
+    sh(["openssl", "req", "-new", "-key", lk, "-config", cfg, "-subj",
+        "/CN=custdb.postgres.database.azure.com", "-out", w.p("l.csr")])
+    sh(["openssl", "x509", "-req", "-in", w.p("l.csr"), "-CA", w.p("i.crt"), "-CAkey", ik,
+        "-extfile", cfg, "-extensions", "leaf", "-days", "397", "-sha384", "-set_serial",
+        "0x7F00112233445566778899AABBCCDDEEFF001122", "-out", w.p("l.crt")])
+    return w.p("l.crt"), w.p("i.crt"), w.p("r.crt")
+
+
+def check_lookalike(orig_der, clone_der, label):
+    a, b = cert_fields(orig_der), cert_fields(clone_der)
+    for name in a:
+        if name in ONLY_DIFFERENT:
+            check(a[name] != b[name], "%s: %s should differ (our keys) but is equal" %
+                  (label, name))
+        else:
+            check(a[name] == b[name], "%s: %s differs:\n  original %r\n  clone    %r" %
+                  (label, name, a[name], b[name]))
+
+
+@test
+def a_clone_of_an_openssl_made_chain_differs_only_in_keys_and_signatures(w):
+    leaf, ica, root = openssl_chain(w)
+    chain = cat(w.p("chain.pem"), leaf, ica)
+    out_dir = w.p("clone")
+    p = run([PGTLS, "ca", "clone", chain, "--out", out_dir, "--name", "cust"])
+    check(p.returncode == 0, p.stderr)
+    check("stand-in root" in p.stdout and "Customer Root R1" in p.stdout, p.stdout)
+    originals = [pem_certs(leaf)[0], pem_certs(ica)[0]]
+    clones = pem_certs(os.path.join(out_dir, "chains", "cust.pem"))
+    check(len(clones) == 2, "the cloned chain has %d certificates" % len(clones))
+    for k, (o, c) in enumerate(zip(originals, clones)):
+        check_lookalike(o, c, "certificate %d" % k)
+    # the stand-in root carries the missing issuer's subject, byte for byte
+    stand_in = pem_certs(os.path.join(out_dir, "stores", "cust-root.pem"))[0]
+    check(cert_fields(stand_in)["subject"] == cert_fields(originals[1])["issuer"],
+          "the stand-in root's subject is not the intermediate's issuer")
+    key = os.path.join(out_dir, "keys", "cust-0.key")
+    check(os.stat(key).st_mode & 0o777 == 0o600, "the leaf key is not 0600")
+    check(not [n for n in os.listdir(w.dir) if ".clone-" in n], "a staging folder was left")
+    # with the root in the file, the root is cloned too and no stand-in is made
+    p = run([PGTLS, "ca", "clone", cat(w.p("full.pem"), leaf, ica, root), "--out",
+             w.p("full"), "--name", "full"])
+    check(p.returncode == 0 and "stand-in" not in p.stdout, p.stdout + p.stderr)
+    check_lookalike(pem_certs(root)[0],
+                    pem_certs(os.path.join(w.p("full"), "stores", "full-root.pem"))[0], "root")
+
+
+@test
+def a_cloned_folder_is_used_at_once_by_ca_list_mock_and_run(w):
+    leaf, ica, root = openssl_chain(w)
+    out_dir = w.p("clone")
+    p = run([PGTLS, "ca", "clone", cat(w.p("c.pem"), leaf, ica), "--out", out_dir, "--name",
+             "cust"])
+    check(p.returncode == 0, p.stderr)
+    p = run([PGTLS, "ca", "list", "--fixtures", out_dir])
+    check(p.returncode == 0 and "cust-0 > cust-1" in p.stdout and
+          "custdb.postgres.database.azure.com" in p.stdout, p.stdout + p.stderr)
+    check(run([PGTLS, "ca", "verify", "--fixtures", out_dir]).returncode == 0, "ca verify")
+    mock = subprocess.Popen([PGTLS, "mock", "--fixtures", out_dir, "--scenario", "cust"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = None
+        for line in mock.stdout:
+            m = re.search(r"port=(\d+)", line)
+            if m:
+                port = m.group(1)
+                break
+        check(port, "the mock printed no port")
+        s = subprocess.run(["openssl", "s_client", "-starttls", "postgres", "-connect",
+                            "127.0.0.1:" + port, "-CAfile",
+                            os.path.join(out_dir, "stores", "cust-root.pem"), "-verify_hostname",
+                            "custdb.postgres.database.azure.com", "-verify_return_error"],
+                           input="", capture_output=True, text=True, timeout=30)
+        check("Verify return code: 0 (ok)" in s.stdout, s.stdout[-1500:] + s.stderr[-500:])
+    finally:
+        mock.terminate()
+        mock.wait(timeout=10)
+    p = run([PGTLS, "run", "--fixtures", out_dir, "--suite",
+             os.path.join(out_dir, "clone.suite"), "--clients", "libpq", "--out", w.p("run")])
+    check(p.returncode == 0 and "0 failing" in p.stdout + p.stderr, p.stdout + p.stderr)
+
+
+@test
+def clone_refuses_a_key_a_store_that_is_not_a_chain_and_an_occupied_folder(w):
+    w.ca("srv", "/CN=db.example.com", ca=False)
+    p = run([PGTLS, "ca", "clone", cat(w.p("k.pem"), w.p("srv.crt"), w.p("srv.key")), "--out",
+             w.p("o1")])
+    check(p.returncode == 2 and "private key" in p.stderr and not os.path.exists(w.p("o1")),
+          p.stderr)
+    p = run([PGTLS, "ca", "clone", cat(w.p("r.pem"), G2, MS2017), "--out", w.p("o2")])
+    check(p.returncode == 2 and "leaf first" in p.stderr and not os.path.exists(w.p("o2")),
+          p.stderr)
+    os.mkdir(w.p("o3"))
+    open(w.p("o3/notes.txt"), "w").close()
+    p = run([PGTLS, "ca", "clone", w.p("srv.crt"), "--out", w.p("o3")])
+    check(p.returncode == 2 and "not a fixtures folder" in p.stderr, p.stderr)
+    check(os.listdir(w.p("o3")) == ["notes.txt"], "the occupied folder was touched")
+
+
 def main():
     global PGTLS
     if sys.argv[1:] == ["--list"]:
