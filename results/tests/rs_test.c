@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "fs.h"
 #include "rs.h"
+#include "rs_internal.h"
 #include "support.h"
 
 static rs_matrix *load_golden(void)
@@ -358,6 +359,8 @@ START_TEST(each_renderer_matches_its_golden_file)
     check_golden("junit.xml", rs_render_junit(m, &err));
     check_golden("matrix.html", rs_render_html(m, &err));
     check_golden("rotation.md", rs_render_rotation_markdown(m, &err));
+    check_golden("heatmap.svg", rs_render_heatmap_svg(m, &err));
+    check_golden("readiness.svg", rs_render_readiness_svg(m, &err));
     rs_matrix_free(m);
 }
 END_TEST
@@ -376,11 +379,12 @@ START_TEST(render_all_writes_every_format)
     char *dir = ts_tmpdir_new("rsall");
     char *out = fs_join(dir, "out/deeper");
     rs_matrix *m = load_golden();
-    static const char *const files[] = {"matrix.json", "summary.md", "matrix.html",
-                                        "junit.xml",   "matrix.csv", "rotation.md"};
+    static const char *const files[] = {"matrix.json", "summary.md",  "matrix.html",
+                                        "junit.xml",   "matrix.csv",  "rotation.md",
+                                        "heatmap.svg", "readiness.svg"};
     err_clear(&err);
     ck_assert_msg(rs_render_all(m, out, &err) == 0, "%s", err.msg);
-    for (size_t i = 0; i < 6; i++) {
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char *p = fs_join(out, files[i]);
         ck_assert_msg(fs_exists(p), "%s missing", files[i]);
         free(p);
