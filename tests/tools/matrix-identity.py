@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Compares two matrix.json files case by case, client build by client build.
 
-    tests/tools/matrix-identity.py BASELINE.json CURRENT.json [--allow FILE]
+    tests/tools/matrix-identity.py BASELINE.json CURRENT.json [--allow FILE] [--subset]
 
 For every (case id, client) pair it compares the observed class, the expected
 class, the verdict and the deviation name. A client is matched by its build
 key, else by its client name. Prints one line per difference and a summary.
 --allow FILE lists expected differences, one per line:
     <case id> <client name> <field> <baseline value> -> <current value>  # cause
-(lines starting with # are comments). Exit 0 when every difference is allowed
+(lines starting with # are comments). --subset compares only the baseline
+rows whose case and client the current matrix has (a rerun of some clients or
+scenarios). Exit 0 when every difference is allowed
 and every allowed one happened, 1 otherwise, 2 on bad input.
 """
 import json
@@ -54,12 +56,21 @@ def load_allow(path):
 
 
 def main(argv):
-    if len(argv) not in (3, 5) or (len(argv) == 5 and argv[3] != "--allow"):
+    args, allow_path, subset = [], None, False
+    it = iter(argv[1:])
+    for a in it:
+        if a == "--allow":
+            allow_path = next(it, None)
+        elif a == "--subset":
+            subset = True
+        else:
+            args.append(a)
+    if len(args) != 2 or (allow_path is None and "--allow" in argv):
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    base_names, base = load(argv[1])
-    cur_names, cur = load(argv[2])
-    allowed = load_allow(argv[4]) if len(argv) == 5 else set()
+    base_names, base = load(args[0])
+    cur_names, cur = load(args[1])
+    allowed = load_allow(allow_path) if allow_path else set()
     # Match current client keys to baseline keys (same key, else same client name).
     by_name = {}
     for key, name in cur_names.items():
@@ -67,6 +78,10 @@ def main(argv):
     key_map = {}
     for key, name in base_names.items():
         key_map[key] = key if key in cur_names else by_name.get(name)
+    if subset:
+        cur_cases = {c for (c, _) in cur}
+        base = {(c, k): r for (c, k), r in base.items() if key_map.get(k) and c in cur_cases}
+        allowed = {a for a in allowed if a[0] in cur_cases and a[1] in by_name}
     seen, unexpected = set(), 0
     for (case, key), row in sorted(base.items()):
         name = base_names.get(key, key)
