@@ -17,34 +17,18 @@
 #include "ca_internal.h"
 #include "fixtures.h"
 #include "fs.h"
+#include "paths.h"
 #include "pgtls-config.h"
 
 const char *ca_default_catalogue(void)
 {
     static char path[PATH_MAX];
     const char *env = getenv("PGTLS_CATALOGUE");
-    char exe[PATH_MAX];
-    ssize_t n;
 
     if (env && *env)
         return env;
-    snprintf(path, sizeof(path), "%s/certs-gen/catalogue.ini", PGTLS_SOURCE_ROOT);
-    if (fs_exists(path))
-        return path;
-    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        snprintf(path, sizeof(path), "%s/catalogue.ini", dirname(exe));
-        if (fs_exists(path))
-            return path;
-        if (strlen(exe) + 40 < sizeof(path)) {
-            memcpy(path, exe, strlen(exe) + 1);
-            strcat(path, "/../share/pgtls/catalogue.ini");
-            if (fs_exists(path))
-                return path;
-        }
-    }
-    snprintf(path, sizeof(path), "%s/certs-gen/catalogue.ini", PGTLS_SOURCE_ROOT);
+    /* The build tree's source, or <prefix>/share/pgtls once installed. */
+    snprintf(path, sizeof(path), "%s/certs-gen/catalogue.ini", pgtls_data_root());
     return path;
 }
 
