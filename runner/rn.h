@@ -292,6 +292,7 @@ typedef struct rn_customer_options {
     const char *fixtures_dir;
     int regen;
     int keep_temp;
+    int timeout_ms;          /* per case (0: 10000) */
     const char *clients_dir; /* NULL: the default */
 } rn_customer_options;
 
@@ -300,7 +301,8 @@ typedef struct rn_customer_options {
  * loopback, runs the clients with the customer's sslmode against the chosen
  * chains (through `pgtls run`) and prints a verdict per client and the fix.
  * Returns the exit status: 0 no client breaks on the old or new chain (or the
- * chain named), 1 one does, 2 with a message in err on bad input. */
+ * chains named), 1 one does or a run is inconclusive (timeout, crash), 2 with
+ * a message in err on bad input. */
 int rn_repro_customer(const rn_customer_options *o, pgtls_err *err);
 
 #endif

@@ -346,7 +346,7 @@ static void repro_usage(FILE *f)
             "2 usage or input error.\n\n"
             "usage: pgtls repro --conninfo STRING [--client NAME,...|all] [--store FILE]\n"
             "                   [--password PASS] [--chain old,new,short,cross]\n"
-            "                   [--fixtures DIR] [--no-gen] [--keep-temp]\n\n"
+            "                   [--fixtures DIR] [--no-gen] [--keep-temp] [--timeout-ms N]\n\n"
             "A customer's setup, offline: STRING is a libpq keyword/value string, a\n"
             "postgres:// URL, a jdbc:postgresql:// URL or a node-postgres config as JSON.\n"
             "The trust store (--store, else the string's sslrootcert; PEM, DER, .p7b,\n"
@@ -355,8 +355,10 @@ static void repro_usage(FILE *f)
             "each client (default: every installed one) connects with the string's sslmode\n"
             "to the old, new, short and cross-signed chains. Prints per client: works\n"
             "today / breaks after the rotation / why (class and raw error), and the fix.\n"
+            "A timeout or a crash is inconclusive, never a break (--timeout-ms: per case,\n"
+            "default 10000).\n"
             "exit status: 0 no client breaks on the old or new chain (or on the --chain\n"
-            "named), 1 one does, 2 bad input (a string that does not parse, an unknown\n"
+            "named), 1 one does or a run is inconclusive, 2 bad input (a string that does not parse, an unknown\n"
             "client, an unreadable store).\n");
 }
 
@@ -385,6 +387,9 @@ static int repro_customer(int argc, char **argv)
             o.fixtures_dir = v;
         } else if (flag_is(&f, "--clients-dir", &v)) {
             o.clients_dir = v;
+        } else if (flag_is(&f, "--timeout-ms", &v)) {
+            if (v && parse_int("repro", "--timeout-ms", v, 100, 600000, &o.timeout_ms) < 0)
+                return 2;
         } else if (strcmp(a, "--no-gen") == 0) {
             o.regen = 0;
         } else if (strcmp(a, "--keep-temp") == 0) {

@@ -114,7 +114,7 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
     char *sout = NULL, *serr = NULL, *inspect_text = NULL, self[PATH_MAX];
     const char *store = NULL, *store_name = "none";
     json_t *matrix = NULL;
-    int status = 2, wstatus = 0, any_break = 0;
+    int status = 2, wstatus = 0, any_break = 0, inconclusive = 0;
     const char *tmp = getenv("TMPDIR");
 
     if (rn_conninfo_parse(o->conninfo, &ci, err) < 0)
@@ -209,7 +209,7 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
 
     {
         /* the matrix through `pgtls run`, this very binary */
-        char *argv[16];
+        char *argv[20], timeout_s[16];
         int n = 0;
         ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
         ENSURE(self_len > 0, err, PGTLS_ERR_IO, "cannot find the pgtls binary");
@@ -223,6 +223,9 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
         argv[n++] = suite;
         argv[n++] = "--out";
         argv[n++] = out_dir;
+        snprintf(timeout_s, sizeof(timeout_s), "%d", o->timeout_ms > 0 ? o->timeout_ms : 10000);
+        argv[n++] = "--timeout-ms";
+        argv[n++] = timeout_s;
         if (o->clients && strcmp(o->clients, "all") != 0) {
             argv[n++] = "--clients";
             argv[n++] = (char *)o->clients;
@@ -256,7 +259,7 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
         json_array_foreach(clients, ci_i, cl)
         {
             const char *key = json_string_value(json_object_get(cl, "key"));
-            int today = -1, after = -1, other_break = 0;
+            int today = -1, after = -1, other_break = 0, client_inconclusive = 0;
             printf("\n%s\n", key ? key : "?");
             for (size_t p = 0; p < num_picks; p++) {
                 char id[256], line[400];
@@ -275,6 +278,16 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
                 int connected = json_is_true(json_object_get(r, "connected"));
                 const char *obs = json_string_value(json_object_get(r, "observed"));
                 int unsupported = obs && strcmp(obs, "unsupported") == 0;
+                if (obs && (strcmp(obs, "timeout") == 0 || strcmp(obs, "client-crashed") == 0)) {
+                    /* not a TLS outcome: say so rather than call it a break */
+                    printf("  %-6s INCONCLUSIVE (%s)  %s\n         %s\n", picks[p].label, obs,
+                           picks[p].what,
+                           first_line(json_string_value(json_object_get(r, "error")), line,
+                                      sizeof(line)));
+                    inconclusive++;
+                    client_inconclusive = 1;
+                    continue;
+                }
                 if (unsupported) {
                     printf("  %-6s unsupported: %s\n", picks[p].label,
                            first_line(json_string_value(json_object_get(r, "error")), line,
@@ -298,7 +311,10 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
                 if (!connected && !picks[p].rotation)
                     other_break = 1;
             }
-            if (today == 1 && after == 0)
+            if (client_inconclusive)
+                printf("  verdict: inconclusive: the client did not answer in time or died "
+                       "(rerun it alone with --client NAME, or with a larger --timeout-ms)\n");
+            else if (today == 1 && after == 0)
                 printf("  verdict: works today, BREAKS after the rotation\n");
             else if (today == 0)
                 printf("  verdict: already broken today\n");
@@ -324,7 +340,10 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
     }
     if (o->keep_temp)
         printf("kept: %s (fixtures overlay, suite, run/matrix.json)\n", work);
-    status = any_break ? 1 : 0;
+    if (inconclusive)
+        printf("%d run(s) inconclusive (timeout or crash): not counted as a break or a pass\n",
+               inconclusive);
+    status = any_break || inconclusive ? 1 : 0;
 out:
     if (work && !o->keep_temp) {
         pgtls_err ignore;

@@ -49,7 +49,9 @@ def cat(out, *paths):
 
 
 def repro(fixtures, *args):
-    p = subprocess.run([PGTLS, "repro", "--fixtures", fixtures, "--no-gen", *args],
+    # a generous per-case timeout: a JVM starting on a loaded machine is not a finding
+    p = subprocess.run([PGTLS, "repro", "--fixtures", fixtures, "--no-gen", "--timeout-ms",
+                        "30000", *args],
                        capture_output=True, text=True, timeout=600)
     return p.returncode, p.stdout, p.stderr
 
