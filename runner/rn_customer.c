@@ -114,7 +114,7 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
     char *sout = NULL, *serr = NULL, *inspect_text = NULL, self[PATH_MAX];
     const char *store = NULL, *store_name = "none";
     json_t *matrix = NULL;
-    int status = 2, wstatus = 0, any_break = 0, inconclusive = 0;
+    int status = 2, wstatus = 0, any_break = 0, inconclusive = 0, short_break = 0;
     const char *tmp = getenv("TMPDIR");
 
     if (rn_conninfo_parse(o->conninfo, &ci, err) < 0)
@@ -310,6 +310,8 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
                     any_break = 1;
                 if (!connected && !picks[p].rotation)
                     other_break = 1;
+                if (!connected && strcmp(picks[p].scenario, "azure-new-short") == 0)
+                    short_break = 1;
             }
             if (client_inconclusive)
                 printf("  verdict: inconclusive: the client did not answer in time or died "
@@ -331,6 +333,10 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
     }
     printf("\n");
     print_fix(inspect_text, ci.sslmode, any_break);
+    if (short_break)
+        printf("  - only for front-ends that send the new chain without the cross certificate: "
+               "add the self-signed Microsoft TLS RSA Root G2 too (or let the client fetch the "
+               "issuer by AIA)\n");
     if (inspect_text) {
         const char *v = strstr(inspect_text, "verdict:\n");
         const char *end = v ? strstr(v, "result:") : NULL;
