@@ -83,7 +83,7 @@ static void print_fix(const char *inspect_out, const char *sslmode, int any_brea
         said++;
     }
     if (!said)
-        printf("  - nothing to change%s\n",
+        printf("  - nothing to change for the old and new chains%s\n",
                any_break ? " in the trust store: see the client's error above" : "");
 }
 
