@@ -121,7 +121,7 @@ int ca_translate_store(const char *store_path, const char *password, const char 
     idx = fx_index_load(fixtures_dir, err);
     if (!idx)
         goto out;
-    customer = ca_store_read(store_path, password, format, sizeof(format), err);
+    customer = ca_store_load(store_path, password, format, sizeof(format), err);
     if (!customer)
         goto out;
     n = sk_X509_num(customer);
