@@ -316,11 +316,15 @@ static int read_jks(const char *path, const unsigned char *data, size_t len, con
     uint32_t magic, version, count;
     int result = -1;
 
-    ENSURE(len > 20, err, PGTLS_ERR_INPUT, "%s: JKS store is truncated", path);
+    /* The header first (a version we do not read is said as such), then the
+     * entries, which end where the 20-byte digest starts. */
+    ENSURE(jks_u32(&r, &magic) == 0 && jks_u32(&r, &version) == 0 && jks_u32(&r, &count) == 0,
+           err, PGTLS_ERR_INPUT, "%s: JKS store is truncated", path);
+    ENSURE(version == 1 || version == 2, err, PGTLS_ERR_INPUT,
+           "%s: JKS store version %u is not supported (1 or 2; re-export it with keytool)", path,
+           version);
+    ENSURE(len >= 12 + 20, err, PGTLS_ERR_INPUT, "%s: JKS store is truncated", path);
     r.end -= 20; /* the digest */
-    ENSURE(jks_u32(&r, &magic) == 0 && jks_u32(&r, &version) == 0 && jks_u32(&r, &count) == 0 &&
-               (version == 1 || version == 2),
-           err, PGTLS_ERR_INPUT, "%s: not a JKS store of version 1 or 2", path);
     if (password) {
         unsigned char pw[1024], md[SHA_DIGEST_LENGTH];
         int pw_len = utf16be(password, pw, sizeof(pw));
