@@ -47,7 +47,7 @@ const char *ca_default_catalogue(void);
  * "pkcs7-der", "pkcs12", "jks, ...note") to out_format. Returns the
  * certificates in file order (caller frees with sk_X509_pop_free), or NULL
  * with a one-line message in err (PGTLS_ERR_INPUT). */
-STACK_OF(X509) * ca_store_load(const char *path, const char *password, char *out_format,
+STACK_OF(X509) * ca_store_read(const char *path, const char *password, char *out_format,
                                size_t format_len, pgtls_err *err);
 
 /* `pgtls ca inspect`: prints every certificate of the store at `path` (any
@@ -79,7 +79,7 @@ int ca_clone_to_dir(const char *chain_path, const char *prefix, const char *out_
 /* A customer's trust store over the look-alike world: writes into out_dir
  * (an existing empty folder) an overlay fixtures folder whose index.json is
  * fixtures_dir's plus a store "customer": every certificate of store_path
- * (any format ca_store_load reads) with a look-alike twin (same subject and
+ * (any format ca_store_read reads) with a look-alike twin (same subject and
  * issuer) replaced by the twin, a pinned Azure server certificate replaced by
  * the old chain's leaf, every other certificate kept; with its verify result
  * declared for every scenario, and every scenario's host set to `host` (when

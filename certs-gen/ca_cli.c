@@ -33,7 +33,7 @@ static const char ca_usage[] =
     "                 will this trust store (PEM, DER, .p7b, PKCS#12, JKS, s_client text)\n"
     "                 survive the rotation? roles, real Azure CAs, verdict\n"
     "  translate STORE --out FILE [--format pem|p12|dir] [--mode replace|join] [--fixtures DIR]\n"
-    "                 map a real trust store (PEM, DER, PKCS#12, JKS) onto the look-alike\n"
+    "                 map a real trust store (any format inspect reads) onto the look-alike\n"
     "                 world: each real certificate with a twin is replaced by it\n"
     "  clone CHAIN [--out DIR] [--name NAME]\n"
     "                 clone a captured chain with our keys into a fixtures folder (or print\n"
@@ -43,8 +43,8 @@ static const char ca_usage[] =
     "exit status: 0 ok, 1 findings (verify mismatch, inspect gaps), 2 usage or input error.\n";
 
 typedef struct opts {
-    const char *catalogue, *out, *key_cache, *fixtures, *password, *os_store, *name;
-    const char *format, *mode;
+    const char *catalogue, *out, *key_cache, *fixtures, *password, *os_store, *name, *format,
+        *mode;
     const char *positional;
     int help;
 } opts;
@@ -362,7 +362,7 @@ static int cmd_translate(int argc, char **argv)
     int status = 2, rc = -1;
 
     memset(&tr, 0, sizeof(tr));
-    if (parse_opts(argc, argv, "NAME --out --format --mode --fixtures", &o) < 0)
+    if (parse_opts(argc, argv, "NAME --out --format --mode --fixtures --password", &o) < 0)
         return 2;
     if (o.help) {
         printf("usage: pgtls ca translate STORE --out FILE [--format pem|p12|dir]\n"
@@ -399,8 +399,11 @@ static int cmd_translate(int argc, char **argv)
         struct stat sb;
         if (stat(o.positional, &sb) == 0 && S_ISDIR(sb.st_mode))
             rc = ca_store_read_dir(o.positional, &store, &err);
-        else
-            rc = ca_store_read(o.positional, NULL, &store, &err);
+        else {
+            char format_read[64];
+            store = ca_store_read(o.positional, o.password, format_read, sizeof(format_read), &err);
+            rc = store ? 0 : -1;
+        }
     }
     if (rc < 0)
         goto out;

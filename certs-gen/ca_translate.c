@@ -11,13 +11,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ca_internal.h"
 #include "ca.h"
+#include "ca_internal.h"
 #include "ca_translate.h"
 #include "fixtures.h"
 #include "fs.h"
 
-#define STORE_MAX_BYTES (64u << 20)
 
 typedef struct twin {
     char *name;
@@ -244,16 +243,6 @@ static int push_owned(STACK_OF(X509) *certs, X509 *x, pgtls_err *err)
     return 0;
 }
 
-/* One reader for every store format (certs-gen/store_read.c): PEM, DER,
- * PKCS#7, PKCS#12, JKS and s_client text; a store holding a private key is
- * refused. */
-int ca_store_read(const char *path, const char *password, STACK_OF(X509) **out, pgtls_err *err)
-{
-    char format[160];
-    *out = ca_store_load(path, password, format, sizeof(format), err);
-    return *out ? 0 : -1;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -297,7 +286,11 @@ int ca_store_read_dir(const char *dir, STACK_OF(X509) **out, pgtls_err *err)
             free(path); /* a dangling link: OpenSSL skips it too */
             continue;
         }
-        rc = ca_store_read(path, NULL, &one, err);
+        {
+            char format[64];
+            one = ca_store_read(path, NULL, format, sizeof(format), err);
+            rc = one ? 0 : -1;
+        }
         free(path);
         TRY(rc);
         while (sk_X509_num(one) > 0) {

@@ -227,7 +227,7 @@ static void clone_sections(STACK_OF(X509) * sk, const char *label, const char *p
 static STACK_OF(X509) * read_chain(const char *path, pgtls_err *err)
 {
     char format[160];
-    STACK_OF(X509) *sk = ca_store_load(path, NULL, format, sizeof(format), err);
+    STACK_OF(X509) *sk = ca_store_read(path, NULL, format, sizeof(format), err);
     if (!sk)
         return NULL;
     if (X509_check_ca(sk_X509_value(sk, 0)) && sk_X509_num(sk) > 1) {

@@ -113,7 +113,7 @@ static int azure_root_index(const X509 *x)
 static int load_real_roots(const char *os_store, real_roots *rr, pgtls_err *err)
 {
     char format[160];
-    STACK_OF(X509) *sk = ca_store_load(os_store, NULL, format, sizeof(format), err);
+    STACK_OF(X509) *sk = ca_store_read(os_store, NULL, format, sizeof(format), err);
     if (!sk)
         return err_prefix(err, "reading the OS trust store (pass another with --os-store)");
     memset(rr, 0, sizeof(*rr));
@@ -187,7 +187,7 @@ int ca_inspect_store(const char *path, const char *password, const char *os_stor
         if (!lookalikes)
             goto out;
     }
-    sk = ca_store_load(path, password, format, sizeof(format), err);
+    sk = ca_store_read(path, password, format, sizeof(format), err);
     if (!sk)
         goto out;
     fprintf(out, "%s: %s, %d certificate(s)\n", path, format, sk_X509_num(sk));

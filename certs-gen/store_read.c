@@ -1,6 +1,6 @@
 /* pgtls certs-gen: read a customer's trust store or captured chain.
  *
- * One entry point, ca_store_load, for every format a support case brings:
+ * One entry point, ca_store_read, for every format a support case brings:
  * PEM bundles (root.crt, ca-certificates.crt), the text of
  * `openssl s_client -showcerts` (PEM blocks between its own lines), DER
  * (.cer/.crt), PKCS#7 (.p7b/.p7c, PEM or DER, as Windows exports), PKCS#12
@@ -104,8 +104,8 @@ static int read_pem(const char *path, const char *data, size_t len, STACK_OF(X50
                           ? d2i_X509_AUX(NULL, &p, der_len)
                           : d2i_X509(NULL, &p, der_len);
             ENSURE(x && p == der + der_len, err, PGTLS_ERR_INPUT,
-                   "%s: PEM block %zu is not a certificate (corrupt or truncated: copy it "
-                   "again from the source)",
+                   "%s: PEM block %zu is not a valid certificate (corrupt or truncated: copy "
+                   "it again from the source)",
                    path, blocks);
             TRY(push_cert(sk, x, err));
             num_x509++;
@@ -119,8 +119,6 @@ static int read_pem(const char *path, const char *data, size_t len, STACK_OF(X50
             PKCS7_free(p7);
             TRY(rc);
             num_p7++;
-        } else if (strcmp(name, "X509 CRL") == 0) {
-            /* a revocation list beside the certificates: nothing to trust */
         } else {
             err_set(err, PGTLS_ERR_INPUT,
                     "%s: PEM block %zu is a %s, not a certificate (a trust store holds "
@@ -138,8 +136,8 @@ static int read_pem(const char *path, const char *data, size_t len, STACK_OF(X50
     /* PEM_read_bio stops at the first block it cannot read: a truncated
      * block, or a BEGIN line whose END never comes, looks like the end. */
     ENSURE(blocks == begins, err, PGTLS_ERR_INPUT,
-           "%s: PEM block %zu does not parse: truncated or corrupt (its BEGIN line has no "
-           "matching END, or its base64 is damaged); copy the file again",
+           "%s: PEM block %zu is truncated or corrupt (its BEGIN line has no matching END, or "
+           "its base64 is damaged): copy the file again",
            path, blocks + 1);
     ENSURE(!(num_x509 && num_p7), err, PGTLS_ERR_INPUT,
            "%s mixes PEM certificates and a PKCS#7 bundle: export the store in one format", path);
@@ -184,8 +182,6 @@ static int read_pkcs12(const char *path, const unsigned char *data, size_t len,
                 pass = "";
             else if (PKCS12_verify_mac(p12, NULL, 0))
                 pass = NULL;
-            else if (PKCS12_verify_mac(p12, "changeit", -1))
-                pass = "changeit"; /* keytool's default, as Java's cacerts uses */
             else {
                 err_set(err, PGTLS_ERR_INPUT,
                         "%s is a PKCS#12 store protected by a password: pass it with --password "
@@ -315,12 +311,14 @@ static int read_jks(const char *path, const unsigned char *data, size_t len, con
     uint32_t magic, version, count;
     int result = -1;
 
-    ENSURE(jks_u32(&r, &magic) == 0 && jks_u32(&r, &version) == 0, err, PGTLS_ERR_INPUT,
-           "%s: JKS keystore truncated in its header", path);
+    /* The header first (a version we do not read is said as such), then the
+     * entries, which end where the 20-byte digest starts. */
+    ENSURE(jks_u32(&r, &magic) == 0 && jks_u32(&r, &version) == 0 && jks_u32(&r, &count) == 0,
+           err, PGTLS_ERR_INPUT, "%s: JKS store is truncated", path);
     ENSURE(version == 1 || version == 2, err, PGTLS_ERR_INPUT,
-           "%s: JKS keystore version %u not supported (Java writes 1 and 2)", path, version);
-    ENSURE(len >= 12 + 20 && jks_u32(&r, &count) == 0, err, PGTLS_ERR_INPUT,
-           "%s: JKS keystore truncated (%zu bytes)", path, len);
+           "%s: JKS store version %u is not supported (1 or 2; re-export it with keytool)", path,
+           version);
+    ENSURE(len >= 12 + 20, err, PGTLS_ERR_INPUT, "%s: JKS store is truncated", path);
     r.end -= 20; /* the digest */
     if (password) {
         unsigned char pw[1024], md[SHA_DIGEST_LENGTH];
@@ -344,7 +342,7 @@ static int read_jks(const char *path, const unsigned char *data, size_t len, con
         const unsigned char *der;
         X509 *x;
         ENSURE(jks_u32(&r, &tag) == 0 && jks_skip_utf(&r) == 0 && jks_skip(&r, 8) == 0, err,
-               PGTLS_ERR_INPUT, "%s: JKS keystore truncated in entry %u", path, i + 1);
+               PGTLS_ERR_INPUT, "%s: JKS entry %u is truncated", path, i + 1);
         if (tag == 1) {
             err_set(err, PGTLS_ERR_INPUT, "%s: JKS entry %u %s", path, i + 1, key_refusal);
             goto out;
@@ -353,7 +351,7 @@ static int read_jks(const char *path, const unsigned char *data, size_t len, con
                tag);
         ENSURE((version == 1 || jks_skip_utf(&r) == 0) && jks_u32(&r, &cert_len) == 0 &&
                    (size_t)(r.end - r.p) >= cert_len,
-               err, PGTLS_ERR_INPUT, "%s: JKS keystore truncated in entry %u", path, i + 1);
+               err, PGTLS_ERR_INPUT, "%s: JKS entry %u is truncated", path, i + 1);
         der = r.p;
         x = d2i_X509(NULL, &der, cert_len);
         ENSURE(x && der == r.p + cert_len, err, PGTLS_ERR_INPUT,
@@ -369,7 +367,7 @@ out:
     return result;
 }
 
-STACK_OF(X509) * ca_store_load(const char *path, const char *password, char *out_format,
+STACK_OF(X509) * ca_store_read(const char *path, const char *password, char *out_format,
                                size_t format_len, pgtls_err *err)
 {
     char *data = NULL, note[96] = "";
@@ -438,8 +436,8 @@ STACK_OF(X509) * ca_store_load(const char *path, const char *password, char *out
         goto out;
     } else {
         err_set(err, PGTLS_ERR_INPUT,
-                "%s is not a PEM, DER, PKCS#12 or JKS store, nor PKCS#7 (.p7b) or 'openssl "
-                "s_client -showcerts' output: pgtls cannot read it",
+                "%s is not a certificate store pgtls can read (PEM, DER, PKCS#7 .p7b, PKCS#12, "
+                "JKS, or 'openssl s_client -showcerts' output)",
                 path);
         goto out;
     }

@@ -104,7 +104,7 @@ int ca_translate_store(const char *store_path, const char *password, const char 
     if (!twins)
         goto out;
     if (store_path) {
-        customer = ca_store_load(store_path, password, format, sizeof(format), err);
+        customer = ca_store_read(store_path, password, format, sizeof(format), err);
         if (!customer)
             goto out;
     } else {

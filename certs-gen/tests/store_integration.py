@@ -277,7 +277,7 @@ def empty_missing_and_foreign_files_are_input_errors(w):
     with open(w.p("notes.txt"), "w") as f:
         f.write("hello\n")
     for path, what in ((w.p("empty.pem"), "empty"), (w.p("nope.pem"), "nope.pem"),
-                       (w.p("notes.txt"), "not a PEM, DER, PKCS#12 or JKS store")):
+                       (w.p("notes.txt"), "not a certificate store")):
         rc, out, err = inspect(path)
         check(rc == 2 and what in err, "%s: %d %s" % (path, rc, err))
 
