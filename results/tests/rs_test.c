@@ -58,7 +58,7 @@ static json_t *js(const char *text)
 START_TEST(the_runner_builds_a_matrix_incrementally_and_writes_it_atomically)
 {
     pgtls_err err;
-    rs_run_info info = {"host-a", "default", "/fx", "cafe", "pgtls run"};
+    rs_run_info info = {"host-a", "default", "/fx", "cafe", "pgtls run", NULL, NULL};
     char *dir = ts_tmpdir_new("rs");
     char *path = fs_join(dir, "matrix.json");
     err_clear(&err);
