@@ -64,6 +64,10 @@ rs_matrix *rs_matrix_new(const rs_run_info *info, pgtls_err *err)
     set_str(run, "fixtures_dir", info ? info->fixtures_dir : NULL);
     set_str(run, "fixtures_sha256", info ? info->fixtures_sha256 : NULL);
     set_str(run, "command", info ? info->command : NULL);
+    if (info && info->as_of)
+        set_str(run, "as_of", info->as_of);
+    if (info && info->calendar)
+        set_str(run, "calendar", info->calendar);
     json_object_set_new(run, "sources", json_array());
     json_object_set_new(doc, "run", run);
     json_object_set_new(doc, "clients", json_array());
@@ -492,9 +496,29 @@ static const char *max_str(const char *a, const char *b)
     return strcmp(a, b) >= 0 ? a : b;
 }
 
+static const char *as_of_of(rs_matrix *m)
+{
+    const char *a = json_string_value(json_object_get(json_object_get(rs_matrix_json(m), "run"), "as_of"));
+    return a ? a : "the run's own date (no --as-of)";
+}
+
+int rs_matrix_as_of_check(rs_matrix *const *inputs, const char *const *names, size_t num_inputs,
+                          pgtls_err *err)
+{
+    for (size_t i = 1; i < num_inputs; i++)
+        if (strcmp(as_of_of(inputs[0]), as_of_of(inputs[i])) != 0)
+            return err_set(err, PGTLS_ERR_INPUT,
+                           "%s is as of %s but %s is as of %s: results of different dates do "
+                           "not mix (merge runs of one date, or pass --allow-mixed-as-of)",
+                           names[0], as_of_of(inputs[0]), names[i], as_of_of(inputs[i]));
+    return 0;
+}
+
 rs_matrix *rs_matrix_merge(rs_matrix *const *inputs, size_t num_inputs, pgtls_err *err)
 {
-    rs_run_info info = {"merged", NULL, NULL, NULL, NULL};
+    const char *as_of = NULL, *calendar = NULL;
+    int mixed_as_of = 0;
+    rs_run_info info = {.host = "merged"};
     rs_matrix *out;
     json_t *run, *sources, *clients;
     const char *started = NULL, *ended = NULL, *sha = NULL;
@@ -532,6 +556,14 @@ rs_matrix *rs_matrix_merge(rs_matrix *const *inputs, size_t num_inputs, pgtls_er
         started = min_str(started, json_string_value(json_object_get(irun, "started_at")));
         ended = max_str(ended, json_string_value(json_object_get(irun, "ended_at")));
         incomplete |= json_is_true(json_object_get(irun, "incomplete"));
+        {
+            const char *ia = json_string_value(json_object_get(irun, "as_of"));
+            const char *ic = json_string_value(json_object_get(irun, "calendar"));
+            if (i > 0 && strcmp(ia ? ia : "", as_of ? as_of : "") != 0)
+                mixed_as_of = 1;
+            as_of = i == 0 ? ia : as_of;
+            calendar = calendar ? calendar : ic;
+        }
         if (isha) {
             if (sha && strcmp(sha, isha) != 0)
                 mixed_sha = 1;
@@ -585,6 +617,12 @@ rs_matrix *rs_matrix_merge(rs_matrix *const *inputs, size_t num_inputs, pgtls_er
     json_object_set_new(run, "incomplete", json_boolean(incomplete));
     set_str(run, "suite", suites);
     set_str(run, "fixtures_sha256", mixed_sha ? "mixed" : sha);
+    if (mixed_as_of)
+        set_str(run, "as_of", "mixed");
+    else if (as_of)
+        set_str(run, "as_of", as_of);
+    if (calendar)
+        set_str(run, "calendar", calendar);
     free(suites);
     return out;
 }

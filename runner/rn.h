@@ -239,6 +239,7 @@ typedef struct rn_run_options {
     const char *suite_path; /* NULL: st_default_suite_path() */
     const char *fixtures_dir;
     int regen;               /* 1: ca_gen_if_stale before loading */
+    time_t as_of;            /* 0: today; else fixtures dated as of this time */
     const char *out_dir;     /* where the report goes (created) */
     const char *latest_link; /* NULL, or a symlink to (re)point at out_dir */
     int jobs;                /* workers (>= 1) */
