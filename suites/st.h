@@ -194,6 +194,10 @@ typedef struct st_observation {
  * passes {"timeout":true} for a timeout). Never fails. */
 st_observation st_classify(json_t *events, json_t *result);
 
+/* The event fields (docs/event-log.md) the classifier reads, NULL-terminated;
+ * it reads no other field of an event. */
+const char *const *st_classify_event_fields(void);
+
 /* Error-text patterns alone (driver families: libpq/OpenSSL, JSSE, Node, Go,
  * Python ssl, rustls, .NET). ST_CLASS_NONE when nothing matches. */
 st_class st_classify_error_text(const char *error);

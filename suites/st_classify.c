@@ -218,52 +218,61 @@ st_class st_classify_error_text(const char *error)
     return best;
 }
 
-/* ---- Event reading (tolerant of the few spellings in docs/event-log.md) ---- */
+/* ---- Event reading: the documented fields only (docs/event-log.md) ----
+ *
+ * The classifier reads these fields of a mock event and no others; each is a
+ * row of the event-log contract's field table. A field the mock does not
+ * write under that name cannot be read by mistake: a renamed field fails the
+ * unit test that checks this table against docs/event-log.md. */
 
-static const char *ev_str(json_t *ev, const char *const *keys)
+#define ST_EVENT_FIELDS(X)                                                                         \
+    X(EV_TLS_START, "tls_start")                                                                   \
+    X(EV_SSL_RESPONSE, "ssl_response")                                                             \
+    X(EV_HANDSHAKE, "handshake")                                                                   \
+    X(EV_CLIENT_ALERT, "client_alert")                                                             \
+    X(EV_SERVER_ALERT, "server_alert")                                                             \
+    X(EV_STARTUP, "startup")                                                                       \
+    X(EV_AUTH_RESULT, "auth_result")                                                               \
+    X(EV_FATAL, "fatal")                                                                           \
+    X(EV_END_REASON, "end_reason")
+
+typedef enum {
+#define EV_ENUM(e, name) e,
+    ST_EVENT_FIELDS(EV_ENUM)
+#undef EV_ENUM
+        EV_FIELD_COUNT
+} ev_field;
+
+static const char *const ev_field_names[] = {
+#define EV_NAME(e, name) name,
+    ST_EVENT_FIELDS(EV_NAME)
+#undef EV_NAME
+        NULL};
+
+const char *const *st_classify_event_fields(void)
 {
-    for (; *keys; keys++) {
-        json_t *v = json_object_get(ev, *keys);
-        if (json_is_string(v))
-            return json_string_value(v);
-    }
-    return NULL;
+    return ev_field_names;
 }
 
-/* 1 true, 0 false, -1 absent. Strings "ok"/"yes" count as true. */
-static int ev_bool(json_t *ev, const char *key)
+static const char *ev_str(json_t *ev, ev_field f)
 {
-    json_t *v = json_object_get(ev, key);
-    if (json_is_boolean(v))
-        return json_is_true(v);
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        return strcmp(s, "ok") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "true") == 0 ||
-               strcmp(s, "done") == 0;
-    }
-    if (json_is_object(v))
-        return 1;
-    return -1;
+    json_t *v = json_object_get(ev, ev_field_names[f]);
+    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* 1 true, 0 false, -1 absent or not a boolean. */
+static int ev_bool(json_t *ev, ev_field f)
+{
+    json_t *v = json_object_get(ev, ev_field_names[f]);
+    return json_is_boolean(v) ? json_is_true(v) : -1;
+}
+
+/* fatal.sqlstate, or NULL when the mock sent no FATAL. */
 static const char *ev_sqlstate(json_t *ev)
 {
-    static const char *const keys[] = {"fatal_sqlstate", "sqlstate", NULL};
-    const char *s = ev_str(ev, keys);
-    json_t *f;
-    if (s)
-        return s;
-    f = json_object_get(ev, "fatal");
-    if (!json_is_object(f))
-        f = json_object_get(ev, "error");
-    if (json_is_object(f)) {
-        json_t *v = json_object_get(f, "sqlstate");
-        if (!json_is_string(v))
-            v = json_object_get(f, "code");
-        if (json_is_string(v))
-            return json_string_value(v);
-    }
-    return NULL;
+    json_t *f = json_object_get(ev, ev_field_names[EV_FATAL]);
+    json_t *v = json_is_object(f) ? json_object_get(f, "sqlstate") : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 static st_class alert_class(const char *alert, const char **evidence, int from_client)
@@ -305,11 +314,6 @@ static int is_generic_alert(const char *alert)
 
 st_observation st_classify(json_t *events, json_t *result)
 {
-    static const char *const k_client_alert[] = {"client_alert", "alert_received", "alert", NULL};
-    static const char *const k_server_alert[] = {"server_alert", "alert_sent", NULL};
-    static const char *const k_ssl_response[] = {"ssl_response", NULL};
-    static const char *const k_handshake[] = {"handshake", "tls_handshake", NULL};
-    static const char *const k_negotiation[] = {"tls_start", "negotiation", NULL};
     st_observation o = {ST_CLASS_NONE, "nothing to classify"};
     json_t *ev = NULL;
     const char *error = NULL;
@@ -345,11 +349,8 @@ st_observation st_classify(json_t *events, json_t *result)
         if (json_is_boolean(tls)) {
             o.cls = json_is_true(tls) ? ST_CONNECTED_TLS : ST_CONNECTED_PLAIN;
             o.evidence = "the client connected and reports whether TLS is in use";
-        } else if (ev && ev_bool(ev, "tls") >= 0) {
-            o.cls = ev_bool(ev, "tls") ? ST_CONNECTED_TLS : ST_CONNECTED_PLAIN;
-            o.evidence = "the client connected; the server event says whether TLS was in use";
         } else if (ev) {
-            const char *hs = ev_str(ev, k_handshake);
+            const char *hs = ev_str(ev, EV_HANDSHAKE);
             o.cls = hs && strcmp(hs, "ok") == 0 ? ST_CONNECTED_TLS : ST_CONNECTED_PLAIN;
             o.evidence = "the client connected; the server event's handshake says which";
         } else {
@@ -364,26 +365,21 @@ st_observation st_classify(json_t *events, json_t *result)
     text_cls = st_classify_error_text(error);
 
     if (ev) {
-        static const char *const k_auth[] = {"auth_result", "auth", NULL};
-        static const char *const k_end_reason[] = {"end_reason", NULL};
         const char *sqlstate = ev_sqlstate(ev);
-        const char *calert = ev_str(ev, k_client_alert);
-        const char *salert = ev_str(ev, k_server_alert);
-        const char *ssl_response = ev_str(ev, k_ssl_response);
-        const char *hs = ev_str(ev, k_handshake);
-        const char *neg = ev_str(ev, k_negotiation);
-        const char *auth = ev_str(ev, k_auth);
-        const char *end_reason = ev_str(ev, k_end_reason);
+        const char *calert = ev_str(ev, EV_CLIENT_ALERT);
+        const char *salert = ev_str(ev, EV_SERVER_ALERT);
+        const char *ssl_response = ev_str(ev, EV_SSL_RESPONSE);
+        const char *hs = ev_str(ev, EV_HANDSHAKE);
+        const char *neg = ev_str(ev, EV_TLS_START);
+        const char *auth = ev_str(ev, EV_AUTH_RESULT);
+        const char *end_reason = ev_str(ev, EV_END_REASON);
         int tls_up = hs && strcmp(hs, "ok") == 0;
-        int tls = ev_bool(ev, "tls");
-        int startup = ev_bool(ev, "startup");
+        int startup = ev_bool(ev, EV_STARTUP);
         int tls_attempted = (ssl_response && strcmp(ssl_response, "S") == 0) ||
                             (neg && strstr(neg, "direct") != NULL) ||
                             (hs && strcmp(hs, "failed") == 0);
         st_class c;
 
-        if (tls == 1)
-            tls_up = 1;
         if (sqlstate && strcmp(sqlstate, "28P01") == 0) {
             o.cls = ST_AUTH_FAILED;
             o.evidence = "server event: FATAL 28P01 (authentication failed)";
@@ -461,7 +457,7 @@ st_observation st_classify(json_t *events, json_t *result)
                          "(the server does not accept direct TLS)";
             return o;
         }
-        if ((auth && strcmp(auth, "failed") == 0) || ev_bool(ev, "auth") == 0) {
+        if (auth && strcmp(auth, "failed") == 0) {
             o.cls = text_cls == ST_AUTH_FAILED || text_cls == ST_CLASS_NONE ? ST_AUTH_FAILED
                                                                             : text_cls;
             o.evidence = "server event: authentication failed";
