@@ -36,4 +36,10 @@ int ca_verify_fixtures(const char *fixtures_dir, void *report, pgtls_err *err);
  * catalogue.ini next to the running binary. Returns a static string. */
 const char *ca_default_catalogue(void);
 
+/* ---- Command entry point (the pgtls binary calls it) ---- */
+
+/* `pgtls ca ...`: argv[0] is the subcommand name; returns the exit status
+ * (0 ok, 1 findings or failures, 2 usage or input error). */
+int ca_cli_main(int argc, char **argv);
+
 #endif

@@ -9,7 +9,6 @@
 
 #include "ca.h"
 #include "ca_internal.h"
-#include "commands.h"
 #include "fixtures.h"
 #include "fs.h"
 

@@ -69,4 +69,10 @@ void ms_server_stop(ms_server *s);
 /* Frees everything; accepts NULL; stops first if needed. */
 void ms_server_free(ms_server *s);
 
+/* ---- Command entry point (the pgtls binary calls it) ---- */
+
+/* `pgtls mock ...`: argv[0] is the subcommand name; returns the exit status
+ * (0 ok, 1 findings or failures, 2 usage or input error). */
+int ms_cli_main(int argc, char **argv);
+
 #endif

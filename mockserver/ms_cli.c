@@ -16,7 +16,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "commands.h"
 #include "err.h"
 #include "ms.h"
 

@@ -122,4 +122,10 @@ typedef struct rs_diff_stats {
 int rs_diff(rs_matrix *baseline, rs_matrix *current, const rs_accept *accept,
             char **out_text, rs_diff_stats *stats, pgtls_err *err);
 
+/* ---- Command entry point (the pgtls binary calls it) ---- */
+
+/* `pgtls report ...`: argv[0] is the subcommand name; returns the exit status
+ * (0 ok, 1 findings or failures, 2 usage or input error). */
+int rs_cli_report(int argc, char **argv);
+
 #endif

@@ -8,7 +8,7 @@
  *                  a time with a deadline, SIGKILL on timeout, crash detection
  *   rn_run.c       `pgtls run`: workers, the embedded mock, correlation, matrix
  *   rn_cli.c       the three subcommands' flag parsing
- * The command entry points are in cli/commands.h. */
+ * The command entry points are at the end of this header. */
 #ifndef PGTLS_RN_H
 #define PGTLS_RN_H
 
@@ -280,5 +280,14 @@ typedef struct rn_repro_options {
  * (or the executed case conforms / is a known deviation / unsupported), 1 it
  * does not conform, 2 with err on usage or input errors. */
 int rn_repro(const rn_repro_options *o, pgtls_err *err);
+
+/* ------------------------------------------------------ command entry points */
+
+/* `pgtls run`, `pgtls repro`, `pgtls clients`: argv[0] is the subcommand
+ * name; each returns the exit status (0 ok, 1 findings or failures, 2 usage
+ * or input error). */
+int rn_cli_run(int argc, char **argv);
+int rn_cli_repro(int argc, char **argv);
+int rn_cli_clients(int argc, char **argv);
 
 #endif

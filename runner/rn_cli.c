@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "commands.h"
 #include "fs.h"
 #include "pgtls-config.h"
 #include "rn.h"

@@ -18,7 +18,7 @@
 #include "err.h"
 #include "fixtures.h"
 
-/* ---- Outcome classes (DESIGN section 5), shared by every component ---- */
+/* ---- Outcome classes (docs/expectations.md), shared by every component ---- */
 
 #define ST_CLASSES(X)                                                                              \
     X(ST_CONNECTED_TLS, "connected-tls")                                                           \
