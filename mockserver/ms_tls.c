@@ -18,6 +18,11 @@
 
 #include "fs.h"
 #include "ms_conn.h"
+#include "vocab.h"
+
+_Static_assert(TLS1_VERSION == 0x0301 && TLS1_1_VERSION == 0x0302 && TLS1_2_VERSION == 0x0303 &&
+                   TLS1_3_VERSION == 0x0304,
+               "vocab.h TLS wire values are OpenSSL's");
 
 /* ---- profiles ---- */
 
@@ -62,23 +67,15 @@ static int parse_bool(const char *v, int *out)
     return 0;
 }
 
+/* OpenSSL's TLS1_VERSION .. TLS1_3_VERSION are the wire values vocab.h
+ * lists; 0 = no bound. Returns -1 for an unknown name. */
 static int tls_version_of(const char *name, int *out)
 {
-    static const struct {
-        const char *name;
-        int v;
-    } t[] = {{"", 0},
-             {"TLSv1", TLS1_VERSION},
-             {"TLSv1.1", TLS1_1_VERSION},
-             {"TLSv1.2", TLS1_2_VERSION},
-             {"TLSv1.3", TLS1_3_VERSION}};
-    size_t i;
-    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (!strcmp(name, t[i].name)) {
-            *out = t[i].v;
-            return 0;
-        }
-    return -1;
+    int v = vc_tls_wire_version(name);
+    if (v < 0 || strcmp(name, "TLSv1.0") == 0)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 static int set_str(char **slot, const char *v)
