@@ -155,6 +155,9 @@ static void print_judgement(json_t *result, json_t *events, const st_judgement *
            j->observed.evidence, st_class_name(j->expected.cls), st_verdict_name(j->verdict),
            j->deviation.name ? ", known deviation " : "", j->deviation.name ? j->deviation.name : "",
            elapsed);
+    if (j->missed_prediction.name && st_verdict_is_failure(j->verdict))
+        printf("deviation %s predicts %s, not %s\n", j->missed_prediction.name,
+               st_class_name(j->missed_prediction.predicted), st_class_name(j->observed.cls));
     free(rs);
     free(es);
 }
