@@ -111,4 +111,10 @@ int ca_clone_to_dir(const char *chain_path, const char *prefix, const char *out_
 int ca_translate_store(const char *store_path, const char *password, const char *fixtures_dir,
                        const char *host, const char *out_dir, FILE *report, pgtls_err *err);
 
+/* ---- Command entry point (the pgtls binary calls it) ---- */
+
+/* `pgtls ca ...`: argv[0] is the subcommand name; returns the exit status
+ * (0 ok, 1 findings or failures, 2 usage or input error). */
+int ca_cli_main(int argc, char **argv);
+
 #endif

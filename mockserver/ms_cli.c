@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "ca.h"
-#include "commands.h"
 #include "err.h"
 #include "ms.h"
 #include "fs.h"
