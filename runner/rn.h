@@ -282,4 +282,28 @@ typedef struct rn_repro_options {
  * does not conform, 2 with err on usage or input errors. */
 int rn_repro(const rn_repro_options *o, pgtls_err *err);
 
+/* ------------------------------------------------------- customer repro */
+
+typedef struct rn_customer_options {
+    const char *conninfo; /* keyword/value, URL, JDBC URL or node-postgres JSON */
+    const char *store;    /* NULL: the conninfo's sslrootcert */
+    const char *password; /* of a PKCS#12 or JKS store, or NULL */
+    const char *chain;    /* NULL: old, new, short and cross; or one of them */
+    const char *clients;  /* comma-separated adapter names, "all" or NULL: every installed */
+    const char *fixtures_dir;
+    int regen;
+    int keep_temp;
+    int timeout_ms;          /* per case (0: 10000) */
+    const char *clients_dir; /* NULL: the default */
+} rn_customer_options;
+
+/* `pgtls repro --conninfo`: translates the customer's store over the
+ * look-alike world, serves the conninfo's host name from the mock on
+ * loopback, runs the clients with the customer's sslmode against the chosen
+ * chains (through `pgtls run`) and prints a verdict per client and the fix.
+ * Returns the exit status: 0 no client breaks on the old or new chain (or the
+ * chains named), 1 one does or a run is inconclusive (timeout, crash), 2 with
+ * a message in err on bad input. */
+int rn_repro_customer(const rn_customer_options *o, pgtls_err *err);
+
 #endif

@@ -363,7 +363,93 @@ static void repro_usage(FILE *f)
             "the adapter's one-shot command line. --exec runs them (mock embedded) and prints\n"
             "the result, the mock's events and the class. --client defaults to libpq.\n\n"
             "exit status: 0 printed, or the executed case conforms; 1 it does not;\n"
-            "2 usage or input error.\n");
+            "2 usage or input error.\n\n"
+            "usage: pgtls repro --conninfo STRING [--client NAME,...|all] [--store FILE]\n"
+            "                   [--password PASS] [--chain old,new,short,cross]\n"
+            "                   [--fixtures DIR] [--no-gen] [--keep-temp] [--timeout-ms N]\n\n"
+            "A customer's setup, offline: STRING is a libpq keyword/value string, a\n"
+            "postgres:// URL, a jdbc:postgresql:// URL or a node-postgres config as JSON.\n"
+            "The trust store (--store, else the string's sslrootcert; PEM, DER, .p7b,\n"
+            "PKCS#12, JKS) is translated over the look-alike world (each real Azure CA\n"
+            "replaced by its twin), the host name is served by the mock on loopback, and\n"
+            "each client (default: every installed one) connects with the string's sslmode\n"
+            "to the old, new, short and cross-signed chains. Prints per client: works\n"
+            "today / breaks after the rotation / why (class and raw error), and the fix.\n"
+            "A timeout or a crash is inconclusive, never a break (--timeout-ms: per case,\n"
+            "default 10000).\n"
+            "exit status: 0 no client breaks on the old or new chain (or on the --chain\n"
+            "named), 1 one does or a run is inconclusive, 2 bad input (a string that does not parse, an unknown\n"
+            "client, an unreadable store).\n");
+}
+
+static int repro_customer(int argc, char **argv)
+{
+    rn_customer_options o = {.fixtures_dir = "out/fixtures", .regen = 1};
+    flags f = {.argc = argc, .argv = argv, .cmd = "repro"};
+    const char *v;
+    pgtls_err err;
+    int status;
+
+    err_clear(&err);
+    for (f.i = 1; f.i < argc && !f.bad; f.i++) {
+        const char *a = argv[f.i];
+        if (flag_is(&f, "--conninfo", &v)) {
+            o.conninfo = v;
+        } else if (flag_is(&f, "--client", &v) || flag_is(&f, "--clients", &v)) {
+            o.clients = v;
+        } else if (flag_is(&f, "--store", &v)) {
+            o.store = v;
+        } else if (flag_is(&f, "--password", &v)) {
+            o.password = v;
+        } else if (flag_is(&f, "--chain", &v)) {
+            o.chain = v;
+        } else if (flag_is(&f, "--fixtures", &v)) {
+            o.fixtures_dir = v;
+        } else if (flag_is(&f, "--clients-dir", &v)) {
+            o.clients_dir = v;
+        } else if (flag_is(&f, "--timeout-ms", &v)) {
+            if (v && parse_int("repro", "--timeout-ms", v, 100, 600000, &o.timeout_ms) < 0)
+                return 2;
+        } else if (strcmp(a, "--no-gen") == 0) {
+            o.regen = 0;
+        } else if (strcmp(a, "--keep-temp") == 0) {
+            o.keep_temp = 1;
+        } else if (!f.bad) {
+            fprintf(stderr, "pgtls repro: unknown argument '%s' with --conninfo (see pgtls repro "
+                            "--help)\n",
+                    a);
+            return 2;
+        }
+    }
+    if (f.bad)
+        return 2;
+    if (o.clients && strcmp(o.clients, "all") != 0) {
+        /* an unknown client is a usage error before anything runs */
+        char **names = NULL;
+        int n = rn_manifest_list(o.clients_dir ? o.clients_dir : default_clients_dir(), &names,
+                                 &err);
+        char *list = strdup(o.clients), *save = NULL;
+        for (char *t = list ? strtok_r(list, ",", &save) : NULL; n >= 0 && t;
+             t = strtok_r(NULL, ",", &save)) {
+            int found = 0;
+            for (int i = 0; i < n; i++)
+                found |= strcmp(names[i], t) == 0;
+            if (!found) {
+                fprintf(stderr, "pgtls repro: unknown client '%s' (see 'pgtls clients' for the "
+                                "installed ones, or use --client all)\n",
+                        t);
+                free(list);
+                rn_strv_free(names);
+                return 2;
+            }
+        }
+        free(list);
+        rn_strv_free(names);
+    }
+    status = rn_repro_customer(&o, &err);
+    if (status == 2 && err.code != PGTLS_OK)
+        fprintf(stderr, "pgtls repro: %s\n", err.msg);
+    return status;
 }
 
 int rn_cli_repro(int argc, char **argv)
@@ -380,6 +466,9 @@ int rn_cli_repro(int argc, char **argv)
     pgtls_err err;
     int status = 2;
 
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--conninfo") == 0 || strncmp(argv[i], "--conninfo=", 11) == 0)
+            return repro_customer(argc, argv);
     err_clear(&err);
     for (f.i = 1; f.i < argc && !f.bad; f.i++) {
         const char *a = argv[f.i];
