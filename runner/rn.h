@@ -314,5 +314,6 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err);
 int rn_cli_run(int argc, char **argv);
 int rn_cli_repro(int argc, char **argv);
 int rn_cli_clients(int argc, char **argv);
+int rn_cli_timeline(int argc, char **argv); /* rn_timeline.c */
 
 #endif
