@@ -242,7 +242,7 @@ Suite *im_token_suite(void)
     Suite *s = suite_create("im_token");
     TCase *tc = tcase_create("token");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, the_documented_request_gets_a_token_with_azure_fields);
     tcase_add_test(tc, azure_error_answers);
     tcase_add_test(tc, the_jwks_holds_the_key_that_signs_the_tokens);
