@@ -41,8 +41,8 @@ class Skip(Exception):
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SDK_PY = os.path.join(HERE, "..", "..", "clients", "entra-python", ".venv", "bin", "python")
-SDK_PROG = os.path.join(HERE, "..", "..", "clients", "entra-python", "sdk_connect.py")
+CLIENTS = os.path.join(HERE, "..", "..", "clients")
+SDK_PY = os.path.join(CLIENTS, "entra-python", ".venv", "bin", "python")
 
 
 def sdk_python():
@@ -51,12 +51,23 @@ def sdk_python():
     return SDK_PY
 
 
-def sdk_connect(imds_port, mock_port, *args):
-    """Runs the azure-identity + psycopg program; returns its JSON rows."""
+def sdk_argv(lang):
+    """argv of the SDK program of a language (azure-identity + psycopg,
+    @azure/identity + node-postgres)."""
+    if lang == "python":
+        return [sdk_python(), os.path.join(CLIENTS, "entra-python", "sdk_connect.py")]
+    if not (shutil.which("node") and
+            os.path.isdir(os.path.join(CLIENTS, "entra-node", "node_modules", "@azure"))):
+        raise Skip("clients/entra-node is not installed (run clients/entra-node/install)")
+    return ["node", os.path.join(CLIENTS, "entra-node", "sdk_connect.js")]
+
+
+def sdk_connect(imds_port, mock_port, *args, lang="python"):
+    """Runs an SDK program; returns its JSON rows."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "AZURE_", "MSI_",
                                                                      "IDENTITY_"))}
     env["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = "http://127.0.0.1:%d" % imds_port
-    p = subprocess.run([sdk_python(), SDK_PROG, "--port", str(mock_port)] + list(args),
+    p = subprocess.run(sdk_argv(lang) + ["--port", str(mock_port)] + list(args),
                        env=env, capture_output=True, text=True, timeout=120)
     check(p.returncode == 0, "sdk_connect failed: %s" % p.stderr[-2000:])
     return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
@@ -351,8 +362,8 @@ def python_azure_identity_gets_tokens_through_its_endpoint_override():
               "Identity not found" in rows[0]["error"], "unknown identity: %r" % rows)
 
 
-@test
-def a_pool_factory_refreshes_expired_tokens_and_a_static_token_expires():
+def short_lived_tokens(lang, refreshing_mode):
+    sdk_argv(lang)  # skips before any work when the SDK is not installed
     fx = fixtures()
     with imds(fx):
         pass  # makes DIR/entra
@@ -361,14 +372,38 @@ def a_pool_factory_refreshes_expired_tokens_and_a_static_token_expires():
     with open(os.path.join(fx, "entra", "tenant.json"), "w") as f:
         json.dump(t, f)
     with imds(fx, "--lifetime", "3") as i, mock(fx) as m:
-        rows = sdk_connect(i.port, m.port, "--mode", "factory", "--connections", "2",
-                           "--sleep", "4")
-        check([r["ok"] for r in rows] == [True, True], "factory: %r" % rows)
+        rows = sdk_connect(i.port, m.port, "--mode", refreshing_mode, "--connections", "2",
+                           "--sleep", "4", lang=lang)
+        check([r["ok"] for r in rows] == [True, True], "%s: %r" % (refreshing_mode, rows))
         rows = sdk_connect(i.port, m.port, "--mode", "static", "--connections", "2",
-                           "--sleep", "4")
+                           "--sleep", "4", lang=lang)
         check(rows[0]["ok"] and not rows[1]["ok"] and
               "The access token has expired. Please acquire a new token and retry." in
               rows[1]["error"], "static: %r" % rows)
+
+
+@test
+def a_psycopg_connection_factory_refreshes_expired_tokens_and_a_static_token_expires():
+    short_lived_tokens("python", "factory")
+
+
+@test
+def a_node_postgres_password_callback_refreshes_expired_tokens_and_a_static_password_expires():
+    short_lived_tokens("node", "callback")
+
+
+@test
+def node_azure_identity_gets_tokens_through_its_endpoint_override():
+    sdk_argv("node")
+    fx = fixtures()
+    with imds(fx) as i, mock(fx) as m:
+        rows = sdk_connect(i.port, m.port, lang="node")
+        check(rows == [{"attempt": 1, "mode": "callback", "current_user": "pgtls-vm", "ok": True}],
+              "default identity: %r" % rows)
+        rows = sdk_connect(i.port, m.port, "--client-id", "00000000-0000-4000-8000-000000000000",
+                           lang="node")
+        check(rows[0]["ok"] is False and rows[0]["stage"] == "token" and
+              "Identity not found" in rows[0]["error"], "unknown identity: %r" % rows)
 
 
 @test
