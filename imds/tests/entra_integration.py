@@ -406,6 +406,99 @@ def node_azure_identity_gets_tokens_through_its_endpoint_override():
               "Identity not found" in rows[0]["error"], "unknown identity: %r" % rows)
 
 
+class Netns:
+    """A network namespace of our own with 169.254.169.254 on its loopback,
+    for SDKs that only call the link-local IMDS address (azidentity). Nothing
+    outside the namespace sees the address."""
+
+    def __init__(self):
+        self.name = "pgtls-entra-%d-%d" % (os.getpid(), time.monotonic_ns() % 100000)
+        if os.geteuid() != 0 or not shutil.which("ip"):
+            raise Skip("network namespaces need root and iproute2")
+        for argv in (["ip", "netns", "add", self.name],
+                     ["ip", "-n", self.name, "link", "set", "lo", "up"],
+                     ["ip", "-n", self.name, "addr", "add", "169.254.169.254/32", "dev", "lo"]):
+            p = subprocess.run(argv, capture_output=True, text=True)
+            if p.returncode != 0:
+                self.close()
+                raise Skip("cannot set up a network namespace (%s): %s" % (" ".join(argv),
+                                                                            p.stderr.strip()))
+
+    def argv(self, argv):
+        return ["ip", "netns", "exec", self.name] + argv
+
+    def close(self):
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def go_sdk():
+    exe = os.path.join(CLIENTS, "entra-go", "entra-go")
+    if not os.path.exists(exe):
+        raise Skip("clients/entra-go is not built (run clients/entra-go/install)")
+    return exe
+
+
+@test
+def go_azidentity_gets_tokens_from_the_link_local_address_in_a_namespace_and_before_connect_refreshes():
+    exe = go_sdk()
+    fx = fixtures()
+    with imds(fx):
+        pass  # makes DIR/entra
+    t = tenant(fx)
+    t["clock_skew_s"] = 0
+    with open(os.path.join(fx, "entra", "tenant.json"), "w") as f:
+        json.dump(t, f)
+    global PGTLS
+    saved = PGTLS
+    with Netns() as ns:
+        # the servers run inside the namespace: Server() prefixes nothing, so
+        # spawn them through `ip netns exec` by swapping the program path
+        PGTLS = None
+        try:
+            i = Server.__new__(Server)
+            i.proc = subprocess.Popen(ns.argv([saved, "imds", "--fixtures", fx, "--listen",
+                                               "169.254.169.254", "--port", "80", "--lifetime",
+                                               "3"]),
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            line = i.proc.stdout.readline()
+            check(line.startswith("listening url=http://169.254.169.254:80/"), "imds: %r" % line)
+            m = Server.__new__(Server)
+            m.proc = subprocess.Popen(ns.argv([saved, "mock", "--fixtures", fx, "--scenario",
+                                               "azure-new", "--set", "auth=entra"]),
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            mm = re.match(r"listening scenario=\S+ addr=\S+ port=(\d+)", m.proc.stdout.readline())
+            check(mm, "mock did not start")
+            with i, m:
+                env = {k: v for k, v in os.environ.items()
+                       if not k.startswith(("PG", "AZURE_", "MSI_", "IDENTITY_"))}
+
+                def run(*args):
+                    p = subprocess.run(ns.argv([exe, "--port", mm.group(1)] + list(args)),
+                                       env=env, capture_output=True, text=True, timeout=120)
+                    check(p.returncode == 0, "entra-go: %s" % p.stderr[-2000:])
+                    return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+
+                rows = run("--mode", "beforeconnect", "--connections", "2", "--sleep", "4")
+                check([r["ok"] for r in rows] == [True, True] and
+                      rows[0]["current_user"] == "pgtls-vm", "BeforeConnect: %r" % rows)
+                rows = run("--mode", "static", "--connections", "2", "--sleep", "4")
+                check(rows[0]["ok"] and not rows[1]["ok"] and
+                      "The access token has expired." in rows[1]["error"], "static: %r" % rows)
+                # azidentity words IMDS's 400 "Identity not found" itself
+                rows = run("--client-id", "00000000-0000-4000-8000-000000000000")
+                check(not rows[0]["ok"] and rows[0]["stage"] == "token" and
+                      "the requested identity isn't assigned to this resource" in rows[0]["error"],
+                      "unknown identity: %r" % rows)
+        finally:
+            PGTLS = saved
+
+
 @test
 def python_azure_identity_with_a_wrong_audience_token_is_refused():
     fx = fixtures()
