@@ -10,11 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "commands.h"
+#include "ca.h"
 #include "fs.h"
 #include "paths.h"
 #include "pgtls-config.h"
 #include "rn.h"
+#include "vocab.h"
 
 /* The signal that asked the run to stop (0: none). The only file-level
  * mutable state of the runner: a signal handler has nowhere else to write. */
@@ -75,25 +76,7 @@ static int default_jobs(void)
 /* Splits "a,b,c" into a NULL-terminated vector (empty items dropped). */
 static char **split_list(const char *s)
 {
-    size_t n = 1;
-    for (const char *p = s; *p; p++)
-        n += *p == ',';
-    char **v = calloc(n + 1, sizeof(char *)), *copy = strdup(s);
-    size_t k = 0;
-    if (!v || !copy) {
-        free(v);
-        free(copy);
-        return NULL;
-    }
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save))
-        if (*tok && !(v[k++] = strdup(tok))) {
-            free(copy);
-            rn_strv_free(v);
-            return NULL;
-        }
-    free(copy);
-    return v;
+    return vc_split(s, ",", 0);
 }
 
 /* Drops repeated names, keeping the first (--clients libpq,libpq is one client). */
@@ -163,7 +146,7 @@ static void run_usage(FILE *f)
 {
     fprintf(f,
             "usage: pgtls run [--clients a,b] [--scenarios x,y] [--sslmodes m,n] [--suite FILE]\n"
-            "                 [--fixtures DIR] [--no-gen] [--out DIR] [--jobs N]\n"
+            "                 [--fixtures DIR] [--no-gen] [--as-of DATE] [--out DIR] [--jobs N]\n"
             "                 [--timeout-ms N] [--grace-ms N] [--clients-dir DIR] [--keep-temp]\n"
             "                 [--progress | --no-progress]\n\n"
             "Runs every case of the suite with every detected client against the embedded\n"
@@ -176,6 +159,9 @@ static void run_usage(FILE *f)
             "                 (field-cases = suites/field-cases.suite; default suites/default.suite)\n"
             "  --fixtures     fixtures folder (default out/fixtures; generated or reused)\n"
             "  --no-gen       use --fixtures as it is, never regenerate\n"
+            "  --as-of        DATE (YYYY-MM-DD, up to 2050): every certificate re-dated so each\n"
+            "                 client sees its validity as of DATE (default today; fixtures in\n"
+            "                 <fixtures>-as-of-DATE; docs/rotation-in-time.md)\n"
             "  --jobs         workers, each with its own listeners and adapters (default: cores)\n"
             "  --timeout-ms   per-case timeout given to the adapter (default 5000)\n"
             "  --grace-ms     added to it before the adapter is killed (default 3000)\n"
@@ -214,9 +200,10 @@ int rn_cli_run(int argc, char **argv)
                         .tty = isatty(STDERR_FILENO)};
     flags f = {.argc = argc, .argv = argv, .cmd = "run"};
     char *out_default = NULL, *cmdline = NULL, suite_abs[PATH_MAX], suite_named[PATH_MAX];
-    const char *v;
+    char *as_of_dir = NULL;
+    const char *v, *as_of_arg = NULL;
     pgtls_err err;
-    int status = 2;
+    int status = 2, fixtures_given = 0;
 
     err_clear(&err);
     for (f.i = 1; f.i < argc && !f.bad; f.i++) {
@@ -238,6 +225,13 @@ int rn_cli_run(int argc, char **argv)
             o.suite_path = resolve_suite(v, suite_named, sizeof(suite_named));
         } else if (flag_is(&f, "--fixtures", &v)) {
             o.fixtures_dir = v;
+            fixtures_given = 1;
+        } else if (flag_is(&f, "--as-of", &v)) {
+            if (v && ca_as_of_parse(v, &o.as_of, &err) < 0) {
+                fprintf(stderr, "pgtls run: %s\n", err.msg);
+                goto out;
+            }
+            as_of_arg = v;
         } else if (flag_is(&f, "--out", &v)) {
             o.out_dir = v;
         } else if (flag_is(&f, "--clients-dir", &v)) {
@@ -272,6 +266,13 @@ int rn_cli_run(int argc, char **argv)
     }
     if (f.bad)
         goto out;
+    if (o.as_of && !fixtures_given) {
+        /* dated fixtures live beside today's, one folder per date */
+        as_of_dir = str_printf("%s-as-of-%s", o.fixtures_dir, as_of_arg);
+        if (!as_of_dir)
+            goto out;
+        o.fixtures_dir = as_of_dir;
+    }
     dedupe(o.clients);
     dedupe(o.scenarios);
     dedupe(o.sslmodes);
@@ -328,6 +329,7 @@ out:
     rn_strv_free(o.scenarios);
     rn_strv_free(o.sslmodes);
     free(out_default);
+    free(as_of_dir);
     free(cmdline);
     return status;
 }
