@@ -232,14 +232,13 @@ int ca_gen_if_stale_as_of(const char *catalogue, const char *out_dir, const char
 
     index_path = fs_join(out_dir, "index.json");
     if (!catalogue && index_path && fs_exists(index_path)) {
-        /* a folder generated from another catalogue (a user's, or one made
-         * by `pgtls ca clone --out`) is regenerated from that catalogue */
-        json_error_t jerr;
-        json_t *prev = json_load_file(index_path, 0, &jerr);
-        const char *prev_cat = json_string_value(json_object_get(prev, "catalogue"));
-        if (prev_cat && fs_exists(prev_cat))
-            catalogue = own_cat = strdup(prev_cat);
-        json_decref(prev);
+        /* a folder that carries its own catalogue (`pgtls ca clone --out`)
+         * is regenerated from it, not from the default one */
+        char *own = fs_join(out_dir, "catalogue.ini");
+        if (own && fs_exists(own))
+            catalogue = own_cat = own;
+        else
+            free(own);
     }
     if (!catalogue)
         catalogue = ca_default_catalogue();

@@ -406,7 +406,9 @@ static char *dump_locked(rs_matrix *m)
     failed |= buf_add(&buf, &len, &cap, "{");
     for (size_t k = 0; k < num_keys && !failed; k++) {
         json_t *v = json_object_get(m->doc, order[k]);
-        char *key = json_dumps(json_string(order[k]), JSON_ENCODE_ANY);
+        json_t *key_json = json_string(order[k]); /* owned here: dumped, then released */
+        char *key = key_json ? json_dumps(key_json, JSON_ENCODE_ANY) : NULL;
+        json_decref(key_json);
         if (!key)
             failed = 1;
         failed |= key && buf_add(&buf, &len, &cap, k ? ",\n" : "\n");

@@ -203,16 +203,17 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
             char *sections = NULL, *shipped = NULL, *both = NULL;
             size_t sections_len = 0, shipped_len = 0;
             const char *cat_path = NULL;
+            char *own_cat = NULL;
             FILE *mem = open_memstream(&sections, &sections_len);
             fx_index *idx = fx_index_load(o->fixtures_dir, err);
             int rc;
             ENSURE(mem, err, PGTLS_ERR_NOMEM, "out of memory");
             rc = idx ? ca_clone_into_world(captured, "captured", o->fixtures_dir, mem, err) : -1;
             fclose(mem);
-            if (idx)
-                cat_path = json_string_value(json_object_get(fx_index_json(idx), "catalogue"));
-            if (!cat_path || !fs_exists(cat_path))
-                cat_path = ca_default_catalogue();
+            /* the catalogue that made the fixtures: their own (a clone's), or
+             * the shipped one, which this binary reads */
+            own_cat = fs_join(o->fixtures_dir, "catalogue.ini");
+            cat_path = own_cat && fs_exists(own_cat) ? own_cat : ca_default_catalogue();
             if (rc == 0)
                 rc = fs_read_file(cat_path, 4 << 20, &shipped, &shipped_len, err);
             fx_index_free(idx);
@@ -227,6 +228,7 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
             free(both);
             free(shipped);
             free(sections);
+            free(own_cat);
             TRY(rc);
             printf("captured chain %s: cloned with our keys into the fixtures' world\n", captured);
             TRY(ca_gen(catalogue, world_dir, NULL, err));
