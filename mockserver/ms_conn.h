@@ -25,6 +25,8 @@ typedef struct ms_profile {
     char *ssl_min_protocol_version, *ssl_max_protocol_version, *ssl_ciphers, *ssl_tls13_ciphers,
         *ssl_groups, *auth, *user, *password, *server_version;
     char *chain_pem, *key_pem;
+    int user_files; /* chain_pem/key_pem are the user's own (--set, --cert/--key), not fixtures */
+    char *ssl_passphrase_command, *ssl_passphrase_file; /* for an encrypted key_pem */
     SSL_CTX *ctx;         /* NULL when ssl = 0 */
     uint8_t cb_hash[64];  /* tls-server-end-point of the leaf (RFC 5929) */
     size_t cb_len;        /* 0: cannot be computed, PLUS is not offered */
