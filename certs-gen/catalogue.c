@@ -443,7 +443,8 @@ static int handle_cert(parse_state *ps, ca_cert *c, const char *key, const char 
     if (strcmp(key, "differs") == 0) {
         /* differs = FIELD: reason (a declared difference from the real
          * certificate, see compare.h); "differs = -" declares none */
-        const char *colon = strchr(value, ':');
+        /* FIELD may hold a colon itself (ext:NAME): ": " separates */
+        const char *colon = strstr(value, ": ");
         ca_kv *n;
         char *joined;
         if (ps->continuation && c->num_differs > 0 && strcmp(ps->prev_key, "differs") == 0) {
@@ -459,10 +460,10 @@ static int handle_cert(parse_state *ps, ca_cert *c, const char *key, const char 
             c->differs_none = 1;
             return 0;
         }
-        if (!colon || colon == value || !colon[1])
+        if (!colon || colon == value || !colon[2])
             return cat_err(ps->err, ps->cat->path, ps->line,
                            "differs = '%s' needs the form 'FIELD: reason' (e.g. 'notAfter: kept "
-                           "valid so the old chain still works')",
+                           "valid so the old chain still works', 'ext:subjectAltName: ...')",
                            value);
         n = grow(c->differs, &c->num_differs, sizeof(*c->differs));
         if (!n)
