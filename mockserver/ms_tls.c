@@ -502,7 +502,8 @@ static int sock_write_all(ms_conn *c, const void *buf, size_t n)
         if (c->ssl) {
             size_t w = 0;
             ERR_clear_error();
-            if (SSL_write_ex(c->ssl, (const char *)buf + put, n - put, &w) != 1)
+            if (SSL_write_ex(c->ssl, (const char *)buf + put, n - put, &w) != 1 ||
+                BIO_flush(SSL_get_wbio(c->ssl)) != 1)
                 return -1;
             put += w;
         } else {
@@ -597,18 +598,28 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
     }
 }
 
+/* Our flights leave in one write: OpenSSL's own handshake buffer holds 4096
+ * bytes, so a flight with a real-sized chain (SCT lists, 4096-bit
+ * intermediates) went out in two writes; a client that rejects the
+ * certificate from the first part closes before the second, our second write
+ * fails, and the alert it sent is never read. One write (and a flush after
+ * every record we send) keeps the server reading when the alert comes. */
+#define MS_TLS_WRITE_BUFFER (64 * 1024)
+
 static int sock_start_tls(ms_conn *c, int direct)
 {
     SSL *ssl;
-    BIO *bio;
+    BIO *bio, *wbuf;
     int rc, e;
     (void)direct;
     ERR_clear_error();
     ssl = SSL_new(c->prof->ctx);
     bio = BIO_new_socket(c->fd, BIO_NOCLOSE);
-    if (!ssl || !bio) {
+    wbuf = BIO_new(BIO_f_buffer());
+    if (!ssl || !bio || !wbuf || BIO_set_write_buffer_size(wbuf, MS_TLS_WRITE_BUFFER) != 1) {
         SSL_free(ssl);
         BIO_free(bio);
+        BIO_free(wbuf);
         snprintf(c->ev.tls_error, sizeof(c->ev.tls_error), "out of memory");
         ms_event_set_handshake(&c->ev, MS_HANDSHAKE_FAILED);
         ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR, "could not create the TLS session");
@@ -616,7 +627,10 @@ static int sock_start_tls(ms_conn *c, int direct)
     }
     BIO_set_callback_ex(bio, count_cb);
     BIO_set_callback_arg(bio, (char *)c);
-    SSL_set_bio(ssl, bio, bio); /* ssl owns bio */
+    BIO_up_ref(bio);
+    BIO_push(wbuf, bio);
+    /* ssl owns both references: rbio = bio, wbio = wbuf -> bio */
+    SSL_set_bio(ssl, bio, wbuf);
     SSL_set_app_data(ssl, c);
     SSL_set_msg_callback(ssl, msg_cb);
     SSL_set_msg_callback_arg(ssl, c);
@@ -677,6 +691,7 @@ static void sock_close_tls(ms_conn *c)
     if (c->ssl && !(SSL_get_shutdown(c->ssl) & SSL_SENT_SHUTDOWN)) {
         ERR_clear_error();
         SSL_shutdown(c->ssl);
+        BIO_flush(SSL_get_wbio(c->ssl));
         ERR_clear_error();
     }
 }
