@@ -11,12 +11,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ca.h"
 #include "ca_internal.h"
 #include "ca_translate.h"
 #include "fixtures.h"
 #include "fs.h"
 
-#define STORE_MAX_BYTES (64u << 20)
 
 typedef struct twin {
     char *name;
@@ -243,214 +243,6 @@ static int push_owned(STACK_OF(X509) *certs, X509 *x, pgtls_err *err)
     return 0;
 }
 
-/* Every CERTIFICATE block of a PEM text; other blocks (keys, CRLs, trusted
- * certificate attributes) are skipped. */
-static int read_pem(const char *path, const char *data, size_t len, STACK_OF(X509) *out,
-                    pgtls_err *err)
-{
-    BIO *in = BIO_new_mem_buf(data, (int)len);
-    char *name = NULL, *header = NULL;
-    unsigned char *der = NULL;
-    long der_len = 0;
-    int result = -1, block = 0;
-
-    ENSURE(in, err, PGTLS_ERR_NOMEM, "out of memory");
-    for (;;) {
-        ERR_clear_error();
-        if (!PEM_read_bio(in, &name, &header, &der, &der_len)) {
-            unsigned long e = ERR_peek_last_error();
-            if (ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
-                break;
-            err_ossl(err, "%s: PEM block %d does not parse (fix or remove it)", path, block + 1);
-            goto out;
-        }
-        block++;
-        if (strcmp(name, "CERTIFICATE") == 0 || strcmp(name, "TRUSTED CERTIFICATE") == 0 ||
-            strcmp(name, "X509 CERTIFICATE") == 0) {
-            const unsigned char *p = der;
-            X509 *x = strcmp(name, "TRUSTED CERTIFICATE") == 0 ? d2i_X509_AUX(NULL, &p, der_len)
-                                                               : d2i_X509(NULL, &p, der_len);
-            if (!x) {
-                err_ossl(err, "%s: PEM block %d (%s) is not a certificate (fix or remove it)",
-                         path, block, name);
-                goto out;
-            }
-            TRY(push_owned(out, x, err));
-        }
-        OPENSSL_free(name);
-        OPENSSL_free(header);
-        OPENSSL_free(der);
-        name = header = NULL;
-        der = NULL;
-    }
-    ERR_clear_error();
-    result = 0;
-out:
-    OPENSSL_free(name);
-    OPENSSL_free(header);
-    OPENSSL_free(der);
-    BIO_free(in);
-    return result;
-}
-
-static uint32_t be32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Java's JKS keystore (sun.security.provider.JavaKeyStore): magic FEEDFEED,
- * version 1 or 2, a count, entries (1 = private key with its chain, 2 =
- * trusted certificate), then a keyed SHA-1 we do not need: only the trusted
- * certificate entries form the trust store. */
-static int read_jks(const char *path, const unsigned char *d, size_t len, STACK_OF(X509) *out,
-                    pgtls_err *err)
-{
-    size_t pos = 8;
-    uint32_t version, count;
-    int result = -1;
-
-#define NEED(n)                                                                                    \
-    ENSURE(len - pos >= (size_t)(n) && pos <= len, err, PGTLS_ERR_INPUT,                          \
-           "%s: JKS keystore truncated at byte %zu (re-export it)", path, pos)
-    version = be32(d + 4);
-    ENSURE(version == 1 || version == 2, err, PGTLS_ERR_INPUT,
-           "%s: JKS keystore version %u not supported (convert it: keytool -importkeystore "
-           "-deststoretype pkcs12)", path, version);
-    NEED(4);
-    count = be32(d + pos);
-    pos += 4;
-    for (uint32_t i = 0; i < count; i++) {
-        uint32_t tag;
-        size_t alias_len, chain = 1;
-        NEED(6);
-        tag = be32(d + pos);
-        alias_len = (size_t)d[pos + 4] << 8 | d[pos + 5];
-        pos += 6;
-        NEED(alias_len + 8);
-        pos += alias_len + 8; /* alias, creation date */
-        if (tag == 1) {
-            uint32_t key_len;
-            NEED(4);
-            key_len = be32(d + pos);
-            pos += 4;
-            NEED(key_len + 4);
-            pos += key_len;
-            chain = be32(d + pos);
-            pos += 4;
-        } else {
-            ENSURE(tag == 2, err, PGTLS_ERR_INPUT, "%s: JKS entry %u has unknown tag %u", path,
-                   i + 1, tag);
-        }
-        for (size_t k = 0; k < chain; k++) {
-            size_t type_len;
-            uint32_t der_len;
-            const unsigned char *p;
-            X509 *x;
-            if (version == 2) {
-                NEED(2);
-                type_len = (size_t)d[pos] << 8 | d[pos + 1];
-                pos += 2;
-                NEED(type_len);
-                pos += type_len;
-            }
-            NEED(4);
-            der_len = be32(d + pos);
-            pos += 4;
-            NEED(der_len);
-            p = d + pos;
-            x = d2i_X509(NULL, &p, der_len);
-            ENSURE(x, err, PGTLS_ERR_INPUT, "%s: JKS entry %u holds no X.509 certificate", path,
-                   i + 1);
-            pos += der_len;
-            if (tag == 2)
-                TRY(push_owned(out, x, err));
-            else
-                X509_free(x);
-        }
-    }
-#undef NEED
-    result = 0;
-out:
-    return result;
-}
-
-static int read_p12(const char *path, const unsigned char *d, size_t len, const char *password,
-                    STACK_OF(X509) *out, pgtls_err *err)
-{
-    const unsigned char *p = d;
-    PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)len);
-    const char *tries[3] = {password, password ? NULL : "changeit", password ? NULL : ""};
-    STACK_OF(X509) *ca = NULL;
-    EVP_PKEY *key = NULL;
-    X509 *leaf = NULL;
-    int result = -1, opened = 0;
-
-    ENSURE(p12, err, PGTLS_ERR_INPUT, "%s: not a PEM, DER, PKCS#12 or JKS store", path);
-    for (int i = 0; i < 3 && !opened; i++) {
-        if (!tries[i] && i > 0)
-            continue;
-        ERR_clear_error();
-        opened = PKCS12_parse(p12, tries[i], &key, &leaf, &ca) == 1;
-    }
-    ENSURE(opened, err, PGTLS_ERR_INPUT,
-           "%s: PKCS#12 store does not open with %s (give its password)", path,
-           password ? "the given password" : "\"changeit\" or an empty password");
-    if (leaf)
-        TRY(push_owned(out, leaf, err));
-    leaf = NULL;
-    while (ca && sk_X509_num(ca) > 0)
-        TRY(push_owned(out, sk_X509_shift(ca), err));
-    result = 0;
-out:
-    ERR_clear_error();
-    EVP_PKEY_free(key);
-    X509_free(leaf);
-    sk_X509_pop_free(ca, X509_free);
-    PKCS12_free(p12);
-    return result;
-}
-
-int ca_store_read(const char *path, const char *password, STACK_OF(X509) **out, pgtls_err *err)
-{
-    STACK_OF(X509) *certs = sk_X509_new_null();
-    char *data = NULL;
-    size_t len = 0;
-    int result = -1;
-
-    *out = NULL;
-    ENSURE(certs, err, PGTLS_ERR_NOMEM, "out of memory");
-    if (fs_read_file(path, STORE_MAX_BYTES, &data, &len, err) < 0) {
-        err_prefix(err, "trust store");
-        goto out;
-    }
-    ENSURE(len > 0, err, PGTLS_ERR_INPUT, "trust store %s is empty (name a file with certificates)",
-           path);
-    if (memmem(data, len, "-----BEGIN", 10)) {
-        TRY(read_pem(path, data, len, certs, err));
-    } else if (len >= 8 && be32((const unsigned char *)data) == 0xFEEDFEEDu) {
-        TRY(read_jks(path, (const unsigned char *)data, len, certs, err));
-    } else {
-        const unsigned char *p = (const unsigned char *)data;
-        X509 *x = d2i_X509(NULL, &p, (long)len);
-        if (x && p == (const unsigned char *)data + len) {
-            TRY(push_owned(certs, x, err));
-        } else {
-            X509_free(x);
-            ERR_clear_error();
-            TRY(read_p12(path, (const unsigned char *)data, len, password, certs, err));
-        }
-    }
-    ENSURE(sk_X509_num(certs) > 0, err, PGTLS_ERR_INPUT,
-           "trust store %s holds no certificate (name a PEM, DER, PKCS#12 or JKS store)", path);
-    *out = certs;
-    certs = NULL;
-    result = 0;
-out:
-    sk_X509_pop_free(certs, X509_free);
-    free(data);
-    return result;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -494,7 +286,11 @@ int ca_store_read_dir(const char *dir, STACK_OF(X509) **out, pgtls_err *err)
             free(path); /* a dangling link: OpenSSL skips it too */
             continue;
         }
-        rc = ca_store_read(path, NULL, &one, err);
+        {
+            char format[64];
+            one = ca_store_read(path, NULL, format, sizeof(format), err);
+            rc = one ? 0 : -1;
+        }
         free(path);
         TRY(rc);
         while (sk_X509_num(one) > 0) {

@@ -17,9 +17,10 @@
  * Typical use (a customer's root.crt onto the look-alike world):
  *
  *     ca_twins *tw = ca_twins_load("out/fixtures", &err);
- *     STACK_OF(X509) *store = NULL;
+ *     char format[64];
+ *     STACK_OF(X509) *store = ca_store_read("root.crt", NULL, format, sizeof(format), &err);
  *     ca_translation tr;
- *     if (tw && ca_store_read("root.crt", NULL, &store, &err) == 0 &&
+ *     if (tw && store &&
  *         ca_translate(tw, store, CA_TRANSLATE_REPLACE, &tr, &err) == 0) {
  *         ca_store_write_pem(tr.certs, "world/root.crt", &err);
  *         ca_translation_cleanup(&tr);
@@ -91,14 +92,8 @@ void ca_translation_cleanup(ca_translation *tr);
 
 /* ------------------------------------------------------------ store files */
 
-/* Reads a store file: a PEM bundle (every CERTIFICATE block; a block that
- * does not parse is an error naming its position), one DER certificate, a
- * PKCS#12 truststore (password, or "changeit" and "" when NULL) or a Java
- * JKS keystore (its trusted-certificate entries). *out is a new stack the
- * caller frees with sk_X509_pop_free(..., X509_free). Returns 0 if OK, -1
- * with a one-line message naming path and the fix (not a store, empty, no
- * certificate, wrong password). */
-int ca_store_read(const char *path, const char *password, STACK_OF(X509) **out, pgtls_err *err);
+/* Store files are read with ca_store_read (ca.h): PEM, s_client text, DER,
+ * PKCS#7, PKCS#12 and JKS. */
 
 /* Reads every certificate of a c_rehash-style folder (<hash>.<n> files and
  * .pem and .crt files, links followed), deduplicated by DER, sorted by file name.

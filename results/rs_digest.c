@@ -63,6 +63,15 @@ static const digest_cause causes[] = {
     {"cross-path", "The client cannot build or accept the cross-signed path",
      "Upgrade the driver or its TLS library to one that builds the path to a trusted root, and "
      "keep both roots (DigiCert Global Root G2 and Microsoft RSA Root CA 2017) in the store."},
+    {"hostname", "The host name does not match the server certificate",
+     "Connect with the server's DNS name as the certificate carries it (for example "
+     "mydemoserver.postgres.database.azure.com), not an IP address or an alias, or add the name "
+     "the client uses to the certificate where you control it."},
+    {"expired", "A certificate in the chain has expired",
+     "Renew the expired certificate where you control it; against Azure, upgrade the client's TLS "
+     "library so it builds the path to a trusted root instead of through an expired certificate."},
+    {"protocol", "The client and the server share no TLS version or cipher",
+     "Allow TLS 1.2 and 1.3 in the client and its TLS library (Azure requires TLS 1.2 or later)."},
     {"config", "The driver refuses this configuration",
      "Use the driver's own option for certificate verification (see its known deviation), with "
      "sslmode=verify-full semantics and the full Azure root set."},
@@ -131,13 +140,23 @@ static const char *short_mode(const char *mode)
     return strcmp(mode, "verify-full") == 0 ? "vf" : strcmp(mode, "verify-ca") == 0 ? "vc" : "req";
 }
 
-/* The cause of a failing row, from its store and the class it failed with. */
-static const digest_cause *cause_of(const rs_rotation_row *row, const char *failed_class)
+/* The cause of a failing row, from the class it failed with, the scenario it
+ * failed on and its store (the configuration part of the case id). */
+static const digest_cause *cause_of(const rs_rotation_row *row, const char *failed_class,
+                                    const char *scenario)
 {
     const char *id;
     const char *config = row->config;
-    if (failed_class && strcmp(failed_class, "client-config-error") == 0)
+    const char *cls = failed_class ? failed_class : "";
+    int cross = scenario && strstr(scenario, "expired-cross") != NULL;
+    if (strcmp(cls, "client-config-error") == 0)
         id = "config";
+    else if (strcmp(cls, "hostname-mismatch") == 0)
+        id = "hostname";
+    else if (strcmp(cls, "expired") == 0 && !cross)
+        id = "expired";
+    else if (strcmp(cls, "protocol-version") == 0 || strcmp(cls, "no-shared-cipher") == 0)
+        id = "protocol";
     else if (!strncmp(config, "pinned-leaf/", 12))
         id = "pinned-leaf";
     else if (!strncmp(config, "pinned-", 7))
@@ -155,6 +174,18 @@ static const digest_cause *cause_of(const rs_rotation_row *row, const char *fail
         if (strcmp(causes[i].id, id) == 0)
             return &causes[i];
     return NULL;
+}
+
+const char *rs_cause_fix(const char *config, const char *failed_class, const char *scenario,
+                         const char **out_title)
+{
+    rs_rotation_row row;
+    memset(&row, 0, sizeof(row));
+    row.config = config;
+    const digest_cause *cause = cause_of(&row, failed_class, scenario);
+    if (out_title)
+        *out_title = cause ? cause->title : NULL;
+    return cause ? cause->fix : NULL;
 }
 
 /* The first rotation scenario of the row that did not connect, and its class. */
@@ -403,7 +434,7 @@ int rs_digest_render(json_t *doc, rs_digest_format fmt, char **out_text, pgtls_e
             any_cell = 1;
             int s = first_failure(row, &cls);
             if (s >= 0 && strcmp(verdict, "ready") != 0 && strcmp(verdict, "unsupported") != 0) {
-                const digest_cause *cause = cause_of(row, cls);
+                const digest_cause *cause = cause_of(row, cls, rs_rotation_scenarios[s]);
                 if (cause)
                     add_hit(&hits[cause - causes], row, s, cls);
             }
@@ -432,4 +463,68 @@ int rs_digest_render(json_t *doc, rs_digest_format fmt, char **out_text, pgtls_e
     free(rows);
     *out_text = rs_buf_finish(&b, err);
     return *out_text ? 0 : -1;
+}
+
+/* The glance grid as a picture (readiness.svg): one row per client build, one
+ * column per trust configuration, each cell coloured by its verdict and
+ * labelled with it and the deciding sslmode. */
+char *rs_render_readiness_svg(rs_matrix *m, pgtls_err *err)
+{
+    json_t *doc = rs_matrix_json(m), *cl;
+    rs_rotation_row *rows = NULL;
+    size_t n = 0, i;
+    unsigned cols = 0;
+    rs_buf b = {0};
+    enum { LW = 230, CW = 120, RH = 20, TOP = 70 };
+
+    if (rs_rotation_rows(doc, &rows, &n, &cols) < 0) {
+        err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    size_t nclients = json_array_size(json_object_get(doc, "clients"));
+    int width = LW + (int)NUM_COLUMNS * CW + 10, height = TOP + (int)nclients * RH + 10;
+    rs_buf_printf(&b,
+                  "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"readiness\" width=\"%d\" "
+                  "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
+                  "font-size=\"11\">\n<title>pgtls: rotation readiness at a glance</title>\n"
+                  "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
+                  width, height, width, height);
+    for (size_t c = 0; c < NUM_COLUMNS; c++) {
+        rs_buf_printf(&b, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">", LW + (int)c * CW + 4,
+                      TOP - 8);
+        rs_buf_add_xml(&b, columns[c].short_title);
+        rs_buf_add(&b, "</text>\n");
+    }
+    json_array_foreach(json_object_get(doc, "clients"), i, cl)
+    {
+        int y = TOP + (int)i * RH;
+        rs_buf_printf(&b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LW - 6, y + RH - 6);
+        rs_buf_add_xml(&b, rs_jstr(cl, "client"));
+        rs_buf_add(&b, "</text>\n");
+        for (size_t c = 0; c < NUM_COLUMNS; c++) {
+            const char *mode = NULL;
+            const rs_rotation_row *row = cell_row(rows, n, cl, &columns[c], &mode);
+            const char *verdict = row ? verdict_of(row->readiness) : NULL;
+            const char *cls = verdict ? css_class(verdict) : "none";
+            const char *fill = !strcmp(cls, "ok")        ? "#5cb85c"
+                               : !strcmp(cls, "breaks")  ? "#d9534f"
+                               : !strcmp(cls, "partial") ? "#f0ad4e"
+                               : !strcmp(cls, "broken")  ? "#777777"
+                               : !strcmp(cls, "na")      ? "#c8c8c8"
+                                                         : "#ffffff";
+            rs_buf_printf(&b,
+                          "<rect class=\"cell\" data-verdict=\"%s\" x=\"%d\" y=\"%d\" width=\"%d\" "
+                          "height=\"%d\" fill=\"%s\" stroke=\"#fff\"/>",
+                          verdict ? verdict : "none", LW + (int)c * CW, y, CW, RH, fill);
+            if (verdict)
+                rs_buf_printf(&b, "<text x=\"%d\" y=\"%d\" fill=\"%s\">%s %s</text>",
+                              LW + (int)c * CW + 4, y + RH - 6,
+                              !strcmp(cls, "broken") || !strcmp(cls, "breaks") ? "#fff" : "#000",
+                              short_verdict(verdict), short_mode(mode));
+            rs_buf_add(&b, "\n");
+        }
+    }
+    rs_buf_add(&b, "</svg>\n");
+    free(rows);
+    return rs_buf_finish(&b, err);
 }

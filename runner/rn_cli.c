@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "fs.h"
+#include "paths.h"
 #include "pgtls-config.h"
 #include "rn.h"
 
@@ -45,19 +46,23 @@ static const char *resolve_suite(const char *v, char *buf, size_t cap)
     int n;
     if (!v || strchr(v, '/') || strchr(v, '.'))
         return v;
-    n = snprintf(buf, cap, "%s/suites/%s.suite", PGTLS_SOURCE_ROOT, v);
+    n = snprintf(buf, cap, "%s/suites/%s.suite", pgtls_data_root(), v);
     return n > 0 && (size_t)n < cap ? buf : v;
 }
 
 static const char *default_clients_dir(void)
 {
+    static char path[4096];
     const char *d = getenv("PGTLS_CLIENTS_DIR");
-    return d && *d ? d : PGTLS_SOURCE_ROOT "/clients";
+    if (d && *d)
+        return d;
+    snprintf(path, sizeof(path), "%s/clients", pgtls_data_root());
+    return path;
 }
 
 static rn_paths default_paths(void)
 {
-    rn_paths p = {.build_root = PGTLS_BUILD_ROOT, .source_root = PGTLS_SOURCE_ROOT};
+    rn_paths p = {.build_root = pgtls_exec_root(), .source_root = pgtls_data_root()};
     return p;
 }
 

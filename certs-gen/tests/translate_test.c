@@ -7,7 +7,10 @@
 #include <string.h>
 
 #include "ca_test_util.h"
+#include "ca.h"
 #include "ca_translate.h"
+
+static char test_format[64];
 #include "fs.h"
 #include "support.h"
 
@@ -121,7 +124,7 @@ START_TEST(the_translated_debian_store_verifies_the_new_chain_and_not_the_short_
     char *p;
 
     err_clear(&err);
-    ck_assert_msg(ca_store_read(DEBIAN_BUNDLE, NULL, &store, &err) == 0, "%s", err.msg);
+    ck_assert_msg((store = ca_store_read(DEBIAN_BUNDLE, NULL, test_format, sizeof(test_format), &err)) != NULL, "%s", err.msg);
     ck_assert_int_eq(ca_translate(tw, store, CA_TRANSLATE_REPLACE, &tr, &err), 0);
     ck_assert_int_ge(tr.num_twinned, 1);
     ck_assert_int_eq(sk_X509_num(tr.certs), sk_X509_num(store));
@@ -164,8 +167,8 @@ START_TEST(debians_jks_cacerts_holds_the_same_certificates_as_its_pem_bundle)
         goto done;
     }
     err_clear(&err);
-    ck_assert_msg(ca_store_read(DEBIAN_BUNDLE, NULL, &pem, &err) == 0, "%s", err.msg);
-    ck_assert_msg(ca_store_read(DEBIAN_JKS, NULL, &jks, &err) == 0, "%s", err.msg);
+    ck_assert_msg((pem = ca_store_read(DEBIAN_BUNDLE, NULL, test_format, sizeof(test_format), &err)) != NULL, "%s", err.msg);
+    ck_assert_msg((jks = ca_store_read(DEBIAN_JKS, NULL, test_format, sizeof(test_format), &err)) != NULL, "%s", err.msg);
     ck_assert_int_eq(sk_X509_num(jks), sk_X509_num(pem));
     for (int i = 0; i < sk_X509_num(pem); i++) {
         int found = 0;
@@ -175,7 +178,7 @@ START_TEST(debians_jks_cacerts_holds_the_same_certificates_as_its_pem_bundle)
     }
     /* PKCS#12 round trip (what a translated Java cacerts is written as) */
     ck_assert_msg(ca_store_write_p12(jks, NULL, out, &err) == 0, "%s", err.msg);
-    ck_assert_msg(ca_store_read(out, NULL, &p12, &err) == 0, "%s", err.msg);
+    ck_assert_msg((p12 = ca_store_read(out, "changeit", test_format, sizeof(test_format), &err)) != NULL, "%s", err.msg);
     ck_assert_int_eq(sk_X509_num(p12), sk_X509_num(jks));
 done:
     sk_X509_pop_free(pem, X509_free);
@@ -193,18 +196,18 @@ static const struct {
     const char *message;
 } bad_stores[] = {
     {"an empty file", "", 0, "is empty"},
-    {"random bytes", "\x01\x02garbage that is no store at all", 0, "not a PEM, DER, PKCS#12 or JKS"},
+    {"random bytes", "\x01\x02garbage that is no store at all", 0, "is not a certificate store pgtls can read"},
     {"a corrupt PEM block",
      "-----BEGIN CERTIFICATE-----\nMIIB!!!notbase64\n-----END CERTIFICATE-----\n", 0,
-     "PEM block 1 does not parse"},
+     "PEM block 1 is truncated or corrupt"},
     {"a PEM file without certificates",
-     "-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n", 0, "holds no certificate"},
+     "-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n", 0, "is a X509 CRL, not a certificate"},
     {"a PEM certificate block holding no certificate",
-     "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n", 0, "is not a certificate"},
+     "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n", 0, "is not a valid certificate"},
     {"a truncated JKS keystore", "\xfe\xed\xfe\xed\x00\x00\x00\x02\x00\x00\x00\x05\x00\x00\x00\x02",
-     16, "JKS keystore truncated"},
+     16, "JKS store is truncated"},
     {"a JKS keystore of an unknown version", "\xfe\xed\xfe\xed\x00\x00\x00\x07\x00\x00\x00\x00",
-     12, "version 7 not supported"},
+     12, "JKS store version 7 is not supported"},
 };
 
 START_TEST(a_bad_store_file_is_one_line_naming_it)
@@ -216,7 +219,7 @@ START_TEST(a_bad_store_file_is_one_line_naming_it)
 
     err_clear(&err);
     ck_assert_int_eq(fs_write_file(path, bad_stores[_i].content, len, 0644, &err), 0);
-    ck_assert_int_eq(ca_store_read(path, NULL, &sk, &err), -1);
+    ck_assert_ptr_null(sk = ca_store_read(path, NULL, test_format, sizeof(test_format), &err));
     ck_assert_ptr_null(sk);
     ck_assert_msg(strstr(err.msg, bad_stores[_i].message) && strstr(err.msg, path) &&
                       !strchr(err.msg, '\n'),
@@ -231,7 +234,7 @@ START_TEST(a_missing_store_file_names_the_path)
     STACK_OF(X509) *sk = NULL;
     pgtls_err err;
     err_clear(&err);
-    ck_assert_int_eq(ca_store_read("/nonexistent/pgtls-store.pem", NULL, &sk, &err), -1);
+    ck_assert_ptr_null(sk = ca_store_read("/nonexistent/pgtls-store.pem", NULL, test_format, sizeof(test_format), &err));
     ck_assert_msg(strstr(err.msg, "/nonexistent/pgtls-store.pem") != NULL, "%s", err.msg);
 }
 END_TEST

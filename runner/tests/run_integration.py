@@ -273,6 +273,44 @@ def a_run_into_a_folder_under_out_moves_out_latest_to_it():
               "a run outside out/ moved out/latest to %s" % os.readlink(latest))
 
 
+def explain_shows_rule_evidence_chain_fix_and_repro_of_one_cell():
+    """pgtls explain on a real run's matrix: a conforming refusal, its fix and
+    repro; unknown cases, clients and matrices are one-line usage errors."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out")
+        p = run([pgtls(), "run", "--clients", "libpq", "--suite", small_suite(),
+                 "--fixtures", fixtures(), "--out", out, "--no-progress",
+                 "--scenarios", "azure-old,azure-new"])
+        check(p.returncode == 0, "run failed: %s" % p.stderr)
+        matrix = os.path.join(out, "matrix.json")
+        p = run([pgtls(), "explain", "azure-new/wrong-root/verify-full", "--client", "libpq",
+                 "--matrix", matrix])
+        check(p.returncode == 0, "explain failed: %s" % p.stderr)
+        text = p.stdout
+        for want in ("azure-new/wrong-root/verify-full — libpq ",
+                     "chain sent:  azure-new-02: leaf-azure-new-02 -> ",
+                     "expected:    untrusted-chain (rule R",
+                     "observed:    untrusted-chain",
+                     "raw error:   ", "server saw: ", "verdict:     conforms",
+                     "cause:       The root file is stale",
+                     "fix:         Replace the root file with the current Azure roots",
+                     "repro:       pgtls repro azure-new/wrong-root/verify-full --client libpq"):
+            check(want in text, "explain lacks %r:\n%s" % (want, text))
+        p = run([pgtls(), "explain", "azure-new/root-g2/verify-full", "--client", "libpq",
+                 "--matrix", matrix])
+        check(p.returncode == 0 and "fix:         nothing to change: it connects" in p.stdout,
+              p.stdout + p.stderr)
+        for argv, want in ((["no/such/case", "--client", "libpq", "--matrix", matrix], "no case"),
+                           (["azure-new/root-g2/verify-full", "--client", "nosuch", "--matrix",
+                             matrix], "has no result"),
+                           (["azure-new/root-g2/verify-full", "--client", "libpq", "--matrix",
+                             os.path.join(tmp, "absent.json")], "pgtls run"),
+                           (["azure-new/root-g2/verify-full"], "--client")):
+            p = run([pgtls(), "explain"] + argv)
+            check(p.returncode == 2 and want in p.stderr.splitlines()[0],
+                  "%s: rc=%s %r" % (argv, p.returncode, p.stderr))
+
+
 TESTS = {f.__name__: f for f in (
     two_adapters_with_one_build_key_do_not_overwrite_each_others_rows,
     libpq_psql_and_s_client_conform_on_the_whole_default_suite,
@@ -284,6 +322,7 @@ TESTS = {f.__name__: f for f in (
     repro_prints_the_mock_and_a_one_shot_adapter_command,
     unknown_clients_and_bad_flags_are_usage_errors,
     a_run_into_a_folder_under_out_moves_out_latest_to_it,
+    explain_shows_rule_evidence_chain_fix_and_repro_of_one_cell,
 )}
 
 
