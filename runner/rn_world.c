@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ca.h"
 #include "ca_translate.h"
 #include "fs.h"
 #include "rn.h"
@@ -59,7 +60,17 @@ static int add_bind(rn_world *w, const char *src, const char *dst, pgtls_err *er
     return 0;
 }
 
-/* Reads, translates and writes one store; *out_tr filled when non-NULL. */
+/* ca_store_read (ca.h) in this file's calling convention. */
+static int read_store(const char *path, const char *password, STACK_OF(X509) **out,
+                      pgtls_err *err)
+{
+    char format[64];
+    *out = ca_store_read(path, password, format, sizeof(format), err);
+    return *out ? 0 : -1;
+}
+
+/* Reads, translates and writes one store (Java stores open with the JDK's
+ * documented default password, changeit). */
 static int translate_file(const rn_world *w, const char *in, const char *out, int p12,
                           size_t *out_twinned, pgtls_err *err)
 {
@@ -68,7 +79,7 @@ static int translate_file(const rn_world *w, const char *in, const char *out, in
     int result = -1;
 
     memset(&tr, 0, sizeof(tr));
-    if (ca_store_read(in, NULL, &store, err) < 0)
+    if (read_store(in, p12 ? "changeit" : NULL, &store, err) < 0)
         goto out;
     TRY(ca_translate(w->twins, store, CA_TRANSLATE_REPLACE, &tr, err));
     TRY(p12 ? ca_store_write_p12(tr.certs, NULL, out, err) : ca_store_write_pem(tr.certs, out, err));
@@ -102,7 +113,7 @@ static int build_os_store(rn_world *w, pgtls_err *err)
         goto out;
     }
     /* ... and the bundle OpenSSL's default file (OPENSSLDIR/cert.pem) links to. */
-    if (ca_store_read(OS_BUNDLE, NULL, &bundle, err) < 0 ||
+    if (read_store(OS_BUNDLE, NULL, &bundle, err) < 0 ||
         ca_translate(w->twins, bundle, CA_TRANSLATE_REPLACE, &tb, err) < 0) {
         err_prefix(err, "trust world");
         goto out;
@@ -267,7 +278,7 @@ static node_extra *node_extra_for(rn_world *w, const char *node, pgtls_err *err)
     }
     pem = str_printf("%s/node-roots-%zu.pem", w->dir, w->num_nodes);
     if (!pem || fs_write_file(pem, out, strlen(out), 0644, &local) < 0 ||
-        ca_store_read(pem, NULL, &roots, &local) < 0 ||
+        read_store(pem, NULL, &roots, &local) < 0 ||
         ca_translate(w->twins, roots, CA_TRANSLATE_REPLACE, &tr, &local) < 0) {
         ne->error = str_printf("cannot translate the bundled roots of %s: %s", node, local.msg);
         goto out;
@@ -352,7 +363,7 @@ int rn_world_verify_os(const rn_world *w, const char *chain_pem, char *out, size
     STACK_OF(X509) *chain = NULL;
     int result = -1;
 
-    TRY(ca_store_read(chain_pem, NULL, &chain, err));
+    TRY(read_store(chain_pem, NULL, &chain, err));
     TRY(ca_store_verify_chain(chain, w->os_translated, out, out_len, err));
     result = 0;
 out:
