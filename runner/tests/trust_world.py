@@ -240,6 +240,39 @@ def a_node_whose_bundle_cannot_be_read_marks_its_default_trust_rows():
               "an explicit-store row was marked")
 
 
+def stores_lists_real_snapshots_with_their_azure_roots_and_verdicts():
+    ensure_fixtures()
+    p = run([pgtls(), "stores", "--json", "--fixtures", fixtures()])
+    check(p.returncode == 0, "stores: %s" % p.stderr)
+    rows = {r["name"]: r for r in json.loads(p.stdout)}
+    names = sorted(rows)
+    check(len(rows) >= 6, "fewer than 6 snapshots: %s" % names)
+    certifi_years = {n.split("@")[1][:4] for n in names if n.startswith("certifi@")}
+    check(len(certifi_years) >= 2, "certifi releases of two years: %s" % names)
+    debian = [r for n, r in rows.items() if n.startswith("debian-ca-certificates@")]
+    check(len(debian) == 1, names)
+    d = debian[0]
+    check(d["azure_roots"]["G2"] and not d["azure_roots"]["MSTLSG2"], d["azure_roots"])
+    check(d["verdicts"]["new"] == "ok" and d["verdicts"]["short"] == "untrusted", d["verdicts"])
+    for n, r in rows.items():
+        if r.get("error"):
+            continue
+        # a store holding G2 verifies the old and new chains, and the short
+        # chain only with Microsoft TLS RSA Root G2
+        if r["azure_roots"]["G2"]:
+            check(r["verdicts"]["old"] == "ok" and r["verdicts"]["new"] == "ok", (n, r))
+        check((r["verdicts"]["short"] == "ok") == r["azure_roots"]["MSTLSG2"], (n, r))
+    with tempfile.TemporaryDirectory() as tmp:
+        bad = os.path.join(tmp, "bad.pem")
+        open(bad, "w").write("-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n")
+        p = run([pgtls(), "stores", "--file", bad, "--fixtures", fixtures()])
+        line = [l for l in p.stdout.split("\n") if l.startswith("file@")]
+        check(p.returncode == 0 and len(line) == 1 and "unreadable: " in line[0] and bad in line[0],
+              "bad file: %r %r" % (p.stdout, p.stderr))
+        p = run([pgtls(), "stores", "--file", os.path.join(tmp, "none.pem")])
+        check(p.returncode == 2 and "no such file" in p.stderr, p.stderr)
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
