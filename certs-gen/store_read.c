@@ -161,12 +161,23 @@ out:
 
 /* Java's PKCS#12 and older .p12/.pfx files may use RC2 or 3DES with SHA-1,
  * which OpenSSL 3 keeps in its legacy provider. */
+static OSSL_PROVIDER *legacy_provider;
+
+/* Unloaded at exit, so leak checkers see the provider released. */
+static void unload_legacy_provider(void)
+{
+    OSSL_PROVIDER_unload(legacy_provider);
+    legacy_provider = NULL;
+}
+
 static void load_legacy_provider(void)
 {
     static int loaded;
     if (!loaded) {
         loaded = 1;
-        (void)OSSL_PROVIDER_try_load(NULL, "legacy", 1);
+        legacy_provider = OSSL_PROVIDER_try_load(NULL, "legacy", 1);
+        if (legacy_provider)
+            atexit(unload_legacy_provider);
         ERR_clear_error();
     }
 }
