@@ -11,7 +11,6 @@
 #include "ca.h"
 #include "ca_internal.h"
 #include "ca_translate.h"
-#include "commands.h"
 #include "fixtures.h"
 #include "fs.h"
 
@@ -21,7 +20,7 @@ static const char ca_usage[] =
     "usage: pgtls ca COMMAND [OPTIONS]\n\n"
     "the built-in CA: look-alike Azure hierarchies, breakage cases and trust stores\n"
     "declared in a catalogue (docs/catalogue.md).\n\ncommands:\n"
-    "  gen [--catalogue FILE] [--out DIR] [--key-cache DIR]\n"
+    "  gen [--catalogue FILE] [--out DIR] [--key-cache DIR] [--as-of DATE]\n"
     "                 generate every chain, key and trust store, plus DIR/index.json\n"
     "  list [--fixtures DIR]   scenarios with their chains, one line each, and the stores\n"
     "  show NAME [--fixtures DIR]\n"
@@ -44,7 +43,7 @@ static const char ca_usage[] =
 
 typedef struct opts {
     const char *catalogue, *out, *key_cache, *fixtures, *password, *os_store, *name, *format,
-        *mode;
+        *mode, *as_of;
     const char *positional;
     int help;
 } opts;
@@ -89,6 +88,8 @@ static int parse_opts(int argc, char **argv, const char *allowed, opts *o)
             slot = &o->format;
         else if (strcmp(name, "--mode") == 0)
             slot = &o->mode;
+        else if (strcmp(name, "--as-of") == 0)
+            slot = &o->as_of;
         if (!slot || !strstr(allowed, name)) {
             fprintf(stderr, "pgtls ca %s: unknown option '%s' (see 'pgtls ca %s --help')\n",
                     argv[0], name, argv[0]);
@@ -112,20 +113,24 @@ static int cmd_gen(int argc, char **argv)
     opts o;
     pgtls_err err;
     long long t0 = time_now_ms();
-    if (parse_opts(argc, argv, "--catalogue --out --key-cache", &o) < 0)
+    time_t as_of = 0;
+    if (parse_opts(argc, argv, "--catalogue --out --key-cache --as-of", &o) < 0)
         return 2;
     if (o.help) {
-        printf("usage: pgtls ca gen [--catalogue FILE] [--out DIR] [--key-cache DIR]\n\n"
+        printf("usage: pgtls ca gen [--catalogue FILE] [--out DIR] [--key-cache DIR] [--as-of DATE]\n\n"
                "Builds every certificate, chain, key and trust store of the catalogue into DIR\n"
                "(default " DEFAULT_FIXTURES ") with DIR/index.json (docs/fixtures-index.md).\n"
                "Keys are cached per catalogue name (default $XDG_CACHE_HOME/pgtls/keys/<name>)\n"
                "and reused; output is written next to DIR and renamed into place.\n"
+               "--as-of DATE (YYYY-MM-DD, up to 2050): every certificate is re-dated so that its\n"
+               "validity today is what it is on DATE (docs/rotation-in-time.md).\n"
                "catalogue default: %s\n",
                ca_default_catalogue());
         return 0;
     }
     err_clear(&err);
-    if (ca_gen(o.catalogue, o.out ? o.out : DEFAULT_FIXTURES, o.key_cache, &err) < 0) {
+    if ((o.as_of && ca_as_of_parse(o.as_of, &as_of, &err) < 0) ||
+        ca_gen_as_of(o.catalogue, o.out ? o.out : DEFAULT_FIXTURES, o.key_cache, as_of, &err) < 0) {
         fprintf(stderr, "pgtls ca gen: %s\n", err.msg);
         return err_exit_status(err.code);
     }

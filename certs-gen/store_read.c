@@ -159,29 +159,6 @@ out:
     return result;
 }
 
-/* Java's PKCS#12 and older .p12/.pfx files may use RC2 or 3DES with SHA-1,
- * which OpenSSL 3 keeps in its legacy provider. */
-static OSSL_PROVIDER *legacy_provider;
-
-/* Unloaded at exit, so leak checkers see the provider released. */
-static void unload_legacy_provider(void)
-{
-    OSSL_PROVIDER_unload(legacy_provider);
-    legacy_provider = NULL;
-}
-
-static void load_legacy_provider(void)
-{
-    static int loaded;
-    if (!loaded) {
-        loaded = 1;
-        legacy_provider = OSSL_PROVIDER_try_load(NULL, "legacy", 1);
-        if (legacy_provider)
-            atexit(unload_legacy_provider);
-        ERR_clear_error();
-    }
-}
-
 static int read_pkcs12(const char *path, const unsigned char *data, size_t len,
                        const char *password, STACK_OF(X509) * sk, pgtls_err *err)
 {
@@ -189,10 +166,15 @@ static int read_pkcs12(const char *path, const unsigned char *data, size_t len,
     PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)len);
     STACK_OF(PKCS7) *safes = NULL;
     const char *pass = password;
+    OSSL_PROVIDER *legacy = NULL;
     int result = -1;
 
     ENSURE(p12, err, PGTLS_ERR_INPUT, "%s: not a readable PKCS#12 file", path);
-    load_legacy_provider();
+    /* Java's PKCS#12 and older .p12/.pfx files may use RC2 or 3DES with
+     * SHA-1, which OpenSSL 3 keeps in its legacy provider (with the default
+     * one retained); unloaded below. */
+    legacy = OSSL_PROVIDER_try_load(NULL, "legacy", 1);
+    ERR_clear_error();
     if (PKCS12_mac_present(p12)) {
         if (!pass) {
             /* keytool writes password-less truststores with a MAC over "" */
@@ -253,6 +235,8 @@ out:
     ERR_clear_error();
     sk_PKCS7_pop_free(safes, PKCS7_free);
     PKCS12_free(p12);
+    if (legacy)
+        OSSL_PROVIDER_unload(legacy);
     return result;
 }
 
