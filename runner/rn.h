@@ -352,5 +352,6 @@ int rn_cli_run(int argc, char **argv);
 int rn_cli_repro(int argc, char **argv);
 int rn_cli_clients(int argc, char **argv);
 int rn_cli_timeline(int argc, char **argv); /* rn_timeline.c */
+int rn_cli_stores(int argc, char **argv);   /* rn_stores.c: real trust-store snapshots */
 
 #endif
