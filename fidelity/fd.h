@@ -85,6 +85,8 @@ fd_real *fd_real_new(const char *bindir, pgtls_err *err);
 
 /* Major version of the server binaries (15 for Debian 12). */
 int fd_real_pg_major(const fd_real *r);
+/* The server's full version as `postgres -V` prints it ("17.10"). */
+const char *fd_real_server_version(const fd_real *r);
 
 /* Configures the cluster for scenario sc and (re)starts the server; returns
  * when it accepts connections. Creates/updates the scenario's role (password

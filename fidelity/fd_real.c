@@ -46,6 +46,7 @@ struct fd_real {
     uid_t uid;
     gid_t gid;
     int pg_major;
+    char server_version[32]; /* `postgres -V`: "17.10" */
     int port;
     pid_t pid; /* running postmaster, 0 when stopped */
 };
@@ -284,7 +285,7 @@ fd_real *fd_real_new(const char *bindir, pgtls_err *err)
     fd_real *r = calloc(1, sizeof(*r));
     const char *tmp = getenv("TMPDIR");
     char *initdb = NULL, *postgres = NULL, *conf = NULL, *version = NULL, *ilog = NULL;
-    char *conf_text = NULL, *ver = NULL, *appended = NULL;
+    char *conf_text = NULL, *ver = NULL, *appended = NULL, *vlog = NULL, *vtext = NULL;
     size_t conf_len = 0;
     fd_real *result = NULL;
 
@@ -328,6 +329,23 @@ fd_real *fd_real_new(const char *bindir, pgtls_err *err)
     r->pg_major = atoi(ver);
     ENSURE(r->pg_major >= 10, err, PGTLS_ERR_CONFIG,
            "fidelity: %s says version '%s'; PostgreSQL 10 or later is needed", version, ver);
+    /* The full version, for the mock's server_version profile. */
+    vlog = fs_join(r->dir, "version.log");
+    ENSURE(vlog, err, PGTLS_ERR_NOMEM, "out of memory");
+    {
+        char *const argv[] = {postgres, "-V", NULL};
+        const char *at;
+        if (run(r, argv, vlog, FD_INITDB_TIMEOUT_MS, err) < 0) {
+            err_prefix(err, "fidelity: postgres -V");
+            goto out;
+        }
+        TRY(fs_read_file(vlog, 256, &vtext, NULL, err));
+        at = strstr(vtext, "(PostgreSQL) ");
+        ENSURE(at && atoi(at + 13) == r->pg_major, err, PGTLS_ERR_CONFIG,
+               "fidelity: %s -V printed '%s', not PostgreSQL %d", postgres, vtext, r->pg_major);
+        snprintf(r->server_version, sizeof(r->server_version), "%.*s",
+                 (int)strspn(at + 13, "0123456789."), at + 13);
+    }
     /* Our per-scenario settings live in pgtls.conf, included last so they
      * win over initdb's defaults. */
     conf = fs_join(r->datadir, "postgresql.conf");
@@ -347,6 +365,8 @@ out:
     free(conf);
     free(version);
     free(ilog);
+    free(vlog);
+    free(vtext);
     free(conf_text);
     free(ver);
     free(appended);
@@ -356,6 +376,11 @@ out:
 int fd_real_pg_major(const fd_real *r)
 {
     return r ? r->pg_major : 0;
+}
+
+const char *fd_real_server_version(const fd_real *r)
+{
+    return r ? r->server_version : "";
 }
 
 int fd_real_port(const fd_real *r)

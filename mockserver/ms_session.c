@@ -99,7 +99,7 @@ static void end_as(ms_conn *c, const char *end, const char *fmt, ...)
 static void send_fatal(ms_conn *c, ms_pgerr *e)
 {
     e->severity = "FATAL";
-    ms_be_error(&c->out, e);
+    ms_be_error_major(&c->out, e, ms_major_of(c->prof->server_version));
     flush_out(c);
     snprintf(c->ev.fatal_sqlstate, sizeof(c->ev.fatal_sqlstate), "%s", e->sqlstate);
     snprintf(c->ev.fatal_message, sizeof(c->ev.fatal_message), "%s", e->message);
@@ -115,7 +115,7 @@ static void end_on_read(ms_conn *c, int rc, const char *what)
         if (c->ev.startup) {
             ms_pgerr_set(&e, "FATAL", "57P01",
                          "terminating connection due to administrator command");
-            ms_be_error(&c->out, &e);
+            ms_be_error_major(&c->out, &e, ms_major_of(c->prof->server_version));
             flush_out(c);
         }
         end_as(c, "server-shutdown", "server stopped while %s", what);
@@ -126,7 +126,7 @@ static void end_on_read(ms_conn *c, int rc, const char *what)
             ms_pgerr e;
             ms_pgerr_set(&e, "FATAL", "57P05",
                          "terminating connection due to idle-session timeout");
-            ms_be_error(&c->out, &e);
+            ms_be_error_major(&c->out, &e, ms_major_of(c->prof->server_version));
             flush_out(c);
             snprintf(c->ev.fatal_sqlstate, sizeof(c->ev.fatal_sqlstate), "57P05");
             snprintf(c->ev.fatal_message, sizeof(c->ev.fatal_message), "%s", e.message);
@@ -253,6 +253,12 @@ static int negotiate(ms_conn *c, ms_startup *st)
         }
         len = ms_be32(lenbuf);
         if (ms_startup_check_len(len, &e) < 0) {
+            /* PostgreSQL reads the socket in 8 KiB chunks (pq_recvbuf), so
+             * what the client sent with the length (a direct-TLS ClientHello
+             * to a server without TLS, say) is consumed before it closes:
+             * the client sees an orderly EOF, not a connection reset. */
+            if (c->io->pending(c))
+                c->io->drain(c, 8192);
             end_as(c, "protocol-error", "%s (%u bytes)", e.message, len);
             return 0;
         }
@@ -678,7 +684,7 @@ static void send_rows(ms_conn *c, const ms_result *r, const ms_stmt *portal)
 static void send_error(ms_conn *c, ms_pgerr *e)
 {
     e->severity = "ERROR";
-    ms_be_error(&c->out, e);
+    ms_be_error_major(&c->out, e, ms_major_of(c->prof->server_version));
     if (c->tx == 'T')
         c->tx = 'E';
 }
