@@ -23,6 +23,7 @@
 #include "fd.h"
 #include "fd_compare.h"
 #include "fs.h"
+#include "paths.h"
 #include "ms.h"
 #include "pgtls-config.h"
 #include "rn.h"
@@ -193,7 +194,7 @@ int fd_compare_main(int argc, char **argv)
     fd_diff_list diffs = {0};
     json_t *rows = json_array(), *unexpressible = json_array();
     size_t compared = 0, scen_covered = 0, scen_unexpressible = 0, cases_unexpressible = 0;
-    rn_paths paths = {PGTLS_BUILD_ROOT, PGTLS_SOURCE_ROOT};
+    rn_paths paths = {pgtls_exec_root(), pgtls_data_root()};
     struct sigaction sa;
 
     pthread_mutex_init(&cc.mu, NULL);
@@ -270,7 +271,7 @@ int fd_compare_main(int argc, char **argv)
     /* Clients. */
     if (!clients_dir) {
         const char *e = getenv("PGTLS_CLIENTS_DIR");
-        clients_dir_default = fs_join(PGTLS_SOURCE_ROOT, "clients");
+        clients_dir_default = fs_join(pgtls_data_root(), "clients");
         clients_dir = e && *e ? e : clients_dir_default;
     }
     {

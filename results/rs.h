@@ -113,6 +113,10 @@ typedef struct rs_diff_stats {
     int regressions; /* conformed (or known deviation) before, fails/error now, not accepted */
     int accepted;    /* regressions covered by the accept file */
     int fixed, changed, added, removed, unchanged;
+    /* For --strict: rows whose behaviour changed (observed class or error code,
+     * a fix included) or that the new run lacks, and that no accept rule covers;
+     * those an accept rule covers are counted in accepted_changes. */
+    int behaviour_changes, accepted_changes;
 } rs_diff_stats;
 
 /* Compares two matrices case by case (clients matched by build key, else by
@@ -120,5 +124,17 @@ typedef struct rs_diff_stats {
  * frees) and fills stats. Returns 0 or -1 with err. */
 int rs_diff(rs_matrix *baseline, rs_matrix *current, const rs_accept *accept,
             char **out_text, rs_diff_stats *stats, pgtls_err *err);
+
+/* "Rotation readiness at a glance": one row per client build, one column per
+ * trust configuration class (own trust, full bundle, each single root, pinned
+ * intermediate, pinned leaf, stale root), each cell one verdict with the
+ * sslmode that decides it; then what breaks, grouped by cause, with the fix.
+ * Empty text when the matrix has no rotation scenario. Returns 0 with
+ * *out_text (heap, caller frees), or -1 with err. */
+typedef enum rs_digest_format { RS_DIGEST_MARKDOWN, RS_DIGEST_TERMINAL, RS_DIGEST_HTML } rs_digest_format;
+int rs_digest_render(json_t *doc, rs_digest_format fmt, char **out_text, pgtls_err *err);
+
+/* `pgtls explain CASE-ID --client NAME [--matrix FILE]` (exit 0/2). */
+int rs_cli_explain(int argc, char **argv);
 
 #endif

@@ -24,7 +24,9 @@ static const char css[] =
     "max-height:90%;overflow:auto;background:#fff;border:2px solid #444;padding:1em;"
     "box-shadow:0 2px 12px #0004}#detail pre{white-space:pre-wrap;background:#f6f6f6;"
     "padding:.5em}.run{color:#555}.r-ready{background:#c8f0c8}.r-breaks{background:#f7b4b4}"
-    ".r-partial{background:#fde8a6}.r-other{background:#eee}";
+    ".r-partial{background:#fde8a6}.r-other{background:#eee}"
+    ".g-ok{background:#c8f0c8}.g-breaks{background:#f7b4b4;font-weight:bold}"
+    ".g-partial{background:#fde8a6}.g-broken{background:#e0a0a0}.g-na{background:#ddd;color:#555}";
 
 static const char js[] =
     "(function(){\n"
@@ -142,7 +144,17 @@ char *rs_render_html(rs_matrix *m, pgtls_err *err)
     rs_buf_add_xml(&b, rs_jstr(run, "ended_at"));
     if (json_is_true(json_object_get(run, "incomplete")))
         rs_buf_add(&b, " <strong id=\"incomplete\">INCOMPLETE: the run was interrupted</strong>");
-    rs_buf_add(&b, "</p>\n<h2>Clients</h2>\n<table id=\"clients\"><tr><th>client build</th>"
+    rs_buf_add(&b, "</p>\n");
+    {
+        char *digest = NULL;
+        if (rs_digest_render(doc, RS_DIGEST_HTML, &digest, err) < 0) {
+            free(b.s);
+            return NULL;
+        }
+        rs_buf_add(&b, digest);
+        free(digest);
+    }
+    rs_buf_add(&b, "<h2>Clients</h2>\n<table id=\"clients\"><tr><th>client build</th>"
                    "<th>conforms</th><th>deviation (known)</th><th>fails</th><th>unsupported</th>"
                    "<th>error</th><th>conformance</th></tr>\n");
     json_array_foreach(json_object_get(doc, "clients"), i, cl)

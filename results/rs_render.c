@@ -233,6 +233,20 @@ char *rs_render_markdown(rs_matrix *m, pgtls_err *err)
 
     rs_buf_add(&b, "# pgtls compatibility matrix\n\n");
     md_run_header(&b, doc);
+    {
+        /* The answer people came for first; the long tables follow. */
+        char *digest = NULL;
+        if (rs_digest_render(doc, RS_DIGEST_MARKDOWN, &digest, err) < 0) {
+            free(scen);
+            free(b.s);
+            return NULL;
+        }
+        if (*digest) {
+            rs_buf_add(&b, "\n");
+            rs_buf_add(&b, digest);
+        }
+        free(digest);
+    }
     rs_buf_add(&b, "\n## Clients\n\n");
     rs_buf_add(&b, "| client build | conforms | deviation (known) | fails | unsupported | error | "
                    "conformance |\n|---|---:|---:|---:|---:|---:|---:|\n");

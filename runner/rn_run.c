@@ -683,6 +683,16 @@ int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err)
         printf("%s\n", r.fail_lines[i]);
     if (r.num_fail_lines > 50)
         printf("... and %zu more (see the report)\n", r.num_fail_lines - 50);
+    {
+        /* The answer at a glance, one screen, before the totals. */
+        char *digest = NULL;
+        pgtls_err derr;
+        err_clear(&derr);
+        if (rs_digest_render(rs_matrix_json(r.matrix), RS_DIGEST_TERMINAL, &digest, &derr) == 0 &&
+            *digest)
+            printf("\n%s\n", digest);
+        free(digest);
+    }
     printf("pgtls run: %zu of %zu case runs done, %zu failing, %.1f s%s\n", r.done_items,
            r.num_items, r.failed_items, (double)(time_now_ms() - r.started_ms) / 1000.0,
            *stop ? " (interrupted: the matrix is marked incomplete)" : "");

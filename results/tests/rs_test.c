@@ -595,6 +595,108 @@ START_TEST(diff_reports_a_regression_and_an_accepted_one_is_not)
 }
 END_TEST
 
+#define NODE "node-postgres 8.16.0"
+
+/* The key of the golden matrix's node-postgres build (its full build key). */
+static const char *node_key(rs_matrix *g)
+{
+    size_t i;
+    json_t *cl;
+    json_array_foreach(json_object_get(rs_matrix_json(g), "clients"), i, cl)
+    {
+        const char *key = json_string_value(json_object_get(cl, "key"));
+        if (strncmp(key, NODE, strlen(NODE)) == 0)
+            return key;
+    }
+    ck_abort_msg("no node-postgres build in the golden matrix");
+    return NULL;
+}
+
+START_TEST(strict_diff_counts_a_changed_class_that_keeps_its_verdict)
+{
+    pgtls_err err;
+    rs_diff_stats st;
+    char *text = NULL;
+    rs_matrix *base = load_golden();
+    char *key = strdup(node_key(base));
+    /* A known deviation that now deviates for another reason: the verdict
+     * stays deviation-known, the observed class moves. */
+    rs_matrix *cur = golden_changed("wrong-host/root-g2/require", key, "deviation-known",
+                                    "untrusted-chain");
+    err_clear(&err);
+    ck_assert_int_eq(rs_diff(base, base, NULL, &text, &st, &err), 0);
+    ck_assert_int_eq(st.behaviour_changes, 0);
+    free(text);
+    ck_assert_int_eq(rs_diff(base, cur, NULL, &text, &st, &err), 0);
+    ck_assert_int_eq(st.regressions, 0);
+    ck_assert_int_eq(st.behaviour_changes, 1);
+    ck_assert_ptr_nonnull(strstr(text, "observed hostname-mismatch -> untrusted-chain"));
+    free(text);
+    rs_accept *acc = rs_accept_parse("[wrong-host/*]\nclient = node-postgres*\n"
+                                     "reason = pg 8.17 checks the chain first\n", "acc", &err);
+    ck_assert_ptr_nonnull(acc);
+    ck_assert_int_eq(rs_diff(base, cur, acc, &text, &st, &err), 0);
+    ck_assert_int_eq(st.behaviour_changes, 0);
+    ck_assert_int_eq(st.accepted_changes, 1);
+    ck_assert_ptr_nonnull(strstr(text, "accepted: pg 8.17 checks the chain first"));
+    free(text);
+    rs_accept_free(acc);
+    /* A fix is a behaviour change too, and so is a row the new run lacks. */
+    ck_assert_int_eq(rs_diff(cur, base, NULL, &text, &st, &err), 0);
+    ck_assert_int_eq(st.behaviour_changes, 1);
+    free(text);
+    free(key);
+    rs_matrix_free(base);
+    rs_matrix_free(cur);
+}
+END_TEST
+
+START_TEST(the_digest_names_a_configuration_that_breaks_at_rotation_and_its_fix)
+{
+    pgtls_err err;
+    char *text = NULL;
+    /* psql with G2 only connects to azure-old; make azure-new fail for it. */
+    rs_matrix *m = golden_changed("azure-new/root-g2/verify-full", PSQL, "fails",
+                                  "untrusted-chain");
+    err_clear(&err);
+    ck_assert_int_eq(rs_digest_render(rs_matrix_json(m), RS_DIGEST_TERMINAL, &text, &err), 0);
+    ck_assert_msg(strstr(text, "Rotation readiness at a glance") == text, "%s", text);
+    /* the psql row: G2 only breaks at rotation under verify-full */
+    const char *row = strstr(text, "\n  psql ");
+    ck_assert_msg(row != NULL, "%s", text);
+    ck_assert_msg(strstr(row, "BREAKS vf") != NULL && strstr(row, "BREAKS vf") < strchr(row + 1, '\n'),
+                  "%s", text);
+    /* the cause, once, with the clients it hits and the fix */
+    const char *cause = strstr(text, "holds only one of the Azure roots");
+    ck_assert_msg(cause != NULL, "%s", text);
+    ck_assert_ptr_null(strstr(cause + 1, "holds only one of the Azure roots"));
+    ck_assert_ptr_nonnull(strstr(cause, "fix: Keep the full root set"));
+    free(text);
+    /* Markdown and HTML carry the same verdict in words */
+    ck_assert_int_eq(rs_digest_render(rs_matrix_json(m), RS_DIGEST_MARKDOWN, &text, &err), 0);
+    ck_assert_ptr_nonnull(strstr(text, "**breaks at rotation** (verify-full)"));
+    free(text);
+    ck_assert_int_eq(rs_digest_render(rs_matrix_json(m), RS_DIGEST_HTML, &text, &err), 0);
+    ck_assert_ptr_nonnull(strstr(text, "<td class=\"g-breaks\">breaks at rotation (verify-full)</td>"));
+    free(text);
+    rs_matrix_free(m);
+}
+END_TEST
+
+START_TEST(a_matrix_without_rotation_scenarios_has_no_digest)
+{
+    pgtls_err err;
+    char *text = NULL;
+    json_t *doc = json_pack("{s:s,s:{},s:[],s:[]}", "schema", "pgtls-matrix/1", "run", "clients",
+                            "cases");
+    err_clear(&err);
+    ck_assert_int_eq(rs_digest_render(doc, RS_DIGEST_MARKDOWN, &text, &err), 0);
+    ck_assert_str_eq(text, "");
+    free(text);
+    json_decref(doc);
+}
+END_TEST
+
 START_TEST(diff_matches_a_new_client_version_by_name_and_lists_added_and_removed)
 {
     pgtls_err err;
@@ -672,11 +774,17 @@ START_TEST(the_report_cli_uses_exit_codes_0_1_2)
     char *out = fs_join(dir, "out");
     char *bad = ts_write_text(dir, "bad.json", "{\"schema\":");
     char *changed = fs_join(dir, "changed.json");
+    char *moved = fs_join(dir, "moved.json");
+    char *acc_moved = ts_write_text(dir, "acc-moved.ini", "[azure-old/root-ms2017/*]\nreason = new verifier\n");
     char *acc = ts_write_text(dir, "acc.ini", "[azure-old/root-g2/verify-full]\nreason = ok\n");
     pgtls_err err;
     rs_matrix *cur = golden_changed("azure-old/root-g2/verify-full", PSQL, "error", "timeout");
     err_clear(&err);
     ck_assert_int_eq(rs_matrix_write(cur, changed, &err), 0);
+    rs_matrix_free(cur);
+    /* conformance unchanged (it still conforms), the observed class moved */
+    cur = golden_changed("azure-old/root-ms2017/verify-full", PSQL, "conforms", "expired");
+    ck_assert_int_eq(rs_matrix_write(cur, moved, &err), 0);
     rs_matrix_free(cur);
 
     const char *help[] = {"report", "--help", NULL};
@@ -699,6 +807,10 @@ START_TEST(the_report_cli_uses_exit_codes_0_1_2)
     const char *diff_noacc[] = {"report", "diff", golden, changed, "--accept", "/nonexistent.ini", NULL};
     const char *diff_one[] = {"report", "diff", golden, NULL};
     const char *diff_three[] = {"report", "diff", golden, golden, golden, NULL};
+    const char *strict_same[] = {"report", "diff", "--strict", golden, golden, NULL};
+    const char *strict_moved[] = {"report", "diff", golden, moved, "--strict", NULL};
+    const char *lax_moved[] = {"report", "diff", golden, moved, NULL};
+    const char *strict_acc[] = {"report", "diff", golden, moved, "--strict", "--accept", acc_moved, NULL};
 
     ck_assert_int_eq(run_cli(help), 0);
     ck_assert_int_eq(run_cli(none), 2);
@@ -723,6 +835,12 @@ START_TEST(the_report_cli_uses_exit_codes_0_1_2)
     ck_assert_int_eq(run_cli(diff_noacc), 2);
     ck_assert_int_eq(run_cli(diff_one), 2);
     ck_assert_int_eq(run_cli(diff_three), 2);
+    ck_assert_int_eq(run_cli(strict_same), 0);
+    ck_assert_int_eq(run_cli(lax_moved), 0);
+    ck_assert_int_eq(run_cli(strict_moved), 1);
+    ck_assert_int_eq(run_cli(strict_acc), 0);
+    free(moved);
+    free(acc_moved);
     free(golden);
     free(out);
     free(bad);
@@ -793,6 +911,9 @@ Suite *rs_diff_suite(void)
     TCase *tc = tcase_create("diff against a baseline");
     tcase_add_test(tc, diff_reports_a_regression_and_an_accepted_one_is_not);
     tcase_add_test(tc, diff_matches_a_new_client_version_by_name_and_lists_added_and_removed);
+    tcase_add_test(tc, strict_diff_counts_a_changed_class_that_keeps_its_verdict);
+    tcase_add_test(tc, the_digest_names_a_configuration_that_breaks_at_rotation_and_its_fix);
+    tcase_add_test(tc, a_matrix_without_rotation_scenarios_has_no_digest);
     tcase_add_loop_test(tc, a_bad_accept_file_is_rejected, 0,
                         (int)(sizeof(bad_accepts) / sizeof(bad_accepts[0])));
     suite_add_tcase(s, tc);
