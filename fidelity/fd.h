@@ -55,6 +55,9 @@ typedef struct fd_conf_paths {
     const char *socket_dir;
     const char *cert_file; /* NULL when the scenario has no TLS */
     const char *key_file;
+    const char *ca_file;  /* ssl_ca_file, ssl_crl_file, ssl_crl_dir: NULL when */
+    const char *crl_file; /* the scenario has none */
+    const char *crl_dir;
 } fd_conf_paths;
 
 /* The postgresql.conf fragment for scenario sc. Returns a heap string the

@@ -25,6 +25,7 @@ typedef struct ms_profile {
     char *ssl_min_protocol_version, *ssl_max_protocol_version, *ssl_ciphers, *ssl_tls13_ciphers,
         *ssl_groups, *auth, *user, *password, *server_version;
     char *chain_pem, *key_pem;
+    char *ssl_ca_file, *ssl_crl_file, *ssl_crl_dir; /* "" or NULL: none (ms_clientcert.c) */
     SSL_CTX *ctx;         /* NULL when ssl = 0 */
     uint8_t cb_hash[64];  /* tls-server-end-point of the leaf (RFC 5929) */
     size_t cb_len;        /* 0: cannot be computed, PLUS is not offered */
@@ -138,10 +139,22 @@ struct ms_conn {
     int pid;
     int32_t cancel_key;
     int tls_active;
+    int peer_cert_valid; /* a client certificate verified against ssl_ca_file */
+    char peer_cn[256];   /* its subject's CN */
     char tx;
     int ignore_till_sync;
     ms_stmt stmts[MS_MAX_STMTS], portals[MS_MAX_STMTS];
 };
+
+/* ---- client certificates (ms_clientcert.c) ---- */
+/* ssl_ca_file / ssl_crl_file / ssl_crl_dir into ctx as PostgreSQL's
+ * be_tls_init loads them (CertificateRequest with the CA names, verification,
+ * CRL checks); nothing when ssl_ca_file is empty. */
+int ms_clientcert_setup_ctx(const ms_profile *p, SSL_CTX *ctx, pgtls_err *err);
+/* After a completed handshake: whether a verified certificate came, its CN. */
+void ms_clientcert_note_peer(ms_conn *c, SSL *ssl);
+/* The `cert` method's checks (auth.c): 0, or -1 with the FATAL in e. */
+int ms_clientcert_check(const ms_conn *c, const char *user, ms_pgerr *e);
 
 /* Prepares c (zeroes the state, keeps the creator's fields). */
 void ms_conn_init(ms_conn *c);

@@ -400,6 +400,15 @@ static int authenticate(ms_conn *c, const char *user)
         c->ev.auth_method = "trust";
         return 1;
     }
+    if (!strcmp(p->auth, "cert")) {
+        c->ev.auth_method = "cert";
+        if (ms_clientcert_check(c, user, &e) < 0) {
+            c->ev.auth_result = "failed";
+            send_fatal(c, &e);
+            return 0;
+        }
+        return 1;
+    }
     if (!strcmp(p->auth, "password") || !strcmp(p->auth, "md5")) {
         const char *pw;
         int md5 = !strcmp(p->auth, "md5");

@@ -14,12 +14,18 @@ client-side cases use, with the same names, subjects and extensions:
   server-single-alt-name     no CN; DNS single.alt-name.pg-ssltest.test
   server-no-names            OU only, no CN, no SAN
   server-revoked             CN common-name.pg-ssltest.test, revoked by server_ca
+  client                     CN ssltestuser, issued by client_ca; its key also as
+                             client-der.key (DER), client-encrypted-pem.key (AES-256,
+                             passphrase dUmmyP^#+) and client-encrypted-der.key
+                             (plain DER: what sslfiles.mk's `openssl rsa -outform DER
+                             -aes128` gave under OpenSSL 1.1, which ignores the cipher)
   client-revoked             CN ssltestuser-revoked, revoked by client_ca
 and the bundles root+server_ca.crt, root+client_ca.crt, both-cas-1.crt
-(root, server_ca, client_ca), both-cas-2.crt (root, client_ca, server_ca), the
-CRLs root.crl, server.crl, client.crl, root+server.crl (root's then
-server_ca's, as OpenSSL wants a CRL for every CA of the chain), and the CRL
-directories root+server-crldir/ and client-crldir/ (files <hash>.r0).
+(root, server_ca, client_ca), both-cas-2.crt (root, client_ca, server_ca),
+client+client_ca.crt, the CRLs root.crl, server.crl, client.crl,
+root+server.crl and root+client.crl (root's then the intermediate's, as OpenSSL
+wants a CRL for every CA of the chain), and the CRL directories
+root+server-crldir/, root+client-crldir/ and client-crldir/ (files <hash>.r0).
 
 Every leaf has a 2048-bit RSA key and SHA-256 signatures; CAs sign with
 `openssl ca` (copy_extensions = copy, so the SANs come from the request), valid
@@ -153,6 +159,20 @@ def main():
         new_key(d, leaf)
         csr(d, leaf, dn, sans)
         sign(d, "server_ca", leaf)
+    new_key(d, "client")
+    csr(d, "client", "CN = ssltestuser", [])
+    sign(d, "client_ca", "client")
+    openssl("rsa", "-in", "client.key", "-outform", "DER", "-out", "client-der.key", cwd=d)
+    openssl("pkey", "-in", "client.key", "-aes256", "-passout", "pass:dUmmyP^#+",
+            "-out", "client-encrypted-pem.key", cwd=d)
+    # sslfiles.mk runs `openssl rsa -outform DER -aes128` here; OpenSSL 1.1
+    # ignores the cipher for DER output (the committed file is plain DER),
+    # OpenSSL 3 writes an encrypted PKCS#8 that libpq cannot load from DER.
+    # Write what the committed file is.
+    openssl("rsa", "-in", "client.key", "-outform", "DER", "-out", "client-encrypted-der.key",
+            cwd=d)
+    for k in ("client-der.key", "client-encrypted-pem.key", "client-encrypted-der.key"):
+        os.chmod(os.path.join(d, k), 0o600)
     new_key(d, "client-revoked")
     csr(d, "client-revoked", "CN = ssltestuser-revoked", [])
     sign(d, "client_ca", "client-revoked")
@@ -165,8 +185,11 @@ def main():
     cat(d, "root+client_ca.crt", ["root_ca.crt", "client_ca.crt"])
     cat(d, "both-cas-1.crt", ["root_ca.crt", "server_ca.crt", "client_ca.crt"])
     cat(d, "both-cas-2.crt", ["root_ca.crt", "client_ca.crt", "server_ca.crt"])
+    cat(d, "client+client_ca.crt", ["client.crt", "client_ca.crt"])
     cat(d, "root+server.crl", ["root.crl", "server.crl"])
+    cat(d, "root+client.crl", ["root.crl", "client.crl"])
     for dirname, crls in (("root+server-crldir", ["root.crl", "server.crl"]),
+                          ("root+client-crldir", ["root.crl", "client.crl"]),
                           ("client-crldir", ["client.crl"])):
         os.makedirs(os.path.join(d, dirname), exist_ok=True)
         for crl in crls:

@@ -110,7 +110,55 @@ CASES = [
     ("server-revoked", CN + " " + ROOT + " sslmode=require ssl_max_protocol_version=incorrect_tls",
      r'invalid "?ssl_max_protocol_version"? value'),
 ]
-SERVERS = sorted({c[0] for c in CASES})
+
+# The server-side half that needs client certificates: the `cert` method
+# (001_ssltests.pl's certdb), the server's client CA file, its CRL file and
+# CRL directory. Options are appended to the same base (later keywords win).
+SRV = ROOT + " sslmode=require"
+KEY = " sslcert=ssl/client.crt sslkey=ssl/"
+CASES += [
+    ("cert-auth", SRV + " user=ssltestuser sslcert=invalid",
+     r"connection requires a valid client certificate"),
+    ("cert-auth", SRV + " user=ssltestuser" + KEY + "client_tmp.key", "ok"),
+    ("cert-auth", SRV + " user=ssltestuser" + KEY + "client-der_tmp.key", "ok"),
+    ("cert-auth", SRV + " user=ssltestuser" + KEY + "client-encrypted-pem_tmp.key "
+     "sslpassword='dUmmyP^#+'", "ok"),
+    ("cert-auth", SRV + " user=ssltestuser" + KEY + "client-encrypted-der_tmp.key "
+     "sslpassword='dUmmyP^#+'", "ok"),
+    ("cert-auth", SRV + " user=ssltestuser" + KEY + "client-encrypted-pem_tmp.key "
+     "sslpassword='wrong'",
+     r'private key file "ssl/client-encrypted-pem_tmp\.key": (bad decrypt|unable to load)'),
+    ("cert-auth", SRV + " user=ssltestuser" + KEY + "client_wrongperms_tmp.key",
+     r'private key file "ssl/client_wrongperms_tmp\.key" has group or world access'),
+    ("cert-auth", SRV + " user=anotheruser" + KEY + "client_tmp.key",
+     r'certificate authentication failed for user "anotheruser"'),
+    ("cert-auth", SRV + " user=ssltestuser sslcert=ssl/client-revoked.crt "
+     "sslkey=ssl/client-revoked_tmp.key", r"SSL error"),
+    ("cert-auth-root-ca", SRV + " user=ssltestuser sslkey=ssl/client_tmp.key "
+     "sslcert=ssl/client+client_ca.crt", "ok"),
+    ("cert-auth-root-ca", SRV + " user=ssltestuser sslkey=ssl/client_tmp.key "
+     "sslcert=ssl/client.crt", r"SSL error"),
+    ("cert-auth-crldir", SRV + " user=ssltestuser sslcert=ssl/client-revoked.crt "
+     "sslkey=ssl/client-revoked_tmp.key", r"SSL error"),
+    ("cert-auth-crldir", SRV + " user=ssltestuser" + KEY + "client_tmp.key", "ok"),
+]
+# scenario -> (server certificate, extra server settings); switch_server_cert's
+# cafile / crlfile / crldir arguments.
+SCENARIOS = {}
+for _name in sorted({c[0] for c in CASES}):
+    SCENARIOS[_name] = (_name, {})
+SCENARIOS["cert-auth"] = ("server-cn-only", {"auth": "cert", "ssl_ca_file": "ssl/root+client_ca.crt",
+                                              "ssl_crl_file": "ssl/root+client.crl"})
+SCENARIOS["cert-auth-root-ca"] = ("server-cn-only", {"auth": "cert",
+                                                      "ssl_ca_file": "ssl/root_ca.crt"})
+SCENARIOS["cert-auth-crldir"] = ("server-cn-only", {"auth": "cert",
+                                                     "ssl_ca_file": "ssl/root+client_ca.crt",
+                                                     "ssl_crl_dir": "ssl/root+client-crldir"})
+SERVERS = sorted(SCENARIOS)
+# 001_ssltests.pl copies each client key to NAME_tmp.key with 0600 (libpq
+# refuses keys others can read), and one to client_wrongperms_tmp.key 0644.
+TMP_KEYS = ["client", "client-revoked", "client-der", "client-encrypted-pem",
+            "client-encrypted-der"]
 
 
 def fail(msg):
@@ -128,16 +176,18 @@ def write_index(fixtures, version):
     index = {"schema": "pgtls-fixtures/1", "default_host": "common-name.pg-ssltest.test",
              "certs": {}, "stores": {}, "chains": {}, "scenarios": {}}
     for name in SERVERS:
-        index["chains"][name] = {"pem": "ssl/%s.crt" % name, "key": "ssl/%s.key" % name,
-                                 "certs": [name], "leaf": name}
+        cert, extra = SCENARIOS[name]
+        index["chains"][cert] = {"pem": "ssl/%s.crt" % cert, "key": "ssl/%s.key" % cert,
+                                 "certs": [cert], "leaf": cert}
         index["scenarios"]["pgssl-" + name] = {
-            "description": "001_ssltests.pl switch_server_cert " + name,
-            "chain": name, "host": "common-name.pg-ssltest.test",
+            "description": "001_ssltests.pl switch_server_cert " + cert,
+            "chain": cert, "host": "common-name.pg-ssltest.test",
             "server": {"ssl": True, "require_secure_transport": True, "auth": "trust",
                        "user": USER, "password": "", "ssl_min_protocol_version": "TLSv1.2",
                        "ssl_max_protocol_version": "", "ssl_groups": "",
                        "ssl_ciphers": "HIGH:MEDIUM:+3DES:!aNULL", "client_cert": False,
                        "server_version": version, "direct_tls": int(version.split(".")[0]) >= 17}}
+        index["scenarios"]["pgssl-" + name]["server"].update(extra)
     with open(os.path.join(fixtures, "index.json"), "w") as f:
         json.dump(index, f, indent=1)
 
@@ -227,6 +277,13 @@ def main():
         subprocess.run([sys.executable, os.path.join(HERE, "make_sslfiles.py"), tmp], check=True)
         version = server_version(a.bindir)
         write_index(tmp, version)
+        for key in TMP_KEYS:
+            shutil.copyfile(os.path.join(tmp, "ssl", key + ".key"),
+                            os.path.join(tmp, "ssl", key + "_tmp.key"))
+            os.chmod(os.path.join(tmp, "ssl", key + "_tmp.key"), 0o600)
+        shutil.copyfile(os.path.join(tmp, "ssl", "client.key"),
+                        os.path.join(tmp, "ssl", "client_wrongperms_tmp.key"))
+        os.chmod(os.path.join(tmp, "ssl", "client_wrongperms_tmp.key"), 0o644)
         os.makedirs(os.path.join(tmp, "home"))
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env["HOME"] = os.path.join(tmp, "home")
