@@ -62,7 +62,7 @@ typedef struct ms_event {
     int startup; /* a StartupMessage was parsed */
     char protocol[12];
     char user[64], database[64], application_name[64];
-    const char *auth_method; /* trust | password | md5 | scram-sha-256 | scram-sha-256-plus */
+    const char *auth_method; /* trust | password | md5 | scram-sha-256 | scram-sha-256-plus | cert */
     const char *auth_result; /* none | ok | failed | abandoned */
     int queries;
     int cancel_request;
