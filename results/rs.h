@@ -46,27 +46,28 @@ const char *rs_matrix_client_key(const rs_matrix *m, int client);
 /* One result row, everything borrowed/copied. */
 typedef struct rs_result {
     const st_case *c;        /* the case (id, scenario, store, sslmode, options) */
-    st_expectation expected;
-    st_observation observed;
-    st_verdict verdict;
-    const char *deviation;   /* name of the known deviation applied, or NULL */
-    const char *deviation_source;
+    st_judgement judgement;  /* from st_judge: expected, observed, deviation, verdict */
     json_t *adapter_result;  /* the adapter's result object or NULL */
     json_t *events;          /* array of mock events or NULL */
     long long elapsed_ms;    /* runner-measured wall time; -1 unknown */
     const char *repro;       /* the `pgtls repro` / adapter command line, or NULL */
 } rs_result;
 
-/* Adds (or replaces) the result of `client` on r->c. Returns 0 or -1 with err. */
+/* Adds (or replaces) the result of `client` on r->c. The row stores the
+ * judgement as given (the deviation only with a deviation-known verdict).
+ * Returns 0 or -1 with err. */
 int rs_matrix_add_result(rs_matrix *m, int client, const rs_result *r, pgtls_err *err);
 
-/* Convenience for the runner: derives expected (st_expect with the client's
- * libpq major or the reference), observed (st_classify), the deviation
- * (deviations may be NULL) and the verdict, then rs_matrix_add_result.
- * Returns the verdict (>= 0) or -1 with err. */
-int rs_matrix_record(rs_matrix *m, int client, const st_case *c, json_t *adapter_result,
-                     json_t *events, long long elapsed_ms, const char *repro,
-                     const st_deviations *deviations, pgtls_err *err);
+/* Convenience for the runner: rs_matrix_add_result of the judgement j
+ * (st_judge) with the case's evidence. Returns the verdict (>= 0) or -1
+ * with err. */
+int rs_matrix_record(rs_matrix *m, int client, const st_case *c, const st_judgement *j,
+                     json_t *adapter_result, json_t *events, long long elapsed_ms,
+                     const char *repro, pgtls_err *err);
+
+/* The "libpq" field of a client's hello (for st_judge), NULL when the
+ * client has none or there is no client with this index. */
+const char *rs_matrix_client_libpq(rs_matrix *m, int client);
 
 /* Marks the run interrupted (SIGINT, adapter lost, ...); written as
  * run.incomplete = true. */

@@ -99,7 +99,7 @@ static int cmd_render(int argc, char **argv)
         rs_matrix_free(m);
         return 2;
     }
-    printf("pgtls report render: wrote %s/{matrix.json,summary.md,matrix.html,junit.xml,"
+    printf("pgtls report render: wrote %s/{matrix.json,summary.md,matrix.html,heatmap.svg,readiness.svg,junit.xml,"
            "matrix.csv,rotation.md}\n",
            out);
     rs_matrix_free(m);

@@ -464,3 +464,67 @@ int rs_digest_render(json_t *doc, rs_digest_format fmt, char **out_text, pgtls_e
     *out_text = rs_buf_finish(&b, err);
     return *out_text ? 0 : -1;
 }
+
+/* The glance grid as a picture (readiness.svg): one row per client build, one
+ * column per trust configuration, each cell coloured by its verdict and
+ * labelled with it and the deciding sslmode. */
+char *rs_render_readiness_svg(rs_matrix *m, pgtls_err *err)
+{
+    json_t *doc = rs_matrix_json(m), *cl;
+    rs_rotation_row *rows = NULL;
+    size_t n = 0, i;
+    unsigned cols = 0;
+    rs_buf b = {0};
+    enum { LW = 230, CW = 120, RH = 20, TOP = 70 };
+
+    if (rs_rotation_rows(doc, &rows, &n, &cols) < 0) {
+        err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    size_t nclients = json_array_size(json_object_get(doc, "clients"));
+    int width = LW + (int)NUM_COLUMNS * CW + 10, height = TOP + (int)nclients * RH + 10;
+    rs_buf_printf(&b,
+                  "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"readiness\" width=\"%d\" "
+                  "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
+                  "font-size=\"11\">\n<title>pgtls: rotation readiness at a glance</title>\n"
+                  "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
+                  width, height, width, height);
+    for (size_t c = 0; c < NUM_COLUMNS; c++) {
+        rs_buf_printf(&b, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">", LW + (int)c * CW + 4,
+                      TOP - 8);
+        rs_buf_add_xml(&b, columns[c].short_title);
+        rs_buf_add(&b, "</text>\n");
+    }
+    json_array_foreach(json_object_get(doc, "clients"), i, cl)
+    {
+        int y = TOP + (int)i * RH;
+        rs_buf_printf(&b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LW - 6, y + RH - 6);
+        rs_buf_add_xml(&b, rs_jstr(cl, "client"));
+        rs_buf_add(&b, "</text>\n");
+        for (size_t c = 0; c < NUM_COLUMNS; c++) {
+            const char *mode = NULL;
+            const rs_rotation_row *row = cell_row(rows, n, cl, &columns[c], &mode);
+            const char *verdict = row ? verdict_of(row->readiness) : NULL;
+            const char *cls = verdict ? css_class(verdict) : "none";
+            const char *fill = !strcmp(cls, "ok")        ? "#5cb85c"
+                               : !strcmp(cls, "breaks")  ? "#d9534f"
+                               : !strcmp(cls, "partial") ? "#f0ad4e"
+                               : !strcmp(cls, "broken")  ? "#777777"
+                               : !strcmp(cls, "na")      ? "#c8c8c8"
+                                                         : "#ffffff";
+            rs_buf_printf(&b,
+                          "<rect class=\"cell\" data-verdict=\"%s\" x=\"%d\" y=\"%d\" width=\"%d\" "
+                          "height=\"%d\" fill=\"%s\" stroke=\"#fff\"/>",
+                          verdict ? verdict : "none", LW + (int)c * CW, y, CW, RH, fill);
+            if (verdict)
+                rs_buf_printf(&b, "<text x=\"%d\" y=\"%d\" fill=\"%s\">%s %s</text>",
+                              LW + (int)c * CW + 4, y + RH - 6,
+                              !strcmp(cls, "broken") || !strcmp(cls, "breaks") ? "#fff" : "#000",
+                              short_verdict(verdict), short_mode(mode));
+            rs_buf_add(&b, "\n");
+        }
+    }
+    rs_buf_add(&b, "</svg>\n");
+    free(rows);
+    return rs_buf_finish(&b, err);
+}

@@ -26,7 +26,7 @@ static const char css[] =
     "padding:.5em}.run{color:#555}.r-ready{background:#c8f0c8}.r-breaks{background:#f7b4b4}"
     ".r-partial{background:#fde8a6}.r-other{background:#eee}"
     ".g-ok{background:#c8f0c8}.g-breaks{background:#f7b4b4;font-weight:bold}"
-    ".g-partial{background:#fde8a6}.g-broken{background:#e0a0a0}.g-na{background:#ddd;color:#555}";
+    ".g-partial{background:#fde8a6}.g-broken{background:#bbb}.g-na{background:#ddd;color:#555}";
 
 static const char js[] =
     "(function(){\n"
@@ -152,7 +152,31 @@ char *rs_render_html(rs_matrix *m, pgtls_err *err)
             return NULL;
         }
         rs_buf_add(&b, digest);
+        int has_digest = *digest != '\0';
         free(digest);
+        /* The pictures inline, so the page stays one self-contained file. */
+        char *svg = has_digest ? rs_render_readiness_svg(m, err) : strdup("");
+        char *heat = svg ? rs_render_heatmap_svg(m, err) : NULL;
+        if (!svg || !heat) {
+            free(svg);
+            free(b.s);
+            return NULL;
+        }
+        /* Inline SVG in HTML needs no namespace: drop it, so the page names
+         * no URL at all (it must work offline and never fetch anything). */
+        for (char **pic = (char *[]){svg, heat, NULL}; *pic; pic++) {
+            static const char ns[] = " xmlns=\"http://www.w3.org/2000/svg\"";
+            char *at = strstr(*pic, ns);
+            if (at)
+                memmove(at, at + sizeof(ns) - 1, strlen(at + sizeof(ns) - 1) + 1);
+        }
+        rs_buf_add(&b, "<div class=\"picture\">");
+        rs_buf_add(&b, svg);
+        rs_buf_add(&b, "</div>\n<h2>Client builds × scenarios</h2>\n<div class=\"picture\">");
+        rs_buf_add(&b, heat);
+        rs_buf_add(&b, "</div>\n");
+        free(svg);
+        free(heat);
     }
     rs_buf_add(&b, "<h2>Clients</h2>\n<table id=\"clients\"><tr><th>client build</th>"
                    "<th>conforms</th><th>deviation (known)</th><th>fails</th><th>unsupported</th>"

@@ -71,4 +71,9 @@ const char *rs_rotation_cell_text(const char *observed);
 const char *rs_cause_fix(const char *config, const char *failed_class, const char *scenario,
                          const char **out_title);
 
+/* Pictures: heatmap.svg (client builds x scenarios, worst verdict per cell)
+ * and readiness.svg (the glance grid). Heap strings, NULL with err. */
+char *rs_render_heatmap_svg(rs_matrix *m, pgtls_err *err);
+char *rs_render_readiness_svg(rs_matrix *m, pgtls_err *err);
+
 #endif

@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "fs.h"
 #include "rs.h"
+#include "rs_internal.h"
 #include "support.h"
 
 static rs_matrix *load_golden(void)
@@ -55,6 +56,14 @@ static json_t *js(const char *text)
     return j;
 }
 
+/* rs_matrix_record of the judgement st_judge gives for the client's libpq. */
+static int record(rs_matrix *m, int client, const st_case *c, json_t *result, json_t *events,
+                  long long elapsed_ms, const char *repro, const st_deviations *d, pgtls_err *err)
+{
+    st_judgement j = st_judge(c, rs_matrix_client_libpq(m, client), events, result, d);
+    return rs_matrix_record(m, client, c, &j, result, events, elapsed_ms, repro, err);
+}
+
 START_TEST(the_runner_builds_a_matrix_incrementally_and_writes_it_atomically)
 {
     pgtls_err err;
@@ -81,9 +90,9 @@ START_TEST(the_runner_builds_a_matrix_incrementally_and_writes_it_atomically)
     json_t *r1 = js("{\"id\":\"b\",\"connected\":false,\"error\":\"SSL error: certificate verify failed\"}");
     json_t *e1 = js("[{\"ssl_response\":\"S\",\"handshake\":\"failed\",\"client_alert\":\"unknown_ca\"}]");
     json_t *r2 = js("{\"id\":\"a\",\"connected\":false,\"error\":\"server certificate for \\\"x\\\" does not match host name \\\"y\\\"\"}");
-    ck_assert_int_eq(rs_matrix_record(m, client, &c1, r1, e1, 7, "repro 1", NULL, &err), ST_CONFORMS);
-    ck_assert_int_eq(rs_matrix_record(m, client, &c2, r2, NULL, 8, NULL, NULL, &err), ST_FAILS);
-    ck_assert_int_eq(rs_matrix_record(m, 5, &c2, r2, NULL, 8, NULL, NULL, &err), -1);
+    ck_assert_int_eq(record(m, client, &c1, r1, e1, 7, "repro 1", NULL, &err), ST_CONFORMS);
+    ck_assert_int_eq(record(m, client, &c2, r2, NULL, 8, NULL, NULL, &err), ST_FAILS);
+    ck_assert_int_eq(record(m, 5, &c2, r2, NULL, 8, NULL, NULL, &err), -1);
     rs_matrix_set_incomplete(m, 1);
     ck_assert_int_eq(rs_matrix_write(m, path, &err), 0);
     struct stat sb;
@@ -141,7 +150,7 @@ START_TEST(a_known_deviation_is_recorded_as_such_never_as_a_pass)
     c.host_match = 0;
     c.verify = (char *)"ok";
     json_t *r = js("{\"connected\":false,\"error\":\"Hostname/IP does not match certificate's altnames\"}");
-    ck_assert_int_eq(rs_matrix_record(m, client, &c, r, NULL, 1, NULL, d, &err), ST_DEVIATION_KNOWN);
+    ck_assert_int_eq(record(m, client, &c, r, NULL, 1, NULL, d, &err), ST_DEVIATION_KNOWN);
     json_t *res = json_object_get(
         json_object_get(json_array_get(json_object_get(rs_matrix_json(m), "cases"), 0), "results"),
         rs_matrix_client_key(m, client));
@@ -177,9 +186,9 @@ START_TEST(a_field_case_row_carries_its_source_reported_class_and_field_verdict)
     plain.verify = (char *)"untrusted";
     json_t *r = js("{\"connected\":true,\"tls\":true,\"query_result\":\"t\"}");
     /* The libpq verdict is unchanged: libpq would refuse the wrong root. */
-    ck_assert_int_eq(rs_matrix_record(m, client, &fc, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
-    ck_assert_int_eq(rs_matrix_record(m, client, &fc2, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
-    ck_assert_int_eq(rs_matrix_record(m, client, &plain, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
+    ck_assert_int_eq(record(m, client, &fc, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
+    ck_assert_int_eq(record(m, client, &fc2, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
+    ck_assert_int_eq(record(m, client, &plain, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
     json_t *cases = json_object_get(rs_matrix_json(m), "cases");
     const char *key = rs_matrix_client_key(m, client);
     json_t *res_plain = json_object_get(json_object_get(json_array_get(cases, 0), "results"), key);
@@ -245,7 +254,7 @@ static void *record_many(void *p)
         st_case c = mkcase(id, scen, "root", "require");
         c.verify = (char *)"ok";
         err_clear(&err);
-        if (rs_matrix_record(a->m, a->client, &c, res, NULL, i, NULL, NULL, &err) != ST_CONFORMS)
+        if (record(a->m, a->client, &c, res, NULL, i, NULL, NULL, &err) != ST_CONFORMS)
             a->failures++;
         if (i % 50 == 0 && rs_matrix_write(a->m, a->path, &err) < 0)
             a->failures++;
@@ -358,6 +367,8 @@ START_TEST(each_renderer_matches_its_golden_file)
     check_golden("junit.xml", rs_render_junit(m, &err));
     check_golden("matrix.html", rs_render_html(m, &err));
     check_golden("rotation.md", rs_render_rotation_markdown(m, &err));
+    check_golden("heatmap.svg", rs_render_heatmap_svg(m, &err));
+    check_golden("readiness.svg", rs_render_readiness_svg(m, &err));
     rs_matrix_free(m);
 }
 END_TEST
@@ -376,11 +387,12 @@ START_TEST(render_all_writes_every_format)
     char *dir = ts_tmpdir_new("rsall");
     char *out = fs_join(dir, "out/deeper");
     rs_matrix *m = load_golden();
-    static const char *const files[] = {"matrix.json", "summary.md", "matrix.html",
-                                        "junit.xml",   "matrix.csv", "rotation.md"};
+    static const char *const files[] = {"matrix.json", "summary.md",  "matrix.html",
+                                        "junit.xml",   "matrix.csv",  "rotation.md",
+                                        "heatmap.svg", "readiness.svg"};
     err_clear(&err);
     ck_assert_msg(rs_render_all(m, out, &err) == 0, "%s", err.msg);
-    for (size_t i = 0; i < 6; i++) {
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char *p = fs_join(out, files[i]);
         ck_assert_msg(fs_exists(p), "%s missing", files[i]);
         free(p);
