@@ -73,13 +73,41 @@ int ms_clientcert_setup_ctx(const ms_profile *p, SSL_CTX *ctx, pgtls_err *err)
     return 0;
 }
 
+/* be-secure-openssl.c X509_NAME_to_cstring: "/SN=value" per entry, in the
+ * certificate's order, cut to out_len-1 bytes. */
+static void name_to_cstring(const X509_NAME *name, char *out, size_t out_len)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (int i = 0; i < X509_NAME_entry_count(name) && used + 1 < out_len; i++) {
+        const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+        const char *sn = OBJ_nid2sn(OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)));
+        unsigned char *utf8 = NULL;
+        int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+        if (n >= 0)
+            used += (size_t)snprintf(out + used, out_len - used, "/%s=%.*s", sn ? sn : "?", n,
+                                     (const char *)utf8);
+        OPENSSL_free(utf8);
+    }
+    out[out_len - 1] = 0;
+}
+
 void ms_clientcert_note_peer(ms_conn *c, SSL *ssl)
 {
     X509 *peer = SSL_get0_peer_certificate(ssl);
     c->peer_cert_valid = 0;
-    c->peer_cn[0] = 0;
+    c->peer_cn[0] = c->peer_dn[0] = c->peer_serial[0] = c->peer_issuer[0] = 0;
     if (!peer || !c->prof->ssl_ca_file || !*c->prof->ssl_ca_file)
         return;
+    name_to_cstring(X509_get_subject_name(peer), c->peer_dn, sizeof(c->peer_dn));
+    name_to_cstring(X509_get_issuer_name(peer), c->peer_issuer, sizeof(c->peer_issuer));
+    {
+        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(peer), NULL);
+        char *dec = bn ? BN_bn2dec(bn) : NULL;
+        snprintf(c->peer_serial, sizeof(c->peer_serial), "%s", dec ? dec : "");
+        OPENSSL_free(dec);
+        BN_free(bn);
+    }
     /* A certificate that failed verification ended the handshake. */
     c->peer_cert_valid = SSL_get_verify_result(ssl) == X509_V_OK;
     if (X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, c->peer_cn,

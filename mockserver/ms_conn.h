@@ -141,6 +141,8 @@ struct ms_conn {
     int tls_active;
     int peer_cert_valid; /* a client certificate verified against ssl_ca_file */
     char peer_cn[256];   /* its subject's CN */
+    /* pg_stat_ssl's client_dn, client_serial, issuer_dn (be_tls_get_peer_*) */
+    char peer_dn[64], peer_serial[64], peer_issuer[64];
     char tx;
     int ignore_till_sync;
     ms_stmt stmts[MS_MAX_STMTS], portals[MS_MAX_STMTS];

@@ -1199,6 +1199,10 @@ void ms_session_run(ms_conn *c)
     snprintf(c->act.client_addr, sizeof(c->act.client_addr), "%s",
              c->ev.peer_addr[0] ? c->ev.peer_addr : "127.0.0.1");
     c->act.client_port = c->ev.peer_port;
+    c->act.client_cert = c->peer_dn[0] || c->peer_serial[0];
+    snprintf(c->act.client_dn, sizeof(c->act.client_dn), "%s", c->peer_dn);
+    snprintf(c->act.client_serial, sizeof(c->act.client_serial), "%s", c->peer_serial);
+    snprintf(c->act.issuer_dn, sizeof(c->act.issuer_dn), "%s", c->peer_issuer);
     snprintf(c->act.datname, sizeof(c->act.datname), "%s", st.database);
     snprintf(c->act.usename, sizeof(c->act.usename), "%s", st.user);
     snprintf(c->act.backend_type, sizeof(c->act.backend_type), "client backend");

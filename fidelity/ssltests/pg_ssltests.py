@@ -142,6 +142,19 @@ CASES += [
      "sslkey=ssl/client-revoked_tmp.key", r"SSL error"),
     ("cert-auth-crldir", SRV + " user=ssltestuser" + KEY + "client_tmp.key", "ok"),
 ]
+# pg_stat_ssl for this session, as 001_ssltests.pl asks it (psql -A -F , -P
+# null=_null_): (scenario, options, "ok", query, pattern of the output). The
+# serial is \d+ here: our recipe draws serials at random, sslfiles.mk's are 1.
+STAT_SSL = "SELECT * FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+STAT_HEAD = r"^pid,ssl,version,cipher,bits,client_dn,client_serial,issuer_dn\n"
+QUERY_CASES = [
+    ("server-revoked", CN + " sslrootcert=invalid", "ok", STAT_SSL,
+     STAT_HEAD + r"\d+,t,TLSv[\d.]+,[\w-]+,\d+,_null_,_null_,_null_$"),
+    ("cert-auth", SRV + " user=ssltestuser" + KEY + "client_tmp.key", "ok", STAT_SSL,
+     STAT_HEAD + r"\d+,t,TLSv[\d.]+,[\w-]+,\d+,/CN=ssltestuser,\d+,"
+     r"/CN=Test CA for PostgreSQL SSL regression test client certs$"),
+]
+CASES += [c[:3] + (c[3], c[4]) for c in QUERY_CASES]
 # scenario -> (server certificate, extra server settings); switch_server_cert's
 # cafile / crlfile / crldir arguments.
 SCENARIOS = {}
@@ -212,22 +225,39 @@ def normalise(text):
     return text.strip()
 
 
-def run_psql(cwd, env, conninfo):
-    p = subprocess.run(["psql", "-X", "-A", "-t", "-c", "SELECT 1", "-d", conninfo], cwd=cwd,
-                       env=env, capture_output=True, text=True, timeout=30)
-    return ("ok" if p.returncode == 0 else "fail"), normalise(p.stderr)
+def normalise_rows(text):
+    """Query output: the backend pid differs between servers."""
+    return re.sub(r"(?m)^\d+,", "<pid>,", text.strip())
+
+
+def run_psql(cwd, env, conninfo, sql=None):
+    if sql:
+        argv = ["psql", "-X", "-A", "-F", ",", "-P", "null=_null_", "-P", "footer=off", "-c", sql]
+    else:
+        argv = ["psql", "-X", "-A", "-t", "-c", "SELECT 1"]
+    p = subprocess.run(argv + ["-d", conninfo], cwd=cwd, env=env, capture_output=True,
+                       text=True, timeout=30)
+    return ("ok" if p.returncode == 0 else "fail"), normalise(p.stderr), p.stdout
 
 
 # psycopg's binary wheel bundles libpq 18: newer libpq texts (sslrootcert=system
 # hints, ...) over the same cases.
 PSYCOPG_WORKER = """
 import json, sys, psycopg
+def text(v):
+    return "_null_" if v is None else ("t" if v else "f") if isinstance(v, bool) else str(v)
 for line in sys.stdin:
+    conninfo, sql = json.loads(line)
     try:
-        psycopg.connect(json.loads(line), connect_timeout=20).execute("SELECT 1").fetchone()
-        print(json.dumps(["ok", ""]), flush=True)
+        cur = psycopg.connect(conninfo, connect_timeout=20).execute(sql or "SELECT 1")
+        rows = cur.fetchall()
+        out = ""
+        if sql:
+            out = ",".join(d.name for d in cur.description) + "\\n" + "".join(
+                ",".join(text(v) for v in r) + "\\n" for r in rows)
+        print(json.dumps(["ok", "", out]), flush=True)
     except psycopg.Error as e:
-        print(json.dumps(["fail", str(e)]), flush=True)
+        print(json.dumps(["fail", str(e), ""]), flush=True)
 """
 
 
@@ -244,16 +274,17 @@ class Psycopg:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True, bufsize=1)
 
-    def __call__(self, cwd, env, conninfo):
-        self.proc.stdin.write(json.dumps(conninfo) + "\n")
+    def __call__(self, cwd, env, conninfo, sql=None):
+        self.proc.stdin.write(json.dumps([conninfo, sql]) + "\n")
         self.proc.stdin.flush()
-        outcome, err = json.loads(read_line(self.proc, 60))
-        return outcome, normalise(err)
+        outcome, err, out = json.loads(read_line(self.proc, 60))
+        return outcome, normalise(err), out
 
 
-def judge(expect, outcome, err):
+def judge(expect, outcome, err, out="", out_pattern=None):
     if expect == "ok":
-        return outcome == "ok"
+        return outcome == "ok" and (not out_pattern or
+                                    re.search(out_pattern, out.strip(), re.M) is not None)
     return outcome == "fail" and re.search(expect, err) is not None
 
 
@@ -316,7 +347,8 @@ def main():
             clients.append(("psycopg (bundled libpq)", worker))
         else:
             print("pg_ssltests: psycopg not installed (clients/psycopg/install): psql only")
-        for server, opts, expect in CASES:
+        for server, opts, expect, *query in CASES:
+            sql, out_pattern = query if query else (None, None)
             if server != current:
                 real.stdin.write("start pgssl-%s\n" % server)
                 real.stdin.flush()
@@ -327,15 +359,18 @@ def main():
                 current = server
             base = "user=%s dbname=postgres sslcert=invalid hostaddr=%s " % (USER, HOSTADDR)
             for client, run in clients:
-                m_out, m_err = run(tmp, env, base + opts + " port=%d" % mock_ports[server])
-                r_out, r_err = run(tmp, env, base + opts + " port=%d" % real_port)
+                m_out, m_err, m_rows = run(tmp, env, base + opts + " port=%d" % mock_ports[server],
+                                           sql)
+                r_out, r_err, r_rows = run(tmp, env, base + opts + " port=%d" % real_port, sql)
                 problems = []
-                if not judge(expect, m_out, m_err):
+                if not judge(expect, m_out, m_err, m_rows, out_pattern):
                     problems.append("mock misses 001_ssltests.pl's outcome")
-                if not judge(expect, r_out, r_err):
+                if not judge(expect, r_out, r_err, r_rows, out_pattern):
                     problems.append("real server misses 001_ssltests.pl's outcome")
-                if (m_out, m_err) != (r_out, r_err):
+                if (m_out, m_err, normalise_rows(m_rows)) != (r_out, r_err, normalise_rows(r_rows)):
                     problems.append("mock and real differ")
+                if sql:
+                    m_err, r_err = m_err + " | " + m_rows.strip(), r_err + " | " + r_rows.strip()
                 bad += bool(problems)
                 rows.append({"client": client, "server": server, "options": opts,
                              "expect": expect, "mock": m_out, "mock_error": m_err,
