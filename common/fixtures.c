@@ -99,6 +99,7 @@ static int load_scenario(fx_index *idx, const char *name, json_t *js, fx_scenari
     sc->server.client_cert = get_bool(server, "client_cert", 0);
     sc->server.server_version = get_str(server, "server_version", "16.9");
     sc->server.direct_tls = get_bool(server, "direct_tls", 1);
+    sc->server.clientcert = get_str(server, "clientcert", "");
     {
         static const char *const files[] = {"ssl_ca_file", "ssl_crl_file", "ssl_crl_dir"};
         const char **dst[] = {&sc->server.ssl_ca_file, &sc->server.ssl_crl_file,

@@ -29,6 +29,7 @@ typedef struct fx_server {
     const char *ssl_ca_file;       /* absolute paths, NULL when absent: client */
     const char *ssl_crl_file;      /* certificate CA and revocation lists */
     const char *ssl_crl_dir;
+    const char *clientcert;        /* pg_hba option: "" | verify-ca | verify-full */
 } fx_server;
 
 typedef struct fx_scenario {

@@ -110,6 +110,11 @@ const char *fd_scenario_unexpressible(const fx_scenario *sc, int pg_major)
     if (!strcmp(s->auth, "cert") && (!s->ssl || !s->require_secure_transport || !s->ssl_ca_file))
         return "auth cert needs TLS, hostssl rules (require_secure_transport) and an "
                "ssl_ca_file (hba.c, be-secure-openssl.c)";
+    if (s->clientcert && *s->clientcert &&
+        ((strcmp(s->clientcert, "verify-ca") && strcmp(s->clientcert, "verify-full")) ||
+         !s->ssl || !s->require_secure_transport || !s->ssl_ca_file))
+        return "clientcert needs verify-ca or verify-full, TLS, hostssl rules "
+               "(require_secure_transport) and an ssl_ca_file (hba.c)";
     if (s->ssl_crl_dir && pg_major < 14)
         return "ssl_crl_dir needs PostgreSQL 14";
     if (!s->user || !*s->user || strlen(s->user) > 63)
@@ -302,6 +307,8 @@ char *fd_render_hba(const fx_scenario *sc, pgtls_err *err)
                           sc->name);
     return str_printf("# Written by pgtls fidelity for scenario %s.\n"
                       "local    all all              trust\n"
-                      "%-8s all all 127.0.0.1/32 %s\n",
-                      sc->name, type, s->auth);
+                      "%-8s all all 127.0.0.1/32 %s%s%s\n",
+                      sc->name, type, s->auth,
+                      s->clientcert && *s->clientcert ? " clientcert=" : "",
+                      s->clientcert && *s->clientcert ? s->clientcert : "");
 }

@@ -115,6 +115,31 @@ void ms_clientcert_note_peer(ms_conn *c, SSL *ssl)
         c->peer_cn[0] = 0;
 }
 
+int ms_clientcert_required(const ms_conn *c, ms_pgerr *e)
+{
+    const char *cc = c->prof->clientcert;
+    if (!cc || !*cc || !strcmp(c->prof->auth, "cert") || c->peer_cert_valid)
+        return 0;
+    ms_pgerr_set(e, "FATAL", "28000", "connection requires a valid client certificate");
+    return -1;
+}
+
+int ms_clientcert_verify_full(const ms_conn *c, const char *user, ms_pgerr *e)
+{
+    const char *auth = c->prof->auth;
+    const char *cc = c->prof->clientcert;
+    if (!cc || strcmp(cc, "verify-full") != 0 || !strcmp(auth, "cert"))
+        return 0;
+    if (c->peer_cn[0] && !strcmp(c->peer_cn, user))
+        return 0;
+    if (!strcmp(auth, "trust"))
+        ms_pgerr_set(e, "FATAL", "28000", "\"trust\" authentication failed for user \"%s\"",
+                     user);
+    else
+        ms_pgerr_set(e, "FATAL", "28P01", "password authentication failed for user \"%s\"", user);
+    return -1;
+}
+
 int ms_clientcert_check(const ms_conn *c, const char *user, ms_pgerr *e)
 {
     /* auth.c ClientAuthentication: the cert method implies

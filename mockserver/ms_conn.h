@@ -26,6 +26,7 @@ typedef struct ms_profile {
         *ssl_groups, *auth, *user, *password, *server_version;
     char *chain_pem, *key_pem;
     char *ssl_ca_file, *ssl_crl_file, *ssl_crl_dir; /* "" or NULL: none (ms_clientcert.c) */
+    char *clientcert; /* pg_hba clientcert: "" | verify-ca | verify-full */
     SSL_CTX *ctx;         /* NULL when ssl = 0 */
     uint8_t cb_hash[64];  /* tls-server-end-point of the leaf (RFC 5929) */
     size_t cb_len;        /* 0: cannot be computed, PLUS is not offered */
@@ -157,6 +158,12 @@ int ms_clientcert_setup_ctx(const ms_profile *p, SSL_CTX *ctx, pgtls_err *err);
 void ms_clientcert_note_peer(ms_conn *c, SSL *ssl);
 /* The `cert` method's checks (auth.c): 0, or -1 with the FATAL in e. */
 int ms_clientcert_check(const ms_conn *c, const char *user, ms_pgerr *e);
+/* pg_hba `clientcert=verify-ca|verify-full` on another method, before
+ * authentication: a verified certificate is required. 0 or -1 with e. */
+int ms_clientcert_required(const ms_conn *c, ms_pgerr *e);
+/* After the method succeeded, clientcert=verify-full: the CN must be the
+ * user, else the method's own failure (auth.c auth_failed). 0 or -1 with e. */
+int ms_clientcert_verify_full(const ms_conn *c, const char *user, ms_pgerr *e);
 
 /* Prepares c (zeroes the state, keeps the creator's fields). */
 void ms_conn_init(ms_conn *c);

@@ -1156,8 +1156,18 @@ void ms_session_run(ms_conn *c)
         c->ev.auth_result = "failed";
         goto out;
     }
+    if (ms_clientcert_required(c, &e) < 0) {
+        c->ev.auth_result = "failed";
+        send_fatal(c, &e);
+        goto out;
+    }
     if (!authenticate(c, st.user))
         goto out;
+    if (ms_clientcert_verify_full(c, st.user, &e) < 0) {
+        c->ev.auth_result = "failed";
+        send_fatal(c, &e);
+        goto out;
+    }
     c->ev.auth_result = "ok";
     ms_be_auth(&c->out, 0, NULL, 0);
     if (!strcmp(c->prof->auth, "trust") && strcmp(st.user, c->prof->user) != 0) {

@@ -50,6 +50,7 @@ void ms_profile_unref(ms_profile *p)
     free(p->ssl_ca_file);
     free(p->ssl_crl_file);
     free(p->ssl_crl_dir);
+    free(p->clientcert);
     free(p);
 }
 
@@ -139,6 +140,7 @@ static int apply_override(ms_profile *p, const char *kv, pgtls_err *err)
             {"ssl_ca_file", offsetof(ms_profile, ssl_ca_file)},
             {"ssl_crl_file", offsetof(ms_profile, ssl_crl_file)},
             {"ssl_crl_dir", offsetof(ms_profile, ssl_crl_dir)},
+            {"clientcert", offsetof(ms_profile, clientcert)},
         };
         size_t i;
         for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
@@ -153,7 +155,7 @@ static int apply_override(ms_profile *p, const char *kv, pgtls_err *err)
                    "ssl_min_protocol_version, ssl_max_protocol_version, ssl_ciphers, "
                    "ssl_tls13_ciphers, ssl_groups, auth, user, password, client_cert, "
                    "server_version, direct_tls, chain_pem, key_pem, ssl_ca_file, ssl_crl_file, "
-                   "ssl_crl_dir)",
+                   "ssl_crl_dir, clientcert)",
                    key);
 }
 
@@ -370,7 +372,8 @@ ms_profile *ms_profile_new(const fx_scenario *sc, const char *const *overrides, 
         (sc->key_pem && set_str(&p->key_pem, sc->key_pem) < 0) ||
         (s->ssl_ca_file && set_str(&p->ssl_ca_file, s->ssl_ca_file) < 0) ||
         (s->ssl_crl_file && set_str(&p->ssl_crl_file, s->ssl_crl_file) < 0) ||
-        (s->ssl_crl_dir && set_str(&p->ssl_crl_dir, s->ssl_crl_dir) < 0)) {
+        (s->ssl_crl_dir && set_str(&p->ssl_crl_dir, s->ssl_crl_dir) < 0) ||
+        set_str(&p->clientcert, s->clientcert ? s->clientcert : "") < 0) {
         err_set(err, PGTLS_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -386,11 +389,18 @@ ms_profile *ms_profile_new(const fx_scenario *sc, const char *const *overrides, 
                 sc->name, p->auth);
         goto fail;
     }
-    if (!strcmp(p->auth, "cert") && (!p->ssl || !p->ssl_ca_file || !*p->ssl_ca_file)) {
+    if (*p->clientcert && strcmp(p->clientcert, "verify-ca") && strcmp(p->clientcert, "verify-full")) {
         err_set(err, PGTLS_ERR_CONFIG,
-                "scenario %s: auth 'cert' needs ssl on and an ssl_ca_file (PostgreSQL: client "
+                "scenario %s: invalid value for clientcert: \"%s\" (verify-ca or verify-full)",
+                sc->name, p->clientcert);
+        goto fail;
+    }
+    if ((!strcmp(p->auth, "cert") || *p->clientcert) &&
+        (!p->ssl || !p->ssl_ca_file || !*p->ssl_ca_file)) {
+        err_set(err, PGTLS_ERR_CONFIG,
+                "scenario %s: %s needs ssl on and an ssl_ca_file (PostgreSQL: client "
                 "certificates can only be checked if a root certificate store is available)",
-                sc->name);
+                sc->name, *p->clientcert ? "clientcert" : "auth 'cert'");
         goto fail;
     }
     if (p->ssl && build_ctx(p, err) < 0)

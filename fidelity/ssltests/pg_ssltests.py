@@ -142,6 +142,23 @@ CASES += [
      "sslkey=ssl/client-revoked_tmp.key", r"SSL error"),
     ("cert-auth-crldir", SRV + " user=ssltestuser" + KEY + "client_tmp.key", "ok"),
 ]
+# 001's verifydb: pg_hba `trust clientcert=verify-full` (the CN must be the
+# user, else the method's own failure) and `clientcert=verify-ca` (any
+# verified certificate). One rule per scenario, so the verify-ca case keeps
+# user ssltestuser (001 uses another role, which a one-role server lacks) and
+# shows the CN need not match with a certificate whose CN is another name.
+CASES += [
+    ("verify-full-trust", SRV + " user=ssltestuser" + KEY + "client_tmp.key", "ok"),
+    ("verify-full-trust", SRV + " user=anotheruser" + KEY + "client_tmp.key",
+     r'FATAL:  "trust" authentication failed for user "anotheruser"'),
+    ("verify-full-trust", SRV + " user=ssltestuser sslcert=invalid",
+     r"connection requires a valid client certificate"),
+    ("verify-ca-trust", SRV + " user=ssltestuser" + KEY + "client_tmp.key", "ok"),
+    ("verify-ca-trust", SRV + " user=ssltestuser sslcert=invalid",
+     r"connection requires a valid client certificate"),
+    ("verify-ca-trust", SRV + " user=ssltestuser sslcert=ssl/client-revoked.crt "
+     "sslkey=ssl/client-revoked_tmp.key", "ok"),
+]
 # pg_stat_ssl for this session, as 001_ssltests.pl asks it (psql -A -F , -P
 # null=_null_): (scenario, options, "ok", query, pattern of the output). The
 # serial is \d+ here: our recipe draws serials at random, sslfiles.mk's are 1.
@@ -162,6 +179,10 @@ for _name in sorted({c[0] for c in CASES}):
     SCENARIOS[_name] = (_name, {})
 SCENARIOS["cert-auth"] = ("server-cn-only", {"auth": "cert", "ssl_ca_file": "ssl/root+client_ca.crt",
                                               "ssl_crl_file": "ssl/root+client.crl"})
+SCENARIOS["verify-full-trust"] = ("server-cn-only", {"auth": "trust", "clientcert": "verify-full",
+                                                      "ssl_ca_file": "ssl/root+client_ca.crt"})
+SCENARIOS["verify-ca-trust"] = ("server-cn-only", {"auth": "trust", "clientcert": "verify-ca",
+                                                    "ssl_ca_file": "ssl/root+client_ca.crt"})
 SCENARIOS["cert-auth-root-ca"] = ("server-cn-only", {"auth": "cert",
                                                       "ssl_ca_file": "ssl/root_ca.crt"})
 SCENARIOS["cert-auth-crldir"] = ("server-cn-only", {"auth": "cert",
