@@ -50,7 +50,8 @@ static const char *const verify_results[] = {"ok",       "untrusted", "expired",
 static const char *const store_kinds[] = {"roots",       "bundle",     "pinned-intermediate",
                                           "pinned-leaf", "wrong-root", "empty",
                                           "missing",     "system"};
-static const char *const auth_choices[] = {"trust", "password", "md5", "scram-sha-256", NULL};
+static const char *const auth_choices[] = {"trust", "password", "md5", "scram-sha-256", "entra",
+                                            NULL};
 static const char *const proto_choices[] = {"", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL};
 
 static const struct server_field {

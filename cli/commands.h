@@ -7,6 +7,7 @@
 
 int ca_cli_main(int argc, char **argv);     /* certs-gen/ca_cli.c */
 int ms_cli_main(int argc, char **argv);     /* mockserver/ms_cli.c */
+int im_cli_main(int argc, char **argv);     /* imds/im_cli.c */
 int rn_cli_run(int argc, char **argv);      /* runner/rn_cli.c */
 int rn_cli_repro(int argc, char **argv);    /* runner/rn_cli.c */
 int rn_cli_clients(int argc, char **argv);  /* runner/rn_cli.c */

@@ -24,6 +24,7 @@ static const struct command {
 } commands[] = {
     {"ca", ca_cli_main, "the built-in CA: gen, list, show, verify, inspect"},
     {"mock", ms_cli_main, "run the mock PostgreSQL server in the foreground"},
+    {"imds", im_cli_main, "run the mock managed-identity token service (Entra ID) in the foreground"},
     {"run", run_main, "run the compatibility matrix against the embedded mock (or --against-real)"},
     {"repro", rn_cli_repro, "print (or --exec) the commands that replay one case"},
     {"clients", rn_cli_clients, "list detected clients with their versions"},

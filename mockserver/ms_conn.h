@@ -125,6 +125,7 @@ struct ms_conn {
     int stop_fd;          /* readable once the server stops (-1: none) */
     int timeout_ms;       /* of every read; 0: none */
     uint32_t md5_salt;    /* 0: random (tests fix it) */
+    struct ms_entra *entra; /* the Entra tenant (auth=entra, ms_entra.c) or NULL */
     /* pg_stat_activity of the whole server; NULL: only this connection */
     size_t (*activity)(void *ud, ms_activity *rows, size_t max);
     void *activity_ud;

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "ms_conn.h"
+#include "ms_entra.h"
 #include "ms_scram.h"
 
 static long long wall_ms(void)
@@ -409,7 +410,7 @@ static int authenticate(ms_conn *c, const char *user)
         }
         return 1;
     }
-    if (!strcmp(p->auth, "password") || !strcmp(p->auth, "md5")) {
+    if (!strcmp(p->auth, "password") || !strcmp(p->auth, "md5") || !strcmp(p->auth, "entra")) {
         const char *pw;
         int md5 = !strcmp(p->auth, "md5");
         uint8_t salt[4] = {0};
@@ -428,6 +429,16 @@ static int authenticate(ms_conn *c, const char *user)
         }
         if (!read_password_message(c, &len, "waiting for the password"))
             return 0;
+        if (len > MS_MAX_AUTH_TOKEN_LENGTH) {
+            /* recv_password_packet: pq_getmessage(PG_MAX_AUTH_TOKEN_LENGTH)
+             * fails with COMMERROR "invalid message length" and the
+             * backend exits without a message to the client. */
+            end_as(c, "protocol-error",
+                   "invalid message length: password packet of %zu bytes (limit %d)", len,
+                   MS_MAX_AUTH_TOKEN_LENGTH);
+            c->ev.auth_result = "failed";
+            return 0;
+        }
         if (ms_fe_parse_password(c->msg, len, &pw, &e) < 0) {
             send_fatal(c, &e);
             c->ev.end = "protocol-error";
@@ -439,6 +450,19 @@ static int authenticate(ms_conn *c, const char *user)
             send_fatal(c, &e);
             c->ev.auth_result = "failed";
             return 0;
+        }
+        if (!strcmp(p->auth, "entra") && ms_entra_is_principal(c->entra, user)) {
+            /* A role made for an Entra principal signs in with a token;
+             * every other role keeps its password (ms_entra.c). */
+            char why[200] = "";
+            if (ms_entra_check(c->entra, user, pw, strlen(pw), wall_ms() / 1000, &e, why,
+                               sizeof(why)) < 0) {
+                send_fatal(c, &e);
+                snprintf(c->ev.end_reason, sizeof(c->ev.end_reason), "entra: %s", why);
+                c->ev.auth_result = "failed";
+                return 0;
+            }
+            return 1;
         }
         {
             int ok = 0;
@@ -717,6 +741,15 @@ static ms_qctx qctx_of(ms_conn *c)
     return q;
 }
 
+/* The SQL subset, with the pgaadauth extension's function in front. */
+static int query_run(ms_conn *c, ms_qctx *q, const char *sql, int execute, ms_result *r)
+{
+    int rc = ms_entra_query(c->entra, sql, c->ev.database, execute, r);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    return ms_query_run(q, sql, execute, r);
+}
+
 /* Runs one statement and writes its messages (not ReadyForQuery). With
  * portal != NULL it is an Execute: no RowDescription. Returns 0, or -1 when
  * it failed (an ErrorResponse was queued). */
@@ -726,7 +759,7 @@ static int run_statement(ms_conn *c, const char *sql, const ms_stmt *portal, int
     ms_result r;
     int rc = 0;
     size_t k;
-    if (ms_query_run(&q, sql, 1, &r) < 0) {
+    if (query_run(c, &q, sql, 1, &r) < 0) {
         ms_pgerr e;
         ms_pgerr_set(&e, "ERROR", "53200", "out of memory");
         send_error(c, &e);
@@ -820,7 +853,7 @@ static void on_parse(ms_conn *c, size_t len)
         ext_error(c, &e);
         return;
     }
-    if (ms_query_run(&q, p.query, 0, &r) < 0 || r.kind == MS_RES_ERROR) {
+    if (query_run(c, &q, p.query, 0, &r) < 0 || r.kind == MS_RES_ERROR) {
         if (r.kind == MS_RES_ERROR)
             ext_error(c, &r.err);
         ms_result_cleanup(&r);
@@ -948,7 +981,7 @@ static void on_describe(ms_conn *c, size_t len)
             ms_buf_i32(&c->out, (int32_t)s->param_types[i]);
         ms_msg_end(&c->out, m);
     }
-    if (ms_query_run(&q, s->sql, 0, &r) < 0) {
+    if (query_run(c, &q, s->sql, 0, &r) < 0) {
         ms_pgerr_set(&e, "ERROR", "53200", "out of memory");
         ext_error(c, &e);
         return;

@@ -383,9 +383,10 @@ ms_profile *ms_profile_new(const fx_scenario *sc, const char *const *overrides, 
             goto fail;
         }
     if (strcmp(p->auth, "trust") && strcmp(p->auth, "password") && strcmp(p->auth, "md5") &&
-        strcmp(p->auth, "scram-sha-256") && strcmp(p->auth, "cert")) {
+        strcmp(p->auth, "scram-sha-256") && strcmp(p->auth, "entra") && strcmp(p->auth, "cert")) {
         err_set(err, PGTLS_ERR_CONFIG,
-                "scenario %s: auth '%s' is not one of trust, password, md5, scram-sha-256, cert",
+                "scenario %s: auth '%s' is not one of trust, password, md5, scram-sha-256, entra, "
+                "cert",
                 sc->name, p->auth);
         goto fail;
     }

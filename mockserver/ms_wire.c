@@ -17,6 +17,7 @@ int ms_pgerr_set(ms_pgerr *e, const char *severity, const char *sqlstate, const 
     vsnprintf(e->message, sizeof(e->message), fmt, ap);
     va_end(ap);
     e->detail[0] = '\0';
+    e->hint[0] = '\0';
     return -1;
 }
 
@@ -427,6 +428,10 @@ void ms_be_error_major(ms_buf *b, const ms_pgerr *e, int pg_major)
     if (e->detail[0]) {
         ms_buf_u8(b, 'D');
         ms_buf_str(b, e->detail);
+    }
+    if (e->hint[0]) {
+        ms_buf_u8(b, 'H');
+        ms_buf_str(b, e->hint);
     }
     if (ms_major_error_location(pg_major, e->sqlstate, e->message, &file, &line, &routine)) {
         ms_buf_u8(b, 'F');
