@@ -55,6 +55,10 @@ void ms_profile_unref(ms_profile *p)
     free(p->key_pem);
     free(p->ssl_passphrase_command);
     free(p->ssl_passphrase_file);
+    free(p->ssl_ca_file);
+    free(p->ssl_crl_file);
+    free(p->ssl_crl_dir);
+    free(p->clientcert);
     free(p);
 }
 
@@ -135,6 +139,10 @@ static int apply_override(ms_profile *p, const char *kv, pgtls_err *err)
             {"key_pem", offsetof(ms_profile, key_pem)},
             {"ssl_passphrase_command", offsetof(ms_profile, ssl_passphrase_command)},
             {"ssl_passphrase_file", offsetof(ms_profile, ssl_passphrase_file)},
+            {"ssl_ca_file", offsetof(ms_profile, ssl_ca_file)},
+            {"ssl_crl_file", offsetof(ms_profile, ssl_crl_file)},
+            {"ssl_crl_dir", offsetof(ms_profile, ssl_crl_dir)},
+            {"clientcert", offsetof(ms_profile, clientcert)},
         };
         size_t i;
         for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
@@ -151,7 +159,7 @@ static int apply_override(ms_profile *p, const char *kv, pgtls_err *err)
                    "ssl_min_protocol_version, ssl_max_protocol_version, ssl_ciphers, "
                    "ssl_tls13_ciphers, ssl_groups, auth, user, password, client_cert, "
                    "server_version, direct_tls, chain_pem, key_pem, ssl_passphrase_command, "
-                   "ssl_passphrase_file)",
+                   "ssl_passphrase_file, ssl_ca_file, ssl_crl_file, ssl_crl_dir, clientcert)",
                    key);
 }
 
@@ -345,6 +353,7 @@ static int build_ctx(ms_profile *p, pgtls_err *err)
                  "scenario %s: ssl_groups '%s' is not valid", p->scenario, p->ssl_groups);
     if (p->client_cert)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_client_cert);
+    TRY(ms_clientcert_setup_ctx(p, ctx, err));
     SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, NULL);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
     p->ctx = ctx; /* the profile owns it now */
@@ -387,7 +396,11 @@ ms_profile *ms_profile_new(const fx_scenario *sc, const char *const *overrides, 
         set_str(&p->user, s->user) < 0 || set_str(&p->password, s->password) < 0 ||
         set_str(&p->server_version, s->server_version) < 0 ||
         (sc->chain_pem && set_str(&p->chain_pem, sc->chain_pem) < 0) ||
-        (sc->key_pem && set_str(&p->key_pem, sc->key_pem) < 0)) {
+        (sc->key_pem && set_str(&p->key_pem, sc->key_pem) < 0) ||
+        (s->ssl_ca_file && set_str(&p->ssl_ca_file, s->ssl_ca_file) < 0) ||
+        (s->ssl_crl_file && set_str(&p->ssl_crl_file, s->ssl_crl_file) < 0) ||
+        (s->ssl_crl_dir && set_str(&p->ssl_crl_dir, s->ssl_crl_dir) < 0) ||
+        set_str(&p->clientcert, s->clientcert ? s->clientcert : "") < 0) {
         err_set(err, PGTLS_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -397,10 +410,25 @@ ms_profile *ms_profile_new(const fx_scenario *sc, const char *const *overrides, 
             goto fail;
         }
     if (strcmp(p->auth, "trust") && strcmp(p->auth, "password") && strcmp(p->auth, "md5") &&
-        strcmp(p->auth, "scram-sha-256") && strcmp(p->auth, "entra")) {
+        strcmp(p->auth, "scram-sha-256") && strcmp(p->auth, "entra") && strcmp(p->auth, "cert")) {
         err_set(err, PGTLS_ERR_CONFIG,
-                "scenario %s: auth '%s' is not one of trust, password, md5, scram-sha-256, entra",
+                "scenario %s: auth '%s' is not one of trust, password, md5, scram-sha-256, entra, "
+                "cert",
                 sc->name, p->auth);
+        goto fail;
+    }
+    if (*p->clientcert && strcmp(p->clientcert, "verify-ca") && strcmp(p->clientcert, "verify-full")) {
+        err_set(err, PGTLS_ERR_CONFIG,
+                "scenario %s: invalid value for clientcert: \"%s\" (verify-ca or verify-full)",
+                sc->name, p->clientcert);
+        goto fail;
+    }
+    if ((!strcmp(p->auth, "cert") || *p->clientcert) &&
+        (!p->ssl || !p->ssl_ca_file || !*p->ssl_ca_file)) {
+        err_set(err, PGTLS_ERR_CONFIG,
+                "scenario %s: %s needs ssl on and an ssl_ca_file (PostgreSQL: client "
+                "certificates can only be checked if a root certificate store is available)",
+                sc->name, *p->clientcert ? "clientcert" : "auth 'cert'");
         goto fail;
     }
     if (p->ssl && build_ctx(p, err) < 0)
@@ -651,6 +679,7 @@ static int sock_start_tls(ms_conn *c, int direct)
         }
         peer = SSL_get0_peer_certificate(ssl);
         c->ev.client_cert = peer != NULL;
+        ms_clientcert_note_peer(c, ssl);
         return 0;
     }
     e = SSL_get_error(ssl, rc);
