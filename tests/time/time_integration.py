@@ -245,7 +245,128 @@ def timeline_bad_input_is_one_line_and_exit_2():
                   "%s: %d %r" % (args, p.returncode, p.stderr))
 
 
-TESTS = [timeline_on_a_pinned_ica03_store_names_the_first_break_date,
+def served_issuer(port):
+    import re
+    s = run(["openssl", "s_client", "-starttls", "postgres", "-showcerts", "-connect",
+             "127.0.0.1:%d" % port], input="", timeout=30)
+    pems = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", s.stdout, re.S)
+    check(pems, "no chain from port %d: %s" % (port, s.stderr))
+    return run(["openssl", "x509", "-noout", "-issuer"], input=pems[0]).stdout.strip()
+
+
+def start_mock(tmp, extra):
+    import re
+    fx = os.path.join(ARGS.build, "time-it", "fx-today")
+    check(run([pgtls(), "ca", "gen", "--out", fx]).returncode == 0, "ca gen")
+    log = os.path.join(tmp, "events.jsonl")
+    p = subprocess.Popen([pgtls(), "mock", "--fixtures", fx, "--event-log", log,
+                          "--scenario", "azure-old", "--rotate-to", "azure-new"] + extra,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    line = p.stdout.readline()
+    m = re.search(r"port=(\d+)", line)
+    check(m, "no listening line: %r" % line)
+    return p, int(m.group(1)), log
+
+
+def answer(p, prefixes=("rotated ", "error ")):
+    """The next line of the mock's stdout that answers an admin command or a
+    schedule (the connect hint lines before it are skipped)."""
+    for line in p.stdout:
+        if line.startswith(prefixes):
+            return line
+    return ""
+
+
+def events(log, want):
+    import time
+    for _ in range(100):
+        evs = [json.loads(l) for l in open(log)] if os.path.exists(log) else []
+        if len(evs) >= want:
+            return sorted(evs, key=lambda e: e.get("pid", 0))
+        time.sleep(0.05)
+    raise AssertionError("want %d events in %s, got %d" % (want, log, len(evs)))
+
+
+def mock_rotates_after_n_connections_and_the_event_log_names_each_connections_chain():
+    with tempfile.TemporaryDirectory() as tmp:
+        p, port, log = start_mock(tmp, ["--rotate-after-connections", "2"])
+        try:
+            issuers = [served_issuer(port) for _ in range(3)]
+            check("Issuing CA 03" in issuers[0] and "Issuing CA 03" in issuers[1] and
+                  "OCSP 02" in issuers[2], "connections 1-2 old chain, 3 new: %s" % issuers)
+            evs = events(log, 3)
+            check([e["scenario"] for e in evs] == ["azure-old", "azure-old", "azure-new"],
+                  "event log: %s" % [e["scenario"] for e in evs])
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+
+
+def mock_admin_rotate_keeps_open_connections_on_their_chain():
+    import time
+    with tempfile.TemporaryDirectory() as tmp:
+        p, port, log = start_mock(tmp, ["--admin", "stdin"])
+        held = None
+        try:
+            # a connection held open across the rotation (TLS up, startup pending)
+            held = subprocess.Popen(["openssl", "s_client", "-starttls", "postgres", "-connect",
+                                     "127.0.0.1:%d" % port], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            for line in held.stdout:
+                if "Verify return code" in line or "---" in line and "Server certificate" in line:
+                    break
+            p.stdin.write("rotate\n")
+            p.stdin.flush()
+            got = answer(p)
+            check(got.startswith("rotated listener=0 from=azure-old to=azure-new by=admin"),
+                  "admin answer: %r" % got)
+            check("OCSP 02" in served_issuer(port), "a new connection gets the new chain")
+            held.stdin.close()
+            held.wait(timeout=30)
+            evs = events(log, 2)
+            check([e["scenario"] for e in evs] == ["azure-old", "azure-new"],
+                  "the connection opened before the rotation keeps the old chain: %s"
+                  % [e["scenario"] for e in evs])
+            p.stdin.write("serve no-such-scenario\n")
+            p.stdin.flush()
+            check(answer(p).startswith("error listener=0 no scenario named"),
+                  "a bad admin command answers an error and changes nothing")
+            check("OCSP 02" in served_issuer(port), "still the new chain")
+        finally:
+            if held and held.poll() is None:
+                held.kill()
+            p.terminate()
+            p.wait(timeout=30)
+
+
+def mock_rotates_after_t_seconds_and_rejects_conflicting_schedules():
+    import time
+    with tempfile.TemporaryDirectory() as tmp:
+        p, port, log = start_mock(tmp, ["--rotate-after-seconds", "2"])
+        try:
+            check("Issuing CA 03" in served_issuer(port), "old chain before the schedule")
+            check(answer(p).startswith("rotated listener=0 from=azure-old to=azure-new "
+                                       "by=schedule"), "schedule line")
+            check("OCSP 02" in served_issuer(port), "new chain after 2 s")
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+    for extra, words in ((["--rotate-to", "azure-new", "--rotate-after-seconds", "5",
+                           "--rotate-after-connections", "3"], "conflict"),
+                         (["--rotate-at", "2020-01-01T00:00:00Z", "--rotate-to", "azure-new"],
+                          "future time"),
+                         (["--rotate-after-connections", "3"], "needs a --rotate-to")):
+        p = run([pgtls(), "mock", "--scenario", "azure-old"] + extra, timeout=30)
+        lines = p.stderr.strip().splitlines()
+        check(p.returncode == 2 and len(lines) == 1 and words in lines[0],
+              "%s: %d %r" % (extra, p.returncode, p.stderr))
+
+
+TESTS = [mock_rotates_after_n_connections_and_the_event_log_names_each_connections_chain,
+         mock_admin_rotate_keeps_open_connections_on_their_chain,
+         mock_rotates_after_t_seconds_and_rejects_conflicting_schedules,
+         timeline_on_a_pinned_ica03_store_names_the_first_break_date,
          timeline_for_libpq_on_the_old_china_root_breaks_at_the_spring_festival_change,
          timeline_bad_input_is_one_line_and_exit_2,
          mock_as_of_serves_the_chain_dated_as_of_that_day,
