@@ -363,7 +363,67 @@ def mock_rotates_after_t_seconds_and_rejects_conflicting_schedules():
               "%s: %d %r" % (extra, p.returncode, p.stderr))
 
 
-TESTS = [mock_rotates_after_n_connections_and_the_event_log_names_each_connections_chain,
+def multi_host_failover_to_a_replica_on_another_root_fails_for_a_client_trusting_only_the_primarys():
+    # One mock process: the primary on the old chain under DigiCert Global
+    # Root G2 (azure-old), a read replica created later on Microsoft RSA Root
+    # CA 2017 (azure-old-ms2017). psql (libpq) with a multi-host string.
+    import re
+    import socket
+    fx = os.path.join(ARGS.build, "time-it", "fx-today")
+    check(run([pgtls(), "ca", "gen", "--out", fx]).returncode == 0, "ca gen")
+    idx = json.load(open(os.path.join(fx, "index.json")))
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "events.jsonl")
+        p = subprocess.Popen([pgtls(), "mock", "--fixtures", fx, "--event-log", log,
+                              "--scenario", "azure-old", "--scenario", "azure-old-ms2017"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            ports = []
+            for line in p.stdout:
+                m = re.search(r"^listening scenario=\S+ addr=\S+ port=(\d+)", line)
+                if m:
+                    ports.append(m.group(1))
+                if len(ports) == 2:
+                    break
+            dead = socket.socket()
+            dead.bind(("127.0.0.1", 0))
+            dead_port = str(dead.getsockname()[1])
+            dead.close()  # nothing listens there: the primary is down
+            host = idx["scenarios"]["azure-old"]["host"]
+            env = dict(os.environ, PGPASSWORD=idx["scenarios"]["azure-old"]["server"]["password"],
+                       PGCONNECT_TIMEOUT="5")
+
+            def psql(port_list, store):
+                conninfo = ("host=%s,%s hostaddr=127.0.0.1,127.0.0.1 port=%s user=%s dbname=postgres "
+                            "sslmode=verify-full sslrootcert=%s target_session_attrs=any"
+                            % (host, host, port_list, idx["scenarios"]["azure-old"]["server"]["user"],
+                               os.path.join(fx, "stores", store + ".pem")))
+                return run(["psql", "-X", "-w", "-A", "-t", "-c", "select 1", conninfo], env=env,
+                           timeout=60)
+
+            # primary up: the first host answers
+            r = psql("%s,%s" % (ports[0], ports[1]), "root-g2")
+            check(r.returncode == 0, "primary reachable: %s" % r.stderr)
+            # primary down: libpq moves to the replica, which it cannot verify
+            r = psql("%s,%s" % (dead_port, ports[1]), "root-g2")
+            attempts = re.findall(r'port (\d+) failed: ([^\n]*)', r.stderr)
+            check(r.returncode != 0 and [a[0] for a in attempts] == [dead_port, ports[1]] and
+                  "refused" in attempts[0][1] and "certificate verify failed" in attempts[1][1],
+                  "want a refused primary then an unverifiable replica: %r" % r.stderr)
+            # trusting both roots (as the service advises for replicas) it connects
+            r = psql("%s,%s" % (dead_port, ports[1]), "azure-bundle")
+            check(r.returncode == 0, "the bundle trusts the replica's root: %s" % r.stderr)
+            evs = events(log, 3)
+            got = [(e["listener"], e["scenario"]) for e in evs]
+            check(got == [(0, "azure-old"), (1, "azure-old-ms2017"), (1, "azure-old-ms2017")],
+                  "which host each attempt reached: %s" % got)
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+
+
+TESTS = [multi_host_failover_to_a_replica_on_another_root_fails_for_a_client_trusting_only_the_primarys,
+         mock_rotates_after_n_connections_and_the_event_log_names_each_connections_chain,
          mock_admin_rotate_keeps_open_connections_on_their_chain,
          mock_rotates_after_t_seconds_and_rejects_conflicting_schedules,
          timeline_on_a_pinned_ica03_store_names_the_first_break_date,
