@@ -422,7 +422,70 @@ def multi_host_failover_to_a_replica_on_another_root_fails_for_a_client_trusting
             p.wait(timeout=30)
 
 
-TESTS = [multi_host_failover_to_a_replica_on_another_root_fails_for_a_client_trusting_only_the_primarys,
+def pool_across_rotation(driver, store):
+    """Runs one driver's pool against a mock that rotates from the old chain
+    (azure-old-ms2017, under Microsoft RSA Root CA 2017) to the new one
+    (azure-new, under DigiCert Global Root G2) after 2 connections."""
+    import re
+    fx = os.path.join(ARGS.build, "time-it", "fx-today")
+    check(run([pgtls(), "ca", "gen", "--out", fx]).returncode == 0, "ca gen")
+    idx = json.load(open(os.path.join(fx, "index.json")))
+    sc = idx["scenarios"]["azure-old-ms2017"]
+    ca = os.path.join(fx, "stores", store + ".pem")
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "events.jsonl")
+        p = subprocess.Popen([pgtls(), "mock", "--fixtures", fx, "--event-log", log,
+                              "--scenario", "azure-old-ms2017", "--rotate-to", "azure-new",
+                              "--rotate-after-connections", "2"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            port = re.search(r"port=(\d+)", p.stdout.readline()).group(1)
+            if driver == "pg.Pool":
+                argv = ["node", os.path.join(ARGS.src, "tests", "time", "pools", "pg_pool.js"),
+                        port, sc["host"], sc["server"]["user"], sc["server"]["password"], ca]
+            else:
+                conn = ("host=127.0.0.1 port=%s user=%s password=%s dbname=postgres "
+                        "sslmode=verify-full sslrootcert=%s" % (port, sc["server"]["user"],
+                                                                sc["server"]["password"], ca))
+                argv = [os.path.join(ARGS.src, "clients", "pgx", "pgx-adapter"), "--pool-check",
+                        conn, sc["host"]]
+            r = run(argv, timeout=120)
+            check(r.returncode == 0, "%s pool check: %s %s" % (driver, r.stdout, r.stderr))
+            rep = json.loads(r.stdout.strip().splitlines()[-1])
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+        evs = [json.loads(l) for l in open(log)]
+    return rep, evs
+
+
+def pools_of_pg_and_pgx_keep_old_connections_and_meet_the_new_chain_on_new_ones():
+    for driver in ("pg.Pool", "pgxpool"):
+        if driver == "pgxpool" and not os.path.exists(os.path.join(ARGS.src, "clients", "pgx",
+                                                                   "pgx-adapter")):
+            raise AssertionError("clients/pgx/pgx-adapter is not built (clients/pgx/install)")
+        # trusting only the old root: the pool keeps serving from its old
+        # connections, new ones fail, the old ones still serve afterwards
+        rep, evs = pool_across_rotation(driver, "root-ms2017")
+        check(rep["before"] == 2 and rep["reused_ok"] == 2 and rep["new_ok"] == 0 and
+              len(rep["new_errors"]) == 2 and rep["after_ok"] == 2,
+              "%s with root-ms2017 across the rotation: %s" % (driver, rep))
+        check(sorted(e["scenario"] for e in evs).count("azure-old-ms2017") == 2 and
+              any(e["scenario"] == "azure-new" for e in evs),
+              "%s: the event log names two old-chain and new-chain connections: %s"
+              % (driver, [e["scenario"] for e in evs]))
+        # trusting both roots: new connections get the new chain and work
+        rep, evs = pool_across_rotation(driver, "azure-bundle")
+        check(rep["reused_ok"] == 2 and rep["new_ok"] == 2 and rep["after_ok"] == 2,
+              "%s with the bundle across the rotation: %s" % (driver, rep))
+        check(sorted(e["scenario"] for e in evs) ==
+              ["azure-new", "azure-new", "azure-old-ms2017", "azure-old-ms2017"],
+              "%s: two old-chain then two new-chain connections: %s"
+              % (driver, [e["scenario"] for e in evs]))
+
+
+TESTS = [pools_of_pg_and_pgx_keep_old_connections_and_meet_the_new_chain_on_new_ones,
+         multi_host_failover_to_a_replica_on_another_root_fails_for_a_client_trusting_only_the_primarys,
          mock_rotates_after_n_connections_and_the_event_log_names_each_connections_chain,
          mock_admin_rotate_keeps_open_connections_on_their_chain,
          mock_rotates_after_t_seconds_and_rejects_conflicting_schedules,
