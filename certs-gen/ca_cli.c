@@ -11,7 +11,6 @@
 #include "ca.h"
 #include "ca_internal.h"
 #include "ca_translate.h"
-#include "commands.h"
 #include "fixtures.h"
 #include "fs.h"
 

@@ -1,9 +1,14 @@
 /* pgtls: the front binary. git-style subcommands, each implemented by its
- * component's library (see commands.h). */
+ * component's library and declared in that component's public header: the
+ * binary depends on the libraries, never the other way round. */
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
+#include "ca.h"
+#include "fd.h"
+#include "im.h"
+#include "ms.h"
+#include "rn.h"
 #include "rs.h"
 #include "pgtls-config.h"
 

@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "ca.h"
-#include "commands.h"
 #include "err.h"
 #include "ms.h"
 #include "fs.h"

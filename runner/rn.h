@@ -8,7 +8,7 @@
  *                  a time with a deadline, SIGKILL on timeout, crash detection
  *   rn_run.c       `pgtls run`: workers, the embedded mock, correlation, matrix
  *   rn_cli.c       the three subcommands' flag parsing
- * The command entry points are in cli/commands.h. */
+ * The command entry points are at the end of this header. */
 #ifndef PGTLS_RN_H
 #define PGTLS_RN_H
 
@@ -305,5 +305,15 @@ typedef struct rn_customer_options {
  * chains named), 1 one does or a run is inconclusive (timeout, crash), 2 with
  * a message in err on bad input. */
 int rn_repro_customer(const rn_customer_options *o, pgtls_err *err);
+
+/* ------------------------------------------------------ command entry points */
+
+/* `pgtls run`, `pgtls repro`, `pgtls clients`: argv[0] is the subcommand
+ * name; each returns the exit status (0 ok, 1 findings or failures, 2 usage
+ * or input error). */
+int rn_cli_run(int argc, char **argv);
+int rn_cli_repro(int argc, char **argv);
+int rn_cli_clients(int argc, char **argv);
+int rn_cli_timeline(int argc, char **argv); /* rn_timeline.c */
 
 #endif

@@ -11,11 +11,11 @@
 #include <unistd.h>
 
 #include "ca.h"
-#include "commands.h"
 #include "fs.h"
 #include "paths.h"
 #include "pgtls-config.h"
 #include "rn.h"
+#include "vocab.h"
 
 /* The signal that asked the run to stop (0: none). The only file-level
  * mutable state of the runner: a signal handler has nowhere else to write. */
@@ -76,25 +76,7 @@ static int default_jobs(void)
 /* Splits "a,b,c" into a NULL-terminated vector (empty items dropped). */
 static char **split_list(const char *s)
 {
-    size_t n = 1;
-    for (const char *p = s; *p; p++)
-        n += *p == ',';
-    char **v = calloc(n + 1, sizeof(char *)), *copy = strdup(s);
-    size_t k = 0;
-    if (!v || !copy) {
-        free(v);
-        free(copy);
-        return NULL;
-    }
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save))
-        if (*tok && !(v[k++] = strdup(tok))) {
-            free(copy);
-            rn_strv_free(v);
-            return NULL;
-        }
-    free(copy);
-    return v;
+    return vc_split(s, ",", 0);
 }
 
 /* Drops repeated names, keeping the first (--clients libpq,libpq is one client). */

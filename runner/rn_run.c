@@ -197,10 +197,13 @@ static void count_verdict(run_ctx *r, run_client *rc, const st_case *c, int verd
         char **grown = realloc(r->fail_lines, (r->num_fail_lines + 1) * sizeof(char *));
         if (grown) {
             r->fail_lines = grown;
+            const st_deviation_match *mp = &j->missed_prediction;
             r->fail_lines[r->num_fail_lines] = str_printf(
-                "%s %s %s: expected %s, observed %s (%s)", verdict == ST_FAILS ? "FAIL" : "ERROR",
-                rc->probe.name, c->id, st_class_name(j->expected.cls), st_class_name(j->observed.cls),
-                j->observed.evidence);
+                "%s %s %s: expected %s, observed %s (%s)%s%s%s%s",
+                verdict == ST_FAILS ? "FAIL" : "ERROR", rc->probe.name, c->id,
+                st_class_name(j->expected.cls), st_class_name(j->observed.cls),
+                j->observed.evidence, mp->name ? "; deviation " : "", mp->name ? mp->name : "",
+                mp->name ? " predicts " : "", mp->name ? st_class_name(mp->predicted) : "");
             if (r->fail_lines[r->num_fail_lines])
                 r->num_fail_lines++;
         }

@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "ca.h"
-#include "commands.h"
 #include "fs.h"
 #include "paths.h"
 #include "rn.h"
