@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Regenerates the seed corpora of the fuzz targets other than `mock`
+(fuzz/make_mock_corpus.py makes that one) from files the tree ships and the
+traffic its tests produce: suites and deviation files, the CA catalogue,
+adapter manifests, case lines (docs/case-protocol.md), psql and s_client
+output captured against `pgtls mock`, chains and PEM stores from
+`pgtls ca gen`, the golden matrix. Seeds stay small (committed).
+
+    fuzz/make_corpus.py BUILD_DIR        (e.g. build)
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+C = os.path.join(TOP, "fuzz", "corpus")
+
+
+def put(target, name, data):
+    d = os.path.join(C, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def read(path):
+    with open(os.path.join(TOP, path), "rb") as f:
+        return f.read()
+
+
+def main():
+    build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
+    pgtls = os.path.join(build, "cli", "pgtls")
+    for t in ("suite", "catalogue", "case-protocol", "manifest", "client-output", "pem", "matrix"):
+        shutil.rmtree(os.path.join(C, t), ignore_errors=True)
+    # suite: first byte 0 = suite parser, 1 = deviation parser
+    put("suite", "default", b"\0" + read("suites/default.suite"))
+    put("suite", "small", b"\0" + read("runner/tests/small.suite"))
+    put("suite", "field-cases", b"\0" + read("suites/field-cases.suite"))
+    for f in sorted(os.listdir(os.path.join(TOP, "suites", "deviations")))[:3]:
+        put("suite", "dev-" + f, b"\1" + read("suites/deviations/" + f))
+    # catalogue: 0 = DN, 1 = date, 2 = catalogue
+    put("catalogue", "dn", b"\0C=US, O=Microsoft Corporation, CN=Microsoft TLS G2 RSA CA OCSP 02")
+    put("catalogue", "dn-escaped", b"\0CN=a\\, b+OU=x, O=\"quoted\"")
+    put("catalogue", "when", b"\1now-30d")
+    put("catalogue", "when-abs", b"\x012030-01-01T00:00:00Z")
+    put("catalogue", "catalogue", b"\2" + read("certs-gen/catalogue.ini"))
+    # manifests
+    for n in ("libpq", "psycopg", "pgjdbc", "pgx"):
+        p = os.path.join("clients", n, "adapter.json")
+        if os.path.exists(os.path.join(TOP, p)):
+            put("manifest", n, read(p))
+    # case lines
+    base = {"id": "azure-new/root-g2/verify-full",
+            "host": "mydemoserver.postgres.database.azure.com", "hostaddr": "127.0.0.1",
+            "port": 40123, "sslmode": "verify-full", "sslrootcert": "/abs/stores/root-g2.pem",
+            "truststore_p12": "/abs/stores/root-g2.p12", "truststore_password": "changeit",
+            "user": "pgtls", "password": "pgtls-secret", "dbname": "postgres",
+            "query": "SELECT ssl_is_used()", "timeout_ms": 5000,
+            "env": {"HOME": "/tmp/pgtls-run/home-17", "SSL_CERT_FILE": "/abs/stores/system.pem"},
+            "sslnegotiation": "postgres", "channel_binding": None,
+            "ssl_min_protocol_version": None, "ssl_max_protocol_version": None, "sslsni": None,
+            "application_name": "pgtls"}
+    put("case-protocol", "full", json.dumps(base))
+    opts = dict(base, sslmode="require", sslrootcert="system", sslnegotiation="direct",
+                channel_binding="require", ssl_min_protocol_version="TLSv1.2",
+                connect_options={"sslcompression": 0, "keepalives": True, "options": "-c x=1"})
+    put("case-protocol", "options", json.dumps(opts))
+    put("case-protocol", "minimal", json.dumps({"id": "x", "port": 1}))
+    # pem: chains and stores from a ca gen
+    tmp = tempfile.mkdtemp(prefix="pgtls-corpus-")
+    try:
+        subprocess.run([pgtls, "ca", "gen", "--out", tmp + "/fx"], check=True,
+                       stdout=subprocess.DEVNULL)
+        put("pem", "chain-azure-new", open(tmp + "/fx/chains/azure-new-02.pem", "rb").read())
+        put("pem", "store-pinned-leaf", open(tmp + "/fx/stores/pinned-leaf.pem", "rb").read())
+        put("pem", "empty", b"")
+        put("pem", "garbage-between", b"junk\n" + open(tmp + "/fx/stores/pinned-ica03.pem",
+                                                         "rb").read() + b"\ntrailing")
+        # client output: real psql and s_client against the mock
+        out = open(tmp + "/mock.out", "w")
+        mock = subprocess.Popen([pgtls, "mock", "--fixtures", tmp + "/fx", "--scenario",
+                                 "azure-new", "--port", "0", "--set", "auth=trust"],
+                                stdout=out, stderr=subprocess.STDOUT)
+        try:
+            port = None
+            for _ in range(100):
+                txt = open(tmp + "/mock.out").read()
+                if "port=" in txt:
+                    port = txt.split("port=")[1].split()[0]
+                    break
+                time.sleep(0.05)
+            env = dict(os.environ, PGSSLMODE="require", PGCONNECT_TIMEOUT="5")
+            r = subprocess.run(["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", port,
+                                "-U", "pgtls", "-d", "postgres", "-c", "\\conninfo",
+                                "-c", "SELECT 'pgtls-adapter-null\x1e'", "-c", "SELECT ssl_is_used()"],
+                               capture_output=True, env=env, timeout=20)
+            put("client-output", "psql", r.stdout + b"\0" + r.stderr)
+            r = subprocess.run(["psql", "--version"], capture_output=True)
+            put("client-output", "psql-version", r.stdout + b"\0")
+            r = subprocess.run(["openssl", "s_client", "-starttls", "postgres", "-connect",
+                                f"127.0.0.1:{port}", "-showcerts", "-CAfile",
+                                tmp + "/fx/stores/root-g2.pem", "-verify_return_error"],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+            put("client-output", "s_client-ok", r.stdout + b"\0" + r.stderr)
+            r = subprocess.run(["openssl", "s_client", "-starttls", "postgres", "-connect",
+                                f"127.0.0.1:{port}", "-CAfile",
+                                tmp + "/fx/stores/wrong-root.pem", "-verify_return_error"],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+            put("client-output", "s_client-untrusted", r.stdout + b"\0" + r.stderr)
+            r = subprocess.run(["openssl", "version"], capture_output=True)
+            put("client-output", "openssl-version", r.stdout + b"\0")
+        finally:
+            mock.terminate()
+            mock.wait()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    put("matrix", "golden", read("results/tests/golden/matrix.json"))
+    put("matrix", "minimal", json.dumps({"schema": "pgtls-matrix/1", "run": {}, "clients": [],
+                                         "cases": []}))
+    total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(C) for f in fs)
+    print(f"fuzz corpora written under {C} ({total // 1024} KiB in all)")
+
+
+if __name__ == "__main__":
+    main()
