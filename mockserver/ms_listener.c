@@ -239,6 +239,8 @@ static int accept_one(ms_server *s, listener *l)
     n->c.stopping = &s->stopping;
     n->c.stop_fd = s->stop_pipe[0];
     n->c.timeout_ms = s->opts.timeout_ms;
+    n->c.auth_timeout_ms = s->opts.auth_timeout_ms;
+    n->c.auth_deadline_ms = ms_mono_ms() + s->opts.auth_timeout_ms;
     n->c.activity = activity_cb;
     n->c.activity_ud = s;
     n->c.publish = publish_cb;
@@ -399,6 +401,8 @@ ms_server *ms_server_new(const ms_options *opts, pgtls_err *err)
         s->opts.max_connections = 4096;
     if (s->opts.timeout_ms <= 0)
         s->opts.timeout_ms = 10000;
+    if (s->opts.auth_timeout_ms <= 0)
+        s->opts.auth_timeout_ms = 60000;
     s->bind_addr = strdup(opts->bind_addr && opts->bind_addr[0] ? opts->bind_addr : "127.0.0.1");
     s->fixtures_dir = strdup(opts->fixtures_dir ? opts->fixtures_dir : "fixtures");
     s->opts.bind_addr = s->bind_addr;

@@ -121,6 +121,12 @@ static void end_on_read(ms_conn *c, int rc, const char *what)
         end_as(c, "server-shutdown", "server stopped while %s", what);
         return;
     }
+    if (rc == -2 && c->auth_timed_out) {
+        /* authentication_timeout: PostgreSQL closes without a message. */
+        end_as(c, "timeout", "authentication not complete within %d ms (authentication_timeout) while %s",
+               c->auth_timeout_ms, what);
+        return;
+    }
     if (rc == -2) {
         if (c->ev.startup && c->ev.auth_result && !strcmp(c->ev.auth_result, "ok")) {
             ms_pgerr e;
@@ -1144,6 +1150,7 @@ void ms_session_run(ms_conn *c)
     if (!authenticate(c, st.user))
         goto out;
     c->ev.auth_result = "ok";
+    c->auth_deadline_ms = 0; /* authenticated: only the idle read timeout from here */
     ms_be_auth(&c->out, 0, NULL, 0);
     if (!strcmp(c->prof->auth, "trust") && strcmp(st.user, c->prof->user) != 0) {
         ms_pgerr_set(&e, "FATAL", "28000", "role \"%s\" does not exist", st.user);
