@@ -17,34 +17,18 @@
 #include "ca_internal.h"
 #include "fixtures.h"
 #include "fs.h"
+#include "paths.h"
 #include "pgtls-config.h"
 
 const char *ca_default_catalogue(void)
 {
     static char path[PATH_MAX];
     const char *env = getenv("PGTLS_CATALOGUE");
-    char exe[PATH_MAX];
-    ssize_t n;
 
     if (env && *env)
         return env;
-    snprintf(path, sizeof(path), "%s/certs-gen/catalogue.ini", PGTLS_SOURCE_ROOT);
-    if (fs_exists(path))
-        return path;
-    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        snprintf(path, sizeof(path), "%s/catalogue.ini", dirname(exe));
-        if (fs_exists(path))
-            return path;
-        if (strlen(exe) + 40 < sizeof(path)) {
-            memcpy(path, exe, strlen(exe) + 1);
-            strcat(path, "/../share/pgtls/catalogue.ini");
-            if (fs_exists(path))
-                return path;
-        }
-    }
-    snprintf(path, sizeof(path), "%s/certs-gen/catalogue.ini", PGTLS_SOURCE_ROOT);
+    /* The build tree's source, or <prefix>/share/pgtls once installed. */
+    snprintf(path, sizeof(path), "%s/certs-gen/catalogue.ini", pgtls_data_root());
     return path;
 }
 
@@ -177,14 +161,24 @@ out:
 int ca_gen_if_stale(const char *catalogue, const char *out_dir, const char *key_cache,
                     long max_age_s, pgtls_err *err)
 {
-    char *index_path = NULL, *text = NULL;
+    char *index_path = NULL, *text = NULL, *own_cat = NULL;
     size_t text_len = 0;
     json_t *idx = NULL;
-    int fresh = 0;
+    int fresh = 0, rc;
 
+    index_path = fs_join(out_dir, "index.json");
+    if (!catalogue && index_path && fs_exists(index_path)) {
+        /* a folder generated from another catalogue (a user's, or one made
+         * by `pgtls ca clone --out`) is regenerated from that catalogue */
+        json_error_t jerr;
+        json_t *prev = json_load_file(index_path, 0, &jerr);
+        const char *prev_cat = json_string_value(json_object_get(prev, "catalogue"));
+        if (prev_cat && fs_exists(prev_cat))
+            catalogue = own_cat = strdup(prev_cat);
+        json_decref(prev);
+    }
     if (!catalogue)
         catalogue = ca_default_catalogue();
-    index_path = fs_join(out_dir, "index.json");
     if (index_path && fs_exists(index_path) &&
         fs_read_file(catalogue, 4 << 20, &text, &text_len, err) == 0) {
         json_error_t jerr;
@@ -208,9 +202,13 @@ int ca_gen_if_stale(const char *catalogue, const char *out_dir, const char *key_
     free(index_path);
     free(text);
     json_decref(idx);
-    if (fresh)
+    if (fresh) {
+        free(own_cat);
         return 0;
-    return ca_gen(catalogue, out_dir, key_cache, err) < 0 ? -1 : 1;
+    }
+    rc = ca_gen(catalogue, out_dir, key_cache, err) < 0 ? -1 : 1;
+    free(own_cat);
+    return rc;
 }
 
 static STACK_OF(X509) * load_pem_certs(const char *path, pgtls_err *err)

@@ -7,6 +7,9 @@
 #ifndef PGTLS_CA_H
 #define PGTLS_CA_H
 
+#include <openssl/x509.h>
+#include <stdio.h>
+
 #include "err.h"
 
 /* Generates every artifact of the catalogue into out_dir. catalogue NULL means
@@ -35,5 +38,42 @@ int ca_verify_fixtures(const char *fixtures_dir, void *report, pgtls_err *err);
  * PGTLS_SOURCE_ROOT/certs-gen/catalogue.ini if it exists, else
  * catalogue.ini next to the running binary. Returns a static string. */
 const char *ca_default_catalogue(void);
+
+/* Reads every certificate of a trust store or captured chain: a PEM bundle,
+ * `openssl s_client -showcerts` output, DER, PKCS#7 (PEM or DER), PKCS#12 or
+ * JKS (password NULL: none given; JKS is then read without its integrity
+ * check, PKCS#12 only when it has no password). A store holding a private key
+ * is refused. Writes the format ("pem", "s_client", "der", "pkcs7-pem",
+ * "pkcs7-der", "pkcs12", "jks, ...note") to out_format. Returns the
+ * certificates in file order (caller frees with sk_X509_pop_free), or NULL
+ * with a one-line message in err (PGTLS_ERR_INPUT). */
+STACK_OF(X509) * ca_store_read(const char *path, const char *password, char *out_format,
+                               size_t format_len, pgtls_err *err);
+
+/* `pgtls ca inspect`: prints every certificate of the store at `path` (any
+ * format ca_store_read reads) with its role, whether it is a real Azure CA
+ * (roots by fingerprint against os_store, NULL = ca_default_os_store()) and
+ * its expiry (fixtures_dir, may be NULL: a fixtures folder whose look-alike
+ * roots count as the real ones), then which Azure chains verify and the verdict. Returns 0 when
+ * the store survives the rotation and holds no unsupported configuration, 1
+ * when it does not (the reasons are printed), -1 with a message in err when a
+ * store cannot be read. */
+int ca_inspect_store(const char *path, const char *password, const char *os_store,
+                     const char *fixtures_dir, FILE *out, pgtls_err *err);
+
+/* $PGTLS_OS_STORE, else Debian's /etc/ssl/certs/ca-certificates.crt. */
+const char *ca_default_os_store(void);
+
+/* `pgtls ca clone CHAIN --out DIR`: reads a captured chain (leaf first; any
+ * format ca_store_read reads, `openssl s_client -showcerts` output included),
+ * writes catalogue sections that copy every field but keys and signatures
+ * (a stand-in root when the top issuer is missing), generates them into DIR
+ * (index.json, certs, chain, leaf key 0600, a store with the cloned or
+ * stand-in root, DIR/catalogue.ini) through a staging folder renamed into
+ * place. An existing DIR is replaced only when it is a fixtures folder.
+ * Prints what it wrote to report (may be NULL). Returns 0, or -1 with a
+ * message in err (nothing written). */
+int ca_clone_to_dir(const char *chain_path, const char *prefix, const char *out_dir,
+                    FILE *report, pgtls_err *err);
 
 #endif

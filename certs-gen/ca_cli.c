@@ -27,15 +27,18 @@ static const char ca_usage[] =
     "                 and where it is used\n"
     "  verify [--fixtures DIR] re-check every declared verification result (exit 1 on a\n"
     "                 mismatch)\n"
-    "  inspect STORE.pem       classify a trust store and name the Azure roots it misses\n"
-    "  clone CHAIN.pem [--out NAME]\n"
-    "                 print catalogue sections reproducing a captured chain with our keys\n\n"
+    "  inspect STORE [--password PASS] [--os-store FILE] [--fixtures DIR]\n"
+    "                 will this trust store (PEM, DER, .p7b, PKCS#12, JKS, s_client text)\n"
+    "                 survive the rotation? roles, real Azure CAs, verdict\n"
+    "  clone CHAIN [--out DIR] [--name NAME]\n"
+    "                 clone a captured chain with our keys into a fixtures folder (or print\n"
+    "                 its catalogue sections)\n\n"
     "defaults: --catalogue %s, --out/--fixtures " DEFAULT_FIXTURES ",\n"
     "--key-cache $XDG_CACHE_HOME/pgtls/keys/<catalogue name>.\n"
     "exit status: 0 ok, 1 findings (verify mismatch, inspect gaps), 2 usage or input error.\n";
 
 typedef struct opts {
-    const char *catalogue, *out, *key_cache, *fixtures;
+    const char *catalogue, *out, *key_cache, *fixtures, *password, *os_store, *name;
     const char *positional;
     int help;
 } opts;
@@ -70,6 +73,12 @@ static int parse_opts(int argc, char **argv, const char *allowed, opts *o)
             slot = &o->key_cache;
         else if (strcmp(name, "--fixtures") == 0)
             slot = &o->fixtures;
+        else if (strcmp(name, "--password") == 0)
+            slot = &o->password;
+        else if (strcmp(name, "--os-store") == 0)
+            slot = &o->os_store;
+        else if (strcmp(name, "--name") == 0)
+            slot = &o->name;
         if (!slot || !strstr(allowed, name)) {
             fprintf(stderr, "pgtls ca %s: unknown option '%s' (see 'pgtls ca %s --help')\n",
                     argv[0], name, argv[0]);
@@ -292,127 +301,75 @@ static int cmd_verify(int argc, char **argv)
     return 0;
 }
 
-/* Azure roots by subject CN (what matters for chain building is the subject
- * and key; the store holds the real ones, we hold look-alikes). */
-static const struct azure_root {
-    const char *cn;
-    const char *needed_for;
-} azure_roots[] = {
-    {"DigiCert Global Root G2",
-     "old chain (G2 form), new chain (via cross cert), China after 2026"},
-    {"Microsoft RSA Root Certificate Authority 2017", "old chain (Microsoft form)"},
-    {"Microsoft TLS RSA Root G2", "new chain (self-signed anchor; needed when the server omits "
-                                  "the cross cert)"},
-    {"DigiCert Global Root CA", "China regions before 2026, replicas"},
-};
-
-static int has_cn(STACK_OF(X509) * sk, const char *cn, int self_signed_only)
-{
-    for (int i = 0; i < sk_X509_num(sk); i++) {
-        X509 *x = sk_X509_value(sk, i);
-        char buf[256];
-        if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, sizeof(buf)) >
-                0 &&
-            strcmp(buf, cn) == 0 && (!self_signed_only || X509_self_signed(x, 0) == 1))
-            return 1;
-    }
-    return 0;
-}
-
 static int cmd_inspect(int argc, char **argv)
 {
     opts o;
-    BIO *in = NULL;
-    STACK_OF(X509) *sk = NULL;
-    X509 *x;
-    int roots = 0, icas = 0, leaves = 0, status = 2;
-    int old_ok, new_ok, new_short_ok;
+    pgtls_err err;
+    int rc;
 
-    if (parse_opts(argc, argv, "NAME", &o) < 0)
+    if (parse_opts(argc, argv, "NAME --password --os-store --fixtures", &o) < 0)
         return 2;
     if (o.help) {
-        printf("usage: pgtls ca inspect STORE.pem\n\nClassifies every certificate of a trust "
-               "store (root, pinned intermediate, pinned leaf) and tells which Azure roots are "
-               "missing for the old and new Azure chains. Exit 1 when a chain cannot verify.\n");
+        printf("usage: pgtls ca inspect STORE [--password PASS] [--os-store FILE] "
+               "[--fixtures DIR]\n\n"
+               "Will this trust store survive the Azure CA rotation? Reads a PEM bundle, DER,\n"
+               "PKCS#7 (.p7b), PKCS#12 or JKS truststore, or 'openssl s_client -showcerts'\n"
+               "output; prints each certificate's role (root, intermediate, leaf), whether it is\n"
+               "a real Azure CA (roots by fingerprint against the OS store, default\n"
+               "$PGTLS_OS_STORE or /etc/ssl/certs/ca-certificates.crt; intermediates by name)\n"
+               "and whether it expired; which Azure chains verify; and the verdict: root-only\n"
+               "(recommended), missing a needed root, pinned intermediate (unsupported), pinned\n"
+               "server certificate (unsupported), expired entries.\n"
+               "With --fixtures DIR the look-alike roots of DIR count as the real ones (to\n"
+               "inspect pgtls' own stores and translated customer stores).\n"
+               "A store holding a private key is refused.\n"
+               "exit status: 0 the store survives the rotation with a supported configuration,\n"
+               "1 it does not (reasons printed), 2 the store cannot be read.\n");
         return 0;
     }
     if (!o.positional) {
-        fprintf(stderr, "pgtls ca inspect: which store file? (pgtls ca inspect STORE.pem)\n");
+        fprintf(stderr, "pgtls ca inspect: which store file? (pgtls ca inspect STORE)\n");
         return 2;
     }
-    in = BIO_new_file(o.positional, "r");
-    if (!in) {
-        fprintf(stderr, "pgtls ca inspect: cannot open %s (check the path)\n", o.positional);
+    err_clear(&err);
+    fflush(stdout);
+    rc = ca_inspect_store(o.positional, o.password, o.os_store, o.fixtures, stdout, &err);
+    if (rc < 0) {
+        fprintf(stderr, "pgtls ca inspect: %s\n", err.msg);
         return 2;
     }
-    sk = sk_X509_new_null();
-    while (sk && (x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL)
-        sk_X509_push(sk, x);
-    ERR_clear_error();
-    printf("%s: %d certificate(s)\n", o.positional, sk ? sk_X509_num(sk) : 0);
-    for (int i = 0; sk && i < sk_X509_num(sk); i++) {
-        char *subject;
-        const char *kind;
-        x = sk_X509_value(sk, i);
-        subject = ca_dn_string(X509_get_subject_name(x));
-        if (X509_self_signed(x, 0) == 1 && X509_check_ca(x)) {
-            kind = "root";
-            roots++;
-        } else if (X509_check_ca(x)) {
-            kind = "pinned intermediate (libpq does not anchor on it: no PARTIAL_CHAIN)";
-            icas++;
-        } else {
-            kind = "pinned leaf (libpq does not anchor on it: no PARTIAL_CHAIN)";
-            leaves++;
-        }
-        printf("  %-4d %s: %s\n", i + 1, kind, subject ? subject : "?");
-        free(subject);
-    }
-    printf("summary: %d root(s), %d pinned intermediate(s), %d pinned leaf/leaves\n", roots, icas,
-           leaves);
-    old_ok = has_cn(sk, "DigiCert Global Root G2", 1) ||
-             has_cn(sk, "Microsoft RSA Root Certificate Authority 2017", 1);
-    new_ok = has_cn(sk, "DigiCert Global Root G2", 1) || has_cn(sk, "Microsoft TLS RSA Root G2", 1);
-    new_short_ok = has_cn(sk, "Microsoft TLS RSA Root G2", 1);
-    for (size_t i = 0; i < sizeof(azure_roots) / sizeof(*azure_roots); i++)
-        if (!has_cn(sk, azure_roots[i].cn, 1))
-            printf("missing: %s (for %s)\n", azure_roots[i].cn, azure_roots[i].needed_for);
-    printf("old Azure chain (ICA 03/04/07/08): %s\n",
-           old_ok ? "verifiable"
-                  : "NOT verifiable: add DigiCert Global Root G2 and Microsoft RSA "
-                    "Root Certificate Authority 2017");
-    printf("new Azure chain (OCSP NN + cross cert): %s\n",
-           new_ok ? "verifiable" : "NOT verifiable: add DigiCert Global Root G2");
-    printf("new Azure chain without the cross cert: %s\n",
-           new_short_ok ? "verifiable"
-                        : "NOT verifiable: add the self-signed Microsoft TLS RSA "
-                          "Root G2");
-    status = old_ok && new_ok ? 0 : 1;
-    sk_X509_pop_free(sk, X509_free);
-    BIO_free(in);
-    return status;
+    return rc;
 }
 
 static int cmd_clone(int argc, char **argv)
 {
     opts o;
     pgtls_err err;
-    if (parse_opts(argc, argv, "NAME --out", &o) < 0)
+    if (parse_opts(argc, argv, "NAME --out --name", &o) < 0)
         return 2;
     if (o.help) {
-        printf("usage: pgtls ca clone CHAIN.pem [--out NAME]\n\nPrints catalogue sections that "
-               "reproduce a captured chain (leaf first) field by field with our keys: "
-               "[cert NAME-0] ..., [chain NAME], [store NAME-root], [scenario NAME] (NAME "
-               "defaults to 'cloned'). Append them to a catalogue, then run 'pgtls ca gen' and "
-               "'pgtls ca verify'.\n");
+        printf("usage: pgtls ca clone CHAIN [--out DIR] [--name NAME]\n\n"
+               "Clones a captured chain (leaf first: a PEM bundle, or 'openssl s_client\n"
+               "-showcerts' output) with our keys: every field but keys and signatures is kept\n"
+               "(DNs byte for byte, serials, SANs, extensions in order, validity, key types and\n"
+               "sizes, signature algorithms); key identifiers follow our keys. When the top\n"
+               "issuer is not in CHAIN a stand-in root with its subject signs it.\n"
+               "With --out DIR: writes a ready fixtures folder (index.json, chain, key 0600, a\n"
+               "store NAME-root with the cloned or stand-in root, and DIR/catalogue.ini, the\n"
+               "sections that made it), for 'pgtls ca list|mock|run --fixtures DIR'. Nothing\n"
+               "is half-written: it is built next to DIR and renamed into place.\n"
+               "Without --out: prints the catalogue sections [cert NAME-0] ... [chain NAME]\n"
+               "[store NAME-root] [scenario NAME] to append to a catalogue.\n"
+               "NAME defaults to 'cloned'.\n");
         return 0;
     }
     if (!o.positional) {
-        fprintf(stderr, "pgtls ca clone: which chain file? (pgtls ca clone CHAIN.pem)\n");
+        fprintf(stderr, "pgtls ca clone: which chain file? (pgtls ca clone CHAIN [--out DIR])\n");
         return 2;
     }
     err_clear(&err);
-    if (ca_clone_chain(o.positional, o.out ? o.out : "cloned", stdout, &err) < 0) {
+    if ((o.out ? ca_clone_to_dir(o.positional, o.name ? o.name : "cloned", o.out, stdout, &err)
+               : ca_clone_chain(o.positional, o.name ? o.name : "cloned", stdout, &err)) < 0) {
         fprintf(stderr, "pgtls ca clone: %s\n", err.msg);
         return err_exit_status(err.code);
     }

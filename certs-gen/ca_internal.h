@@ -210,6 +210,6 @@ int ca_write_p12(STACK_OF(X509) * certs, char **aliases, const char *password, c
 /* Writes catalogue sections ([cert PREFIX-N] ..., a chain, a root store and a
  * scenario) reproducing every certificate of a PEM chain with our keys.
  * Returns 0 or -1 with a message in err. */
-int ca_clone_chain(const char *pem_path, const char *prefix, FILE *out, pgtls_err *err);
+int ca_clone_chain(const char *chain_path, const char *prefix, FILE *out, pgtls_err *err);
 
 #endif

@@ -6,11 +6,15 @@
  * keys; SKI/AKI become "hash"/"keyid" so they follow our keys. When the top
  * certificate's issuer is not in the file, a stand-in root with that subject
  * is added, so the output generates as is. */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ca.h"
 #include "ca_internal.h"
 #include "fs.h"
 
@@ -135,29 +139,16 @@ static char *first_dns_name(X509 *x)
     return out;
 }
 
-int ca_clone_chain(const char *pem_path, const char *prefix, FILE *out, pgtls_err *err)
+/* Writes the catalogue sections for the chain sk (leaf first) to out.
+ * Sets *out_stand_in when the top certificate's issuer is missing. */
+static void clone_sections(STACK_OF(X509) * sk, const char *label, const char *prefix, FILE *out,
+                           int *out_stand_in)
 {
-    BIO *bio = BIO_new_file(pem_path, "r");
-    STACK_OF(X509) *sk = sk_X509_new_null();
     X509 *x;
-    int result = -1, n, top = -1, stand_in = 0;
-    const char *base;
+    int n = sk_X509_num(sk), top = -1, stand_in = 0;
+    const char *base = strrchr(label, '/') ? strrchr(label, '/') + 1 : label;
     char *host = NULL;
 
-    ENSURE(bio, err, PGTLS_ERR_INPUT, "cannot open %s (check the path)", pem_path);
-    ENSURE(sk, err, PGTLS_ERR_NOMEM, "out of memory");
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-        sk_X509_push(sk, x);
-    ERR_clear_error();
-    n = sk_X509_num(sk);
-    ENSURE(n > 0, err, PGTLS_ERR_INPUT,
-           "%s holds no PEM certificate (pass a chain as a server "
-           "sends it, leaf first)",
-           pem_path);
-    base = strrchr(pem_path, '/') ? strrchr(pem_path, '/') + 1 : pem_path;
-    fprintf(out, "; cloned by 'pgtls ca clone %s': same fields, our keys.\n", pem_path);
-    fprintf(out, "; Append to a catalogue (docs/catalogue.md), then 'pgtls ca gen' and 'pgtls ca "
-                 "verify'.\n\n");
     for (int i = 0; i < n; i++) {
         char ktype[32];
         const char *sig;
@@ -228,10 +219,185 @@ int ca_clone_chain(const char *pem_path, const char *prefix, FILE *out, pgtls_er
     if (host)
         fprintf(out, "host = %s\nhost_match = true\n", host);
     fprintf(out, "ok = %s-root\n", prefix);
+    free(host);
+    if (out_stand_in)
+        *out_stand_in = stand_in;
+}
+
+static STACK_OF(X509) * read_chain(const char *path, pgtls_err *err)
+{
+    char format[160];
+    STACK_OF(X509) *sk = ca_store_read(path, NULL, format, sizeof(format), err);
+    if (!sk)
+        return NULL;
+    if (X509_check_ca(sk_X509_value(sk, 0)) && sk_X509_num(sk) > 1) {
+        sk_X509_pop_free(sk, X509_free);
+        err_set(err, PGTLS_ERR_INPUT,
+                "%s does not start with a server certificate: pass the chain as the server "
+                "sends it, leaf first ('openssl s_client -showcerts' output will do)",
+                path);
+        return NULL;
+    }
+    return sk;
+}
+
+int ca_clone_chain(const char *path, const char *prefix, FILE *out, pgtls_err *err)
+{
+    STACK_OF(X509) *sk = read_chain(path, err);
+    if (!sk)
+        return -1;
+    fprintf(out, "; cloned by 'pgtls ca clone %s': same fields, our keys.\n", path);
+    fprintf(out, "; Append to a catalogue (docs/catalogue.md), then 'pgtls ca gen' and 'pgtls ca "
+                 "verify'.\n\n");
+    clone_sections(sk, path, prefix, out, NULL);
+    sk_X509_pop_free(sk, X509_free);
+    return 0;
+}
+
+/* Points index.json's "catalogue" at the catalogue's final place, so that
+ * `pgtls run --fixtures DIR` regenerates from it, not from the default. */
+static int set_index_catalogue(const char *index_path, const char *catalogue, pgtls_err *err)
+{
+    json_error_t jerr;
+    json_t *idx = json_load_file(index_path, JSON_PRESERVE_ORDER, &jerr);
+    int result = -1;
+    ENSURE(idx, err, PGTLS_ERR_IO, "cannot read %s: %s", index_path, jerr.text);
+    json_object_set_new(idx, "catalogue", json_string(catalogue));
+    ENSURE(json_dump_file(idx, index_path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0, err,
+           PGTLS_ERR_IO, "cannot write %s", index_path);
     result = 0;
 out:
-    free(host);
+    json_decref(idx);
+    return result;
+}
+
+int ca_clone_to_dir(const char *path, const char *prefix, const char *out_dir, FILE *report,
+                    pgtls_err *err)
+{
+    STACK_OF(X509) *sk = NULL;
+    char *staging = NULL, *cat_path = NULL, *gen_dir = NULL, *keys = NULL, *final_cat = NULL;
+    char *index_path = NULL, *abs_parent = NULL, *slash;
+    FILE *cat = NULL;
+    int result = -1, stand_in = 0;
+
+    ENSURE(out_dir && *out_dir, err, PGTLS_ERR_USAGE, "--out needs a folder name");
+    if (fs_exists(out_dir)) {
+        char *old_index = fs_join(out_dir, "index.json");
+        int is_fixtures = old_index && fs_exists(old_index);
+        free(old_index);
+        ENSURE(is_fixtures, err, PGTLS_ERR_USAGE,
+               "%s exists and is not a fixtures folder: pick a new --out folder", out_dir);
+    }
+    sk = read_chain(path, err);
+    if (!sk)
+        goto out;
+    /* Everything is built in a staging folder next to out_dir and renamed
+     * into place at the end: an error leaves nothing half-written. */
+    staging = str_printf("%s.clone-XXXXXX", out_dir);
+    ENSURE(staging, err, PGTLS_ERR_NOMEM, "out of memory");
+    ENSURE(mkdtemp(staging), err, PGTLS_ERR_IO, "cannot create %s: %s", staging, strerror(errno));
+    cat_path = fs_join(staging, "catalogue.ini");
+    gen_dir = fs_join(staging, "fixtures");
+    keys = fs_join(staging, "keys");
+    ENSURE(cat_path && gen_dir && keys, err, PGTLS_ERR_NOMEM, "out of memory");
+    cat = fopen(cat_path, "w");
+    ENSURE(cat, err, PGTLS_ERR_IO, "cannot write %s: %s", cat_path, strerror(errno));
+    fprintf(cat, "; cloned by 'pgtls ca clone %s --out %s': same fields, our keys.\n", path,
+            out_dir);
+    fprintf(cat, "; The sections below can join another catalogue (docs/catalogue.md).\n\n");
+    fprintf(cat, "[catalogue]\nname = clone-%s\ndescription = look-alike of the chain in %.150s\n",
+            prefix, path);
+    {
+        char *host = first_dns_name(sk_X509_value(sk, 0));
+        if (host)
+            fprintf(cat, "default_host = %s\n", host);
+        free(host);
+    }
+    fputc('\n', cat);
+    clone_sections(sk, path, prefix, cat, &stand_in);
+    {
+        int closed = fclose(cat);
+        cat = NULL; /* closed either way */
+        ENSURE(closed == 0, err, PGTLS_ERR_IO, "cannot write %s", cat_path);
+    }
+    /* fresh keys for every clone: the key cache lives and dies in staging */
+    TRY(ca_gen(cat_path, gen_dir, keys, err));
+    /* the final absolute path of the catalogue, for index.json */
+    abs_parent = realpath(staging, NULL);
+    ENSURE(abs_parent, err, PGTLS_ERR_IO, "cannot resolve %s", staging);
+    slash = strrchr(abs_parent, '/');
+    *slash = '\0';
+    {
+        const char *leaf = strrchr(out_dir, '/') ? strrchr(out_dir, '/') + 1 : out_dir;
+        char *final_dir = fs_join(abs_parent, leaf);
+        final_cat = final_dir ? fs_join(final_dir, "catalogue.ini") : NULL;
+        free(final_dir);
+    }
+    index_path = fs_join(gen_dir, "index.json");
+    ENSURE(final_cat && index_path, err, PGTLS_ERR_NOMEM, "out of memory");
+    {
+        char *moved = fs_join(gen_dir, "catalogue.ini");
+        int rc = moved ? rename(cat_path, moved) : -1;
+        free(moved);
+        ENSURE(rc == 0, err, PGTLS_ERR_IO, "cannot move the catalogue: %s", strerror(errno));
+    }
+    TRY(set_index_catalogue(index_path, final_cat, err));
+    {
+        /* the default suite names the shipped scenarios: a suite of its own */
+        char *suite_path = fs_join(gen_dir, "clone.suite");
+        char *suite = str_printf("; pgtls suite for the clone of %s (docs/suites.md)\n[suite]\n"
+                                 "name = clone-%s\ndescription = the cloned chain of %s, every "
+                                 "sslmode\n\n[clone]\nscenarios = %s\nstores = %s-root "
+                                 "none\nsslmodes = disable allow prefer require verify-ca "
+                                 "verify-full\n",
+                                 path, prefix, path, prefix, prefix);
+        int rc = suite_path && suite
+                     ? fs_write_file(suite_path, suite, strlen(suite), 0644, err)
+                     : err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+        free(suite_path);
+        free(suite);
+        TRY(rc);
+    }
+    if (fs_exists(out_dir))
+        TRY(fs_remove_tree(out_dir, err));
+    ENSURE(rename(gen_dir, out_dir) == 0, err, PGTLS_ERR_IO, "cannot rename %s to %s: %s",
+           gen_dir, out_dir, strerror(errno));
+    if (report) {
+        int n = sk_X509_num(sk);
+        fprintf(report, "wrote %s: %d certificate(s) cloned from %s with our keys\n", out_dir, n,
+                path);
+        fprintf(report, "  chain %s (leaf first), scenario %s, store %s-root, catalogue %s\n",
+                prefix, prefix, prefix, final_cat);
+        if (stand_in) {
+            char *issuer = ca_dn_string(X509_get_issuer_name(sk_X509_value(sk, n - 1)));
+            fprintf(report,
+                    "  stand-in root: the issuer of the last certificate (%s) is not in %s, so "
+                    "a stand-in root with that subject and our key signs it; store %s-root holds "
+                    "the stand-in\n",
+                    issuer ? issuer : "?", path, prefix);
+            free(issuer);
+        }
+        fprintf(report,
+                "  use: pgtls ca list --fixtures %s\n"
+                "       pgtls mock --fixtures %s --scenario %s\n"
+                "       pgtls run --fixtures %s --suite %s/clone.suite --clients NAME,...\n",
+                out_dir, out_dir, prefix, out_dir, out_dir);
+    }
+    result = 0;
+out:
+    if (cat)
+        fclose(cat);
+    if (staging && fs_exists(staging)) {
+        pgtls_err ignored;
+        fs_remove_tree(staging, &ignored);
+    }
     sk_X509_pop_free(sk, X509_free);
-    BIO_free(bio);
+    free(staging);
+    free(cat_path);
+    free(gen_dir);
+    free(keys);
+    free(final_cat);
+    free(index_path);
+    free(abs_parent);
     return result;
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test suite: sets up, builds, runs `meson test` (unit,
 # integration, clients, fidelity, fuzz), then the unit, integration and fuzz suites
-# again under ASan/UBSan (the fuzz corpus is worth most there), the fuzz targets
-# with libFuzzer (clang), and the mock's tests under valgrind. Exits non-zero
-# when any test fails.
+# again under ASan/UBSan (the fuzz corpus is worth most there), the "threads"
+# suite under ThreadSanitizer, the fuzz targets with libFuzzer (clang), and the
+# mock's tests under valgrind. Exits non-zero when any test fails.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -20,6 +20,19 @@ if [ "${PGTLS_SKIP_ASAN:-0}" != 1 ]; then
   ninja -C build-asan >/dev/null || exit 2
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite integration --suite fuzz \
+    || status=1
+fi
+
+# The mock's threads (acceptor, one per connection, event delivery, reload)
+# and repro's event capture under ThreadSanitizer: suite "threads" (the mock's
+# unit and integration tests, `pgtls repro --exec`). A data race fails it.
+if [ "${PGTLS_SKIP_TSAN:-0}" != 1 ]; then
+  if [ ! -f build-tsan/build.ninja ]; then
+    meson setup build-tsan -Db_sanitize=thread -Db_lundef=false >/dev/null || exit 2
+  fi
+  ninja -C build-tsan >/dev/null || exit 2
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    meson test -C build-tsan --print-errorlogs --num-processes 2 --suite threads \
     || status=1
 fi
 
@@ -44,7 +57,7 @@ fi
 
 # One closing line any reader understands.
 python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
-  build-fuzz/meson-logs/testlog.json <<'PY'
+  build-tsan/meson-logs/testlog.json build-fuzz/meson-logs/testlog.json <<'PY'
 import json, sys, os
 ok = bad = skip = 0
 for path in sys.argv[1:]:

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "rs.h"
 #include "pgtls-config.h"
 
 /* `run --against-real` is served by the fidelity component, which builds on
@@ -27,6 +28,7 @@ static const struct command {
     {"repro", rn_cli_repro, "print (or --exec) the commands that replay one case"},
     {"clients", rn_cli_clients, "list detected clients with their versions"},
     {"report", rs_cli_report, "render, merge and diff matrix.json files"},
+    {"explain", rs_cli_explain, "explain one cell of a matrix: rule, evidence, deviation, fix"},
     {"fidelity", fd_dispatch_main, "compare the mock with a real PostgreSQL; run cases against one"},
 };
 

@@ -74,4 +74,13 @@ void ms_server_stop(ms_server *s);
 /* Frees everything; accepts NULL; stops first if needed. */
 void ms_server_free(ms_server *s);
 
+/* Prints, for a listener of `pgtls mock`, a ready-to-paste psql connection line
+ * (host name, hostaddr, port, user, database, and the fixtures' root file that
+ * verifies the scenario's chain) and where its password is, never the password
+ * itself. Settings are the --set key=value list (NULL-terminated, may be NULL).
+ * Prints nothing when the fixtures cannot be read. */
+#include <stdio.h>
+void ms_print_connect_hint(FILE *f, const char *fixtures_dir, const char *scenario,
+                           const char *addr, int port, const char *const *settings);
+
 #endif

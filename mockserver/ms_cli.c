@@ -197,9 +197,11 @@ int ms_cli_main(int argc, char **argv)
     }
     if (ms_server_start(s, &err) < 0)
         goto fail;
-    for (i = 0; i < num_sc; i++)
-        printf("listening scenario=%s addr=%s port=%d\n", scenarios[i],
-               o.bind_addr ? o.bind_addr : "127.0.0.1", ports[i]);
+    for (i = 0; i < num_sc; i++) {
+        const char *addr = o.bind_addr ? o.bind_addr : "127.0.0.1";
+        printf("listening scenario=%s addr=%s port=%d\n", scenarios[i], addr, ports[i]);
+        ms_print_connect_hint(stdout, o.fixtures_dir, scenarios[i], addr, ports[i], settings);
+    }
     fflush(stdout);
     for (;;) {
         int sig = 0;

@@ -71,7 +71,10 @@ struct ms_server {
     int wake[2];
     int stop_pipe[2]; /* written once at stop; every connection polls it */
     pthread_t acceptor;
-    int started, stopped;
+    /* started is read by ms_server_listen and ms_server_wait_idle from
+     * other threads than the one that starts and stops the server. */
+    atomic_int started;
+    int stopped;
     atomic_int stopping;
     int next_pid;
 };
@@ -520,14 +523,17 @@ int ms_server_listen_ex(ms_server *s, const char *scenario, int port, const char
     pthread_mutex_unlock(&s->mu);
     if (!sc) {
         size_t i, n = 0;
+        int more;
         char names[600] = "";
+        /* s->idx only under the lock: a reload may free it. */
         pthread_mutex_lock(&s->mu);
         for (i = 0; i < fx_num_scenarios(s->idx) && n + 80 < sizeof(names); i++)
             n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "",
                                   fx_scenario_at(s->idx, i)->name);
+        more = i < fx_num_scenarios(s->idx);
         pthread_mutex_unlock(&s->mu);
         return err_set(err, PGTLS_ERR_USAGE, "unknown scenario '%s' in %s (known: %s%s)", scenario,
-                       s->fixtures_dir, names, i < fx_num_scenarios(s->idx) ? ", ..." : "");
+                       s->fixtures_dir, names, more ? ", ..." : "");
     }
     if (!prof)
         return -1;
@@ -556,7 +562,7 @@ int ms_server_listen_ex(ms_server *s, const char *scenario, int port, const char
     l->id = id = (int)s->num_ls;
     s->ls[s->num_ls++] = l;
     pthread_mutex_unlock(&s->mu);
-    if (s->started)
+    if (atomic_load(&s->started))
         wake_acceptor(s);
     if (out_port)
         *out_port = bound;
@@ -582,7 +588,7 @@ int ms_server_start(ms_server *s, pgtls_err *err)
 {
     sigset_t set, old;
     int rc;
-    if (s->started)
+    if (atomic_load(&s->started))
         return 0;
     if (atomic_load(&s->stopping))
         return err_set(err, PGTLS_ERR_USAGE, "the server is stopped");
@@ -598,7 +604,7 @@ int ms_server_start(ms_server *s, pgtls_err *err)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0)
         return err_set(err, PGTLS_ERR_IO, "cannot start the acceptor thread: %s", strerror(rc));
-    s->started = 1;
+    atomic_store(&s->started, 1);
     return 0;
 }
 
@@ -621,7 +627,7 @@ int ms_server_wait_idle(ms_server *s, int listener_id, int timeout_ms)
         listener *l = s->ls[listener_id];
         struct timespec ts;
         long long now;
-        if (l->open == 0 && (listen_queue_empty(l) || !s->started)) {
+        if (l->open == 0 && (listen_queue_empty(l) || !atomic_load(&s->started))) {
             rc = 0;
             break;
         }
@@ -718,10 +724,10 @@ void ms_server_stop(ms_server *s)
     if (!s || s->stopped)
         return;
     atomic_store(&s->stopping, 1);
-    if (s->started) {
+    if (atomic_load(&s->started)) {
         wake_acceptor(s);
         pthread_join(s->acceptor, NULL);
-        s->started = 0;
+        atomic_store(&s->started, 0);
     }
     pthread_mutex_lock(&s->mu);
     for (i = 0; i < s->num_ls; i++)

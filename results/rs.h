@@ -46,27 +46,28 @@ const char *rs_matrix_client_key(const rs_matrix *m, int client);
 /* One result row, everything borrowed/copied. */
 typedef struct rs_result {
     const st_case *c;        /* the case (id, scenario, store, sslmode, options) */
-    st_expectation expected;
-    st_observation observed;
-    st_verdict verdict;
-    const char *deviation;   /* name of the known deviation applied, or NULL */
-    const char *deviation_source;
+    st_judgement judgement;  /* from st_judge: expected, observed, deviation, verdict */
     json_t *adapter_result;  /* the adapter's result object or NULL */
     json_t *events;          /* array of mock events or NULL */
     long long elapsed_ms;    /* runner-measured wall time; -1 unknown */
     const char *repro;       /* the `pgtls repro` / adapter command line, or NULL */
 } rs_result;
 
-/* Adds (or replaces) the result of `client` on r->c. Returns 0 or -1 with err. */
+/* Adds (or replaces) the result of `client` on r->c. The row stores the
+ * judgement as given (the deviation only with a deviation-known verdict).
+ * Returns 0 or -1 with err. */
 int rs_matrix_add_result(rs_matrix *m, int client, const rs_result *r, pgtls_err *err);
 
-/* Convenience for the runner: derives expected (st_expect with the client's
- * libpq major or the reference), observed (st_classify), the deviation
- * (deviations may be NULL) and the verdict, then rs_matrix_add_result.
- * Returns the verdict (>= 0) or -1 with err. */
-int rs_matrix_record(rs_matrix *m, int client, const st_case *c, json_t *adapter_result,
-                     json_t *events, long long elapsed_ms, const char *repro,
-                     const st_deviations *deviations, pgtls_err *err);
+/* Convenience for the runner: rs_matrix_add_result of the judgement j
+ * (st_judge) with the case's evidence. Returns the verdict (>= 0) or -1
+ * with err. */
+int rs_matrix_record(rs_matrix *m, int client, const st_case *c, const st_judgement *j,
+                     json_t *adapter_result, json_t *events, long long elapsed_ms,
+                     const char *repro, pgtls_err *err);
+
+/* The "libpq" field of a client's hello (for st_judge), NULL when the
+ * client has none or there is no client with this index. */
+const char *rs_matrix_client_libpq(rs_matrix *m, int client);
 
 /* Marks the run interrupted (SIGINT, adapter lost, ...); written as
  * run.incomplete = true. */
@@ -113,6 +114,10 @@ typedef struct rs_diff_stats {
     int regressions; /* conformed (or known deviation) before, fails/error now, not accepted */
     int accepted;    /* regressions covered by the accept file */
     int fixed, changed, added, removed, unchanged;
+    /* For --strict: rows whose behaviour changed (observed class or error code,
+     * a fix included) or that the new run lacks, and that no accept rule covers;
+     * those an accept rule covers are counted in accepted_changes. */
+    int behaviour_changes, accepted_changes;
 } rs_diff_stats;
 
 /* Compares two matrices case by case (clients matched by build key, else by
@@ -120,5 +125,17 @@ typedef struct rs_diff_stats {
  * frees) and fills stats. Returns 0 or -1 with err. */
 int rs_diff(rs_matrix *baseline, rs_matrix *current, const rs_accept *accept,
             char **out_text, rs_diff_stats *stats, pgtls_err *err);
+
+/* "Rotation readiness at a glance": one row per client build, one column per
+ * trust configuration class (own trust, full bundle, each single root, pinned
+ * intermediate, pinned leaf, stale root), each cell one verdict with the
+ * sslmode that decides it; then what breaks, grouped by cause, with the fix.
+ * Empty text when the matrix has no rotation scenario. Returns 0 with
+ * *out_text (heap, caller frees), or -1 with err. */
+typedef enum rs_digest_format { RS_DIGEST_MARKDOWN, RS_DIGEST_TERMINAL, RS_DIGEST_HTML } rs_digest_format;
+int rs_digest_render(json_t *doc, rs_digest_format fmt, char **out_text, pgtls_err *err);
+
+/* `pgtls explain CASE-ID --client NAME [--matrix FILE]` (exit 0/2). */
+int rs_cli_explain(int argc, char **argv);
 
 #endif

@@ -16,7 +16,7 @@ static const char usage_report[] =
     "  merge A.json B.json ... --out DIR\n"
     "                                   one matrix from runs on several machines (each\n"
     "                                   client build a column), rendered to DIR\n"
-    "  diff BASELINE.json NEW.json [--accept FILE]\n"
+    "  diff BASELINE.json NEW.json [--accept FILE] [--strict]\n"
     "                                   case-by-case changes; exit 1 on a regression\n"
     "\n"
     "Exit status: 0 OK, 1 regression found (diff), 2 usage or input error.\n"
@@ -32,10 +32,13 @@ static const char usage_merge[] =
     "build from two machines gets \" @ host\" appended); run.sources lists every input run.\n";
 
 static const char usage_diff[] =
-    "usage: pgtls report diff BASELINE.json NEW.json [--accept FILE]\n"
+    "usage: pgtls report diff BASELINE.json NEW.json [--accept FILE] [--strict]\n"
     "Lists what changed per case and client build. A regression is a result that conformed\n"
     "(or was a known deviation) in BASELINE and fails or errors in NEW; exit 1 if any is\n"
-    "not covered by the accept file (INI or JSON, docs/matrix-schema.md).\n";
+    "not covered by the accept file (INI or JSON, docs/matrix-schema.md).\n"
+    "  --strict  also exit 1 on any other behaviour change of a row (its observed class or\n"
+    "            error code, a fix included, or a row NEW lacks) that the accept file does\n"
+    "            not take with a reason: a driver's CI notices every change.\n";
 
 static int is_help(const char *a)
 {
@@ -96,7 +99,7 @@ static int cmd_render(int argc, char **argv)
         rs_matrix_free(m);
         return 2;
     }
-    printf("pgtls report render: wrote %s/{matrix.json,summary.md,matrix.html,junit.xml,"
+    printf("pgtls report render: wrote %s/{matrix.json,summary.md,matrix.html,heatmap.svg,readiness.svg,junit.xml,"
            "matrix.csv,rotation.md}\n",
            out);
     rs_matrix_free(m);
@@ -159,6 +162,15 @@ static int cmd_diff(int argc, char **argv)
     rs_diff_stats st;
     char *text = NULL;
 
+    /* --strict is a plain switch: take it out before the shared parser. */
+    int strict = 0, kept = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--strict") == 0)
+            strict = 1;
+        else
+            argv[kept++] = argv[i];
+    }
+    argc = kept;
     rc = parse_args(argc, argv, pos, &n, 2, NULL, &accept_path, usage_diff);
     if (rc)
         return rc > 0 ? 0 : 2;
@@ -174,7 +186,11 @@ static int cmd_diff(int argc, char **argv)
         goto out;
     }
     fputs(text, stdout);
-    status = st.regressions ? 1 : 0;
+    status = st.regressions || (strict && st.behaviour_changes) ? 1 : 0;
+    if (strict && st.behaviour_changes)
+        fprintf(stderr,
+                "pgtls report diff --strict: %d behaviour change(s) not in the accept file\n",
+                st.behaviour_changes);
 out:
     free(text);
     rs_accept_free(accept);

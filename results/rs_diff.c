@@ -233,6 +233,27 @@ static int bad_verdict(const char *v)
     return strcmp(v, "fails") == 0 || strcmp(v, "error") == 0;
 }
 
+/* The error code (SQLSTATE) of a result, "" when it has none. */
+static const char *error_code(json_t *r)
+{
+    const char *code = json_string_value(json_object_get(r, "error_code"));
+    return code ? code : "";
+}
+
+/* A row whose observed class or error code differs: a behaviour change that
+ * `diff --strict` reports even where conformance did not move. Returns the
+ * accept rule's reason when one covers it (counted as accepted), else NULL. */
+static const char *note_behaviour_change(const rs_accept *a, const char *id, const char *key,
+                                         const char *client, rs_diff_stats *st)
+{
+    const char *why = accepted_reason(a, id, key, client);
+    if (why)
+        st->accepted_changes++;
+    else
+        st->behaviour_changes++;
+    return why;
+}
+
 static json_t *find_case(json_t *doc, const char *id)
 {
     size_t i;
@@ -278,6 +299,8 @@ int rs_diff(rs_matrix *baseline, rs_matrix *current, const rs_accept *accept, ch
                 continue;
             }
             bv = rs_jstr(br, "verdict");
+            int behaviour_moved = strcmp(rs_jstr(br, "observed"), rs_jstr(nr, "observed")) != 0 ||
+                                  strcmp(error_code(br), error_code(nr)) != 0;
             if (ok_verdict(bv) && bad_verdict(nv)) {
                 const char *why = accepted_reason(accept, id, nkey, rs_jstr(ncl, "client"));
                 if (why) {
@@ -293,13 +316,22 @@ int rs_diff(rs_matrix *baseline, rs_matrix *current, const rs_accept *accept, ch
                                   rs_jstr(br, "observed"), rs_jstr(nr, "observed"));
                 }
             } else if (bad_verdict(bv) && ok_verdict(nv)) {
+                const char *why = behaviour_moved ? note_behaviour_change(accept, id, nkey,
+                                                                          rs_jstr(ncl, "client"), st)
+                                                  : NULL;
                 st->fixed++;
-                rs_buf_printf(&b, "fixed      %s [%s]: %s -> %s\n", id, nkey, bv, nv);
-            } else if (strcmp(bv, nv) != 0 ||
-                       strcmp(rs_jstr(br, "observed"), rs_jstr(nr, "observed")) != 0) {
+                rs_buf_printf(&b, "fixed      %s [%s]: %s -> %s%s%s\n", id, nkey, bv, nv,
+                              why ? ": accepted: " : "", why ? why : "");
+            } else if (strcmp(bv, nv) != 0 || behaviour_moved) {
+                const char *why = behaviour_moved ? note_behaviour_change(accept, id, nkey,
+                                                                          rs_jstr(ncl, "client"), st)
+                                                  : NULL;
                 st->changed++;
-                rs_buf_printf(&b, "changed    %s [%s]: %s -> %s (observed %s -> %s)\n", id, nkey,
-                              bv, nv, rs_jstr(br, "observed"), rs_jstr(nr, "observed"));
+                rs_buf_printf(&b, "changed    %s [%s]: %s -> %s (observed %s -> %s, error code %s -> %s)%s%s\n",
+                              id, nkey, bv, nv, rs_jstr(br, "observed"), rs_jstr(nr, "observed"),
+                              *error_code(br) ? error_code(br) : "none",
+                              *error_code(nr) ? error_code(nr) : "none", why ? ": accepted: " : "",
+                              why ? why : "");
             } else {
                 st->unchanged++;
             }
@@ -318,16 +350,18 @@ int rs_diff(rs_matrix *baseline, rs_matrix *current, const rs_accept *accept, ch
                 continue;
             if (ncl && nc && json_object_get(json_object_get(nc, "results"), rs_jstr(ncl, "key")))
                 continue;
+            const char *why = note_behaviour_change(accept, id, rs_jstr(bcl, "key"),
+                                                    rs_jstr(bcl, "client"), st);
             st->removed++;
-            rs_buf_printf(&b, "removed    %s [%s]: was %s\n", id, rs_jstr(bcl, "key"),
-                          rs_jstr(br, "verdict"));
+            rs_buf_printf(&b, "removed    %s [%s]: was %s%s%s\n", id, rs_jstr(bcl, "key"),
+                          rs_jstr(br, "verdict"), why ? ": accepted: " : "", why ? why : "");
         }
     }
     rs_buf_printf(&b,
                   "%d regression(s), %d accepted, %d fixed, %d changed, %d new, %d removed, "
-                  "%d unchanged\n",
+                  "%d unchanged; %d behaviour change(s) not accepted, %d accepted\n",
                   st->regressions, st->accepted, st->fixed, st->changed, st->added, st->removed,
-                  st->unchanged);
+                  st->unchanged, st->behaviour_changes, st->accepted_changes);
     *out_text = rs_buf_finish(&b, err);
     return *out_text ? 0 : -1;
 }

@@ -24,7 +24,9 @@ static const char css[] =
     "max-height:90%;overflow:auto;background:#fff;border:2px solid #444;padding:1em;"
     "box-shadow:0 2px 12px #0004}#detail pre{white-space:pre-wrap;background:#f6f6f6;"
     "padding:.5em}.run{color:#555}.r-ready{background:#c8f0c8}.r-breaks{background:#f7b4b4}"
-    ".r-partial{background:#fde8a6}.r-other{background:#eee}";
+    ".r-partial{background:#fde8a6}.r-other{background:#eee}"
+    ".g-ok{background:#c8f0c8}.g-breaks{background:#f7b4b4;font-weight:bold}"
+    ".g-partial{background:#fde8a6}.g-broken{background:#bbb}.g-na{background:#ddd;color:#555}";
 
 static const char js[] =
     "(function(){\n"
@@ -142,7 +144,41 @@ char *rs_render_html(rs_matrix *m, pgtls_err *err)
     rs_buf_add_xml(&b, rs_jstr(run, "ended_at"));
     if (json_is_true(json_object_get(run, "incomplete")))
         rs_buf_add(&b, " <strong id=\"incomplete\">INCOMPLETE: the run was interrupted</strong>");
-    rs_buf_add(&b, "</p>\n<h2>Clients</h2>\n<table id=\"clients\"><tr><th>client build</th>"
+    rs_buf_add(&b, "</p>\n");
+    {
+        char *digest = NULL;
+        if (rs_digest_render(doc, RS_DIGEST_HTML, &digest, err) < 0) {
+            free(b.s);
+            return NULL;
+        }
+        rs_buf_add(&b, digest);
+        int has_digest = *digest != '\0';
+        free(digest);
+        /* The pictures inline, so the page stays one self-contained file. */
+        char *svg = has_digest ? rs_render_readiness_svg(m, err) : strdup("");
+        char *heat = svg ? rs_render_heatmap_svg(m, err) : NULL;
+        if (!svg || !heat) {
+            free(svg);
+            free(b.s);
+            return NULL;
+        }
+        /* Inline SVG in HTML needs no namespace: drop it, so the page names
+         * no URL at all (it must work offline and never fetch anything). */
+        for (char **pic = (char *[]){svg, heat, NULL}; *pic; pic++) {
+            static const char ns[] = " xmlns=\"http://www.w3.org/2000/svg\"";
+            char *at = strstr(*pic, ns);
+            if (at)
+                memmove(at, at + sizeof(ns) - 1, strlen(at + sizeof(ns) - 1) + 1);
+        }
+        rs_buf_add(&b, "<div class=\"picture\">");
+        rs_buf_add(&b, svg);
+        rs_buf_add(&b, "</div>\n<h2>Client builds × scenarios</h2>\n<div class=\"picture\">");
+        rs_buf_add(&b, heat);
+        rs_buf_add(&b, "</div>\n");
+        free(svg);
+        free(heat);
+    }
+    rs_buf_add(&b, "<h2>Clients</h2>\n<table id=\"clients\"><tr><th>client build</th>"
                    "<th>conforms</th><th>deviation (known)</th><th>fails</th><th>unsupported</th>"
                    "<th>error</th><th>conformance</th></tr>\n");
     json_array_foreach(json_object_get(doc, "clients"), i, cl)

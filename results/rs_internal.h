@@ -65,4 +65,15 @@ int rs_rotation_rows(json_t *doc, rs_rotation_row **out, size_t *out_n, unsigned
 /* "yes", "plaintext", "—" or the class name. */
 const char *rs_rotation_cell_text(const char *observed);
 
+/* The cause of a failure to connect for a configuration ("<store>/<sslmode>..."
+ * of a case id), the class it failed with and the scenario, and the fix in the
+ * words of Azure's guidance (static text; *out_title the cause, may be NULL). */
+const char *rs_cause_fix(const char *config, const char *failed_class, const char *scenario,
+                         const char **out_title);
+
+/* Pictures: heatmap.svg (client builds x scenarios, worst verdict per cell)
+ * and readiness.svg (the glance grid). Heap strings, NULL with err. */
+char *rs_render_heatmap_svg(rs_matrix *m, pgtls_err *err);
+char *rs_render_readiness_svg(rs_matrix *m, pgtls_err *err);
+
 #endif

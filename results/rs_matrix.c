@@ -211,6 +211,7 @@ static void copy_field(json_t *dst, json_t *src, const char *key)
 
 int rs_matrix_add_result(rs_matrix *m, int client, const rs_result *r, pgtls_err *err)
 {
+    const st_judgement *j = r ? &r->judgement : NULL;
     const char *key;
     json_t *co, *res;
 
@@ -224,16 +225,16 @@ int rs_matrix_add_result(rs_matrix *m, int client, const rs_result *r, pgtls_err
     }
     co = case_object(m, r->c);
     res = json_object();
-    set_str(res, "expected", st_class_name(r->expected.cls));
-    set_str(res, "expected_rule", r->expected.rule);
-    set_str(res, "expected_why", r->expected.why);
-    set_str(res, "observed", st_class_name(r->observed.cls));
-    set_str(res, "evidence", r->observed.evidence);
-    set_str(res, "verdict", st_verdict_name(r->verdict));
-    if (r->deviation) {
+    set_str(res, "expected", st_class_name(j->expected.cls));
+    set_str(res, "expected_rule", j->expected.rule);
+    set_str(res, "expected_why", j->expected.why);
+    set_str(res, "observed", st_class_name(j->observed.cls));
+    set_str(res, "evidence", j->observed.evidence);
+    set_str(res, "verdict", st_verdict_name(j->verdict));
+    if (j->deviation.name && j->verdict == ST_DEVIATION_KNOWN) {
         json_t *d = json_object();
-        set_str(d, "name", r->deviation);
-        set_str(d, "source", r->deviation_source);
+        set_str(d, "name", j->deviation.name);
+        set_str(d, "source", j->deviation.source);
         json_object_set_new(res, "deviation", d);
     } else {
         json_object_set_new(res, "deviation", json_null());
@@ -258,47 +259,43 @@ int rs_matrix_add_result(rs_matrix *m, int client, const rs_result *r, pgtls_err
          * whether this client still shows the reported outcome. */
         set_str(res, "source", r->c->field_source);
         set_str(res, "reported", st_class_name(r->c->field_reported));
-        set_str(res, "field", st_field_verdict(r->c, r->observed.cls));
+        set_str(res, "field", st_field_verdict(r->c, j->observed.cls));
     }
     json_object_set_new(json_object_get(co, "results"), key, res);
     pthread_mutex_unlock(&m->lock);
     return 0;
 }
 
-int rs_matrix_record(rs_matrix *m, int client, const st_case *c, json_t *adapter_result,
-                     json_t *events, long long elapsed_ms, const char *repro,
-                     const st_deviations *deviations, pgtls_err *err)
+int rs_matrix_record(rs_matrix *m, int client, const st_case *c, const st_judgement *j,
+                     json_t *adapter_result, json_t *events, long long elapsed_ms,
+                     const char *repro, pgtls_err *err)
 {
-    json_t *cl;
-    const char *libpq;
     rs_result r;
-    st_deviation_match dm;
-    int dev;
 
-    pthread_mutex_lock(&m->lock);
-    cl = json_array_get(json_object_get(m->doc, "clients"), (size_t)client);
-    libpq = cl ? json_string_value(json_object_get(cl, "libpq")) : NULL;
-    pthread_mutex_unlock(&m->lock);
-    if (!cl)
-        return err_set(err, PGTLS_ERR_INPUT, "matrix: no client with index %d", client);
-
+    if (!j)
+        return err_set(err, PGTLS_ERR_INPUT, "matrix: a result without its judgement");
     memset(&r, 0, sizeof(r));
     r.c = c;
-    r.expected = st_expect(c, st_libpq_major(libpq));
-    r.observed = st_classify(events, adapter_result);
-    dev = st_deviation_find(deviations, c, r.expected.cls, r.observed.cls, &dm);
-    r.verdict = st_verdict_for(r.expected.cls, r.observed.cls, dev);
-    if (dev && r.verdict == ST_DEVIATION_KNOWN) {
-        r.deviation = dm.name;
-        r.deviation_source = dm.source;
-    }
+    r.judgement = *j;
     r.adapter_result = adapter_result;
     r.events = events;
     r.elapsed_ms = elapsed_ms;
     r.repro = repro;
     if (rs_matrix_add_result(m, client, &r, err) < 0)
         return -1;
-    return (int)r.verdict;
+    return (int)j->verdict;
+}
+
+const char *rs_matrix_client_libpq(rs_matrix *m, int client)
+{
+    json_t *cl;
+    const char *libpq;
+
+    pthread_mutex_lock(&m->lock);
+    cl = client >= 0 ? json_array_get(json_object_get(m->doc, "clients"), (size_t)client) : NULL;
+    libpq = cl ? json_string_value(json_object_get(cl, "libpq")) : NULL;
+    pthread_mutex_unlock(&m->lock);
+    return libpq;
 }
 
 void rs_matrix_set_incomplete(rs_matrix *m, int incomplete)

@@ -233,6 +233,22 @@ char *rs_render_markdown(rs_matrix *m, pgtls_err *err)
 
     rs_buf_add(&b, "# pgtls compatibility matrix\n\n");
     md_run_header(&b, doc);
+    {
+        /* The answer people came for first; the long tables follow. */
+        char *digest = NULL;
+        if (rs_digest_render(doc, RS_DIGEST_MARKDOWN, &digest, err) < 0) {
+            free(scen);
+            free(b.s);
+            return NULL;
+        }
+        if (*digest) {
+            rs_buf_add(&b, "\n");
+            rs_buf_add(&b, digest);
+            rs_buf_add(&b, "\n![rotation readiness at a glance](readiness.svg)\n");
+        }
+        rs_buf_add(&b, "\n![client builds x scenarios, worst verdict per cell](heatmap.svg)\n");
+        free(digest);
+    }
     rs_buf_add(&b, "\n## Clients\n\n");
     rs_buf_add(&b, "| client build | conforms | deviation (known) | fails | unsupported | error | "
                    "conformance |\n|---|---:|---:|---:|---:|---:|---:|\n");
@@ -725,6 +741,7 @@ int rs_render_all(rs_matrix *m, const char *dir, pgtls_err *err)
         {"summary.md", rs_render_markdown},   {"matrix.html", rs_render_html},
         {"junit.xml", rs_render_junit},       {"matrix.csv", rs_render_csv},
         {"rotation.md", rs_render_rotation_markdown},
+        {"heatmap.svg", rs_render_heatmap_svg}, {"readiness.svg", rs_render_readiness_svg},
     };
     char *path = NULL, *text = NULL;
     int result = -1;

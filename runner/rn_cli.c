@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "fs.h"
+#include "paths.h"
 #include "pgtls-config.h"
 #include "rn.h"
 
@@ -45,19 +46,23 @@ static const char *resolve_suite(const char *v, char *buf, size_t cap)
     int n;
     if (!v || strchr(v, '/') || strchr(v, '.'))
         return v;
-    n = snprintf(buf, cap, "%s/suites/%s.suite", PGTLS_SOURCE_ROOT, v);
+    n = snprintf(buf, cap, "%s/suites/%s.suite", pgtls_data_root(), v);
     return n > 0 && (size_t)n < cap ? buf : v;
 }
 
 static const char *default_clients_dir(void)
 {
+    static char path[4096];
     const char *d = getenv("PGTLS_CLIENTS_DIR");
-    return d && *d ? d : PGTLS_SOURCE_ROOT "/clients";
+    if (d && *d)
+        return d;
+    snprintf(path, sizeof(path), "%s/clients", pgtls_data_root());
+    return path;
 }
 
 static rn_paths default_paths(void)
 {
-    rn_paths p = {.build_root = PGTLS_BUILD_ROOT, .source_root = PGTLS_SOURCE_ROOT};
+    rn_paths p = {.build_root = pgtls_exec_root(), .source_root = pgtls_data_root()};
     return p;
 }
 
@@ -163,7 +168,8 @@ static void run_usage(FILE *f)
             "                 [--progress | --no-progress]\n\n"
             "Runs every case of the suite with every detected client against the embedded\n"
             "mock server and writes matrix.json plus its renderings into --out (default\n"
-            "out/run-<timestamp>, and out/latest points at it).\n\n"
+            "out/run-<timestamp>; out/latest points at the last run written directly\n"
+            "under out/).\n\n"
             "  --clients      adapters to run (folder names under clients/; default: all usable)\n"
             "  --scenarios    only these scenarios;  --sslmodes  only these sslmodes\n"
             "  --suite        suite file, or a shipped suite's name\n"
@@ -180,6 +186,19 @@ static void run_usage(FILE *f)
             "exit status: 0 every case conforms (or is a known deviation / unsupported),\n"
             "1 a case fails, 2 usage or input error, 130/143 interrupted by SIGINT/SIGTERM\n"
             "(the matrix written so far is valid and marked incomplete).\n");
+}
+
+/* True when dir names a folder directly inside ./out ("out/run-X"), so that
+ * out/latest can point at it. */
+static int writes_under_out(const char *dir)
+{
+    while (dir[0] == '.' && dir[1] == '/')
+        dir += 2;
+    if (strncmp(dir, "out/", 4) != 0)
+        return 0;
+    const char *name = dir + 4;
+    return name[0] && !strchr(name, '/') && strcmp(name, "latest") != 0 &&
+           strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
 int rn_cli_run(int argc, char **argv)
@@ -277,8 +296,11 @@ int rn_cli_run(int argc, char **argv)
         if (!out_default)
             goto out;
         o.out_dir = out_default;
-        o.latest_link = "out/latest";
     }
+    /* Every run that writes directly under out/ (the default folder, or one the
+     * user names there, as ci/main.sh does) moves out/latest to it. */
+    if (writes_under_out(o.out_dir))
+        o.latest_link = "out/latest";
     {
         size_t len = 1;
         for (int i = 0; i < argc; i++)

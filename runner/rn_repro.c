@@ -7,6 +7,7 @@
  * adapter spawned with that argv, and prints the result, the mock's events
  * and the class, classified exactly as `pgtls run` does. */
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,10 @@
 #include "rs.h"
 #include "st.h"
 
+/* The mock calls on_event from its connection threads, concurrently: every
+ * access to events holds mu. */
 typedef struct repro_events {
+    pthread_mutex_t mu;
     json_t *events;
 } repro_events;
 
@@ -29,7 +33,11 @@ static void on_event(void *userdata, int listener_id, const char *json_line)
     repro_events *e = userdata;
     json_t *ev = json_loads(json_line, 0, NULL);
     (void)listener_id;
-    json_array_append_new(e->events, ev ? ev : json_pack("{s:s}", "unparsed", json_line));
+    if (!ev)
+        ev = json_pack("{s:s}", "unparsed", json_line);
+    pthread_mutex_lock(&e->mu);
+    json_array_append_new(e->events, ev);
+    pthread_mutex_unlock(&e->mu);
 }
 
 /* The second JSON object line of a one-shot run (the first is the hello). */
@@ -58,7 +66,7 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
     const st_case *c;
     rn_client client = {0};
     ms_server *ms = NULL;
-    repro_events ev = {.events = json_array()};
+    repro_events ev = {.mu = PTHREAD_MUTEX_INITIALIZER, .events = json_array()};
     rn_case_env env = {0};
     json_t *base = NULL, *line = NULL, *result = NULL;
     char **argv = NULL, *cmd = NULL, *work = NULL, *sout = NULL, *serr = NULL;
@@ -127,9 +135,10 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
     cmd = argv ? rn_shell_join(argv) : NULL;
     ENSURE(cmd, err, PGTLS_ERR_NOMEM, "out of memory");
 
-    int major = st_libpq_major(
-        client.hello ? json_string_value(json_object_get(client.hello, "libpq")) : NULL);
-    st_expectation ex = st_expect(c, major);
+    const char *libpq =
+        client.hello ? json_string_value(json_object_get(client.hello, "libpq")) : NULL;
+    /* The plan line; the verdict below comes from st_judge with the same inputs. */
+    st_expectation ex = st_expect(c, st_libpq_major(libpq));
     printf("# case %s, client %s: expected %s (%s: %s)\n", c->id, o->client, st_class_name(ex.cls),
            ex.rule ? ex.rule : "?", ex.why ? ex.why : "");
     {
@@ -205,25 +214,23 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
     }
     long long elapsed = time_now_ms() - t0;
     ms_server_wait_idle(ms, listener, 2000);
-    ms_server_stop(ms);
+    ms_server_stop(ms); /* no connection thread emits after this */
     rn_events_sort(ev.events);
-    st_observation ob = st_classify(ev.events, result);
     pgtls_err derr;
     err_clear(&derr);
     st_deviations *dev = st_deviations_load(st_deviations_default_dir(), o->client, &derr);
-    st_deviation_match dm = {0};
-    int known = st_deviation_find(dev, c, ex.cls, ob.cls, &dm);
-    st_verdict v = st_verdict_for(ex.cls, ob.cls, known);
+    st_judgement j = st_judge(c, libpq, ev.events, result, dev);
     char *rs = json_dumps(result, JSON_COMPACT);
     char *es = json_dumps(ev.events, JSON_COMPACT);
     printf("result: %s\nevents: %s\n", rs ? rs : "null", es ? es : "[]");
-    printf("class: %s (%s), expected %s: %s%s%s (%lld ms)\n", st_class_name(ob.cls), ob.evidence,
-           st_class_name(ex.cls), st_verdict_name(v), known ? ", known deviation " : "",
-           known && dm.name ? dm.name : "", elapsed);
+    printf("class: %s (%s), expected %s: %s%s%s (%lld ms)\n", st_class_name(j.observed.cls),
+           j.observed.evidence, st_class_name(j.expected.cls), st_verdict_name(j.verdict),
+           j.deviation.name ? ", known deviation " : "", j.deviation.name ? j.deviation.name : "",
+           elapsed);
     free(rs);
     free(es);
     st_deviations_free(dev);
-    status = (v == ST_CONFORMS || v == ST_DEVIATION_KNOWN || v == ST_VERDICT_UNSUPPORTED) ? 0 : 1;
+    status = st_verdict_is_failure(j.verdict) ? 1 : 0;
 out:
     ms_server_free(ms);
     if (o->exec && work && !o->keep_temp) {

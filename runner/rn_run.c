@@ -165,8 +165,10 @@ static char *repro_command(run_ctx *r, const run_client *rc, const st_case *c)
     return rn_shell_join(argv);
 }
 
+/* Counts a recorded row; verdict is the recorded one (-1: it could not be
+ * recorded), j the judgement it was recorded with. */
 static void count_verdict(run_ctx *r, run_client *rc, const st_case *c, int verdict,
-                          json_t *adapter_result, json_t *events)
+                          const st_judgement *j)
 {
     pthread_mutex_lock(&r->mu);
     rc->done++;
@@ -191,16 +193,13 @@ static void count_verdict(run_ctx *r, run_client *rc, const st_case *c, int verd
     }
     if (verdict == ST_FAILS || verdict < 0 || verdict == ST_VERDICT_ERROR) {
         r->failed_items++;
-        /* The same two functions rs_matrix_record used, for the summary line. */
-        st_expectation ex = st_expect(
-            c, st_libpq_major(json_string_value(json_object_get(rc->probe.hello, "libpq"))));
-        st_observation ob = st_classify(events, adapter_result);
         char **grown = realloc(r->fail_lines, (r->num_fail_lines + 1) * sizeof(char *));
         if (grown) {
             r->fail_lines = grown;
             r->fail_lines[r->num_fail_lines] = str_printf(
                 "%s %s %s: expected %s, observed %s (%s)", verdict == ST_FAILS ? "FAIL" : "ERROR",
-                rc->probe.name, c->id, st_class_name(ex.cls), st_class_name(ob.cls), ob.evidence);
+                rc->probe.name, c->id, st_class_name(j->expected.cls), st_class_name(j->observed.cls),
+                j->observed.evidence);
             if (r->fail_lines[r->num_fail_lines])
                 r->num_fail_lines++;
         }
@@ -223,6 +222,7 @@ static void run_one(worker *w, rn_session *s, const run_item *it, size_t seq)
     char *text = NULL, *repro = NULL;
     pgtls_err err;
     long long t0 = time_now_ms();
+    st_judgement judgement;
     int verdict;
 
     err_clear(&err);
@@ -260,11 +260,13 @@ static void run_one(worker *w, rn_session *s, const run_item *it, size_t seq)
     }
 record:
     repro = repro_command(r, rc, c);
-    verdict = rs_matrix_record(r->matrix, rc->matrix_client, c, result, events, time_now_ms() - t0,
-                               repro, rc->deviations, &err);
+    judgement = st_judge(c, json_string_value(json_object_get(rc->probe.hello, "libpq")), events,
+                         result, rc->deviations);
+    verdict = rs_matrix_record(r->matrix, rc->matrix_client, c, &judgement, result, events,
+                               time_now_ms() - t0, repro, &err);
     if (verdict < 0)
         fprintf(stderr, "pgtls run: %s %s: cannot record: %s\n", rc->probe.name, c->id, err.msg);
-    count_verdict(r, rc, c, verdict, result, events);
+    count_verdict(r, rc, c, verdict, &judgement);
 out:
     if (env.home && !o->keep_temp) {
         pgtls_err ignore;
@@ -683,10 +685,20 @@ int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err)
         printf("%s\n", r.fail_lines[i]);
     if (r.num_fail_lines > 50)
         printf("... and %zu more (see the report)\n", r.num_fail_lines - 50);
+    {
+        /* The answer at a glance, one screen, before the totals. */
+        char *digest = NULL;
+        pgtls_err derr;
+        err_clear(&derr);
+        if (rs_digest_render(rs_matrix_json(r.matrix), RS_DIGEST_TERMINAL, &digest, &derr) == 0 &&
+            *digest)
+            printf("\n%s\n", digest);
+        free(digest);
+    }
     printf("pgtls run: %zu of %zu case runs done, %zu failing, %.1f s%s\n", r.done_items,
            r.num_items, r.failed_items, (double)(time_now_ms() - r.started_ms) / 1000.0,
            *stop ? " (interrupted: the matrix is marked incomplete)" : "");
-    printf("report: %s/summary.md (matrix.json, matrix.html, junit.xml, matrix.csv, rotation.md)\n",
+    printf("report: %s/summary.md (matrix.json, matrix.html, heatmap.svg, readiness.svg, junit.xml, matrix.csv, rotation.md)\n",
            o->out_dir);
     fflush(stdout);
     if (*stop)

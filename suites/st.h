@@ -225,4 +225,32 @@ int st_deviation_find(const st_deviations *d, const st_case *c, st_class expecte
 /* The verdict for one client on one case. */
 st_verdict st_verdict_for(st_class expected, st_class observed, int deviation_known);
 
+/* ---- Judgement (st_judge.c): the one verdict chain ---- */
+
+/* What pgtls concludes about one client on one case: expected (st_expect),
+ * observed (st_classify), the known deviation that applies, and the verdict.
+ * Every component that judges a case (the runner, repro, the fidelity
+ * suite, the matrix) takes it from st_judge, so they cannot disagree. */
+typedef struct st_judgement {
+    st_expectation expected;
+    st_observation observed;
+    st_verdict verdict;
+    /* The deviation entry that matched expected and observed (name NULL when
+     * none did). Borrowed from the st_deviations given to st_judge. It is
+     * the reason for a deviation-known verdict; with any other verdict it is
+     * informational only. */
+    st_deviation_match deviation;
+} st_judgement;
+
+/* Judges one client on one case: expect (libpq semantics of the major
+ * version in libpq_version, the "libpq" field of the adapter's hello; NULL
+ * = the reference), classify (events may be NULL; result NULL = the adapter
+ * died), match a known deviation (deviations may be NULL) and derive the
+ * verdict. Never fails. */
+st_judgement st_judge(const st_case *c, const char *libpq_version, json_t *events, json_t *result,
+                      const st_deviations *deviations);
+
+/* 1 when the verdict is a failure of the run (fails or error). */
+int st_verdict_is_failure(st_verdict v);
+
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "paths.h"
 #include "pgtls-config.h"
 #include "st.h"
 
@@ -222,7 +223,9 @@ out:
 
 const char *st_deviations_default_dir(void)
 {
-    return PGTLS_SOURCE_ROOT "/suites/deviations";
+    static char path[4096];
+    snprintf(path, sizeof(path), "%s/suites/deviations", pgtls_data_root());
+    return path;
 }
 
 /* 1 when value matches one of the blank-separated globs (NULL list = any). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "paths.h"
 #include "pgtls-config.h"
 #include "st.h"
 
@@ -481,7 +482,9 @@ const char *st_suite_name(const st_suite *s)
 
 const char *st_default_suite_path(void)
 {
-    return PGTLS_SOURCE_ROOT "/suites/default.suite";
+    static char path[4096];
+    snprintf(path, sizeof(path), "%s/suites/default.suite", pgtls_data_root());
+    return path;
 }
 
 /* ---- Expansion ---- */

@@ -54,13 +54,23 @@ class Mock:
         argv += list(extra)
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.ports = {}
-        for _ in scenarios:
+        self.hints = {}  # scenario -> the indented lines printed after its listening line
+        last = None
+        # Each listener prints its line, then an indented connection line and
+        # password hint; the last hint of the last listener ends the start-up.
+        while not (len(self.ports) == len(scenarios) and
+                   any(h.startswith("password:") for h in self.hints[last])):
             line = self.proc.stdout.readline()
             m = re.match(r"listening scenario=(\S+) addr=(\S+) port=(\d+)", line)
-            if not m:
+            if m:
+                last = m.group(1)
+                self.ports[last] = int(m.group(3))
+                self.hints[last] = []
+            elif line.startswith("  ") and last is not None:
+                self.hints[last].append(line.strip())
+            else:
                 err = self.proc.stderr.read()
                 raise Failure("mock did not start: %r %r" % (line, err))
-            self.ports[m.group(1)] = int(m.group(3))
 
     def port(self, scenario=None):
         return self.ports[scenario] if scenario else next(iter(self.ports.values()))
@@ -793,6 +803,35 @@ def tls_garbage_and_truncated_client_hellos_from_60_clients_do_not_disturb_20_go
               "an event line was duplicated")
         ok = [e for e in evs if e["handshake"] == "ok"]
         check(len(ok) >= 20, "only %d handshakes succeeded" % len(ok))
+
+
+@test
+def the_connection_line_the_mock_prints_works_when_pasted_into_psql():
+    """A new user copies the printed line and the password hint: psql connects
+    with verify-full against the printed root file, and no password is printed."""
+    with Mock(["azure-new", "auth-trust"]) as m:
+        for scenario in ("azure-new", "auth-trust"):
+            hint = m.hints[scenario]
+            check(len(hint) == 2 and hint[0].startswith("connect: psql ") and
+                  hint[1].startswith("password: "), "%s: %r" % (scenario, hint))
+            check("pgtls-secret" not in " ".join(hint), "the password was printed: %r" % hint)
+            conninfo = re.match(r'connect: psql "([^"]+)"', hint[0]).group(1)
+            check("sslmode=verify-full" in conninfo and "port=%d" % m.port(scenario) in conninfo,
+                  conninfo)
+            home = tempfile.mkdtemp(dir=TMP)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+            env["HOME"] = home
+            if scenario == "azure-new":
+                where = re.search(r"scenarios\.\"([^\"]+)\"\.server\.password in (\S+)", hint[1])
+                check(where and where.group(1) == scenario, hint[1])
+                with open(where.group(2)) as f:
+                    env["PGPASSWORD"] = json.load(f)["scenarios"][scenario]["server"]["password"]
+            else:
+                check(hint[1].startswith("password: none"), hint[1])
+            p = subprocess.run(["psql", conninfo, "-XAtc", "SELECT ssl_is_used()"], env=env,
+                               capture_output=True, text=True, timeout=30)
+            check(p.returncode == 0 and p.stdout.strip() == "t",
+                  "%s: rc=%s out=%r err=%r" % (scenario, p.returncode, p.stdout, p.stderr))
 
 
 def main():

@@ -147,6 +147,80 @@ class DevTools:
         os.close(self.from_chrome)
 
 
+def png_pixels(data):
+    """Decodes an 8-bit RGB/RGBA non-interlaced PNG (what Chromium's screenshots
+    are) into (width, height, rows of (r, g, b) tuples), stdlib only."""
+    import struct
+    import zlib
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        fail("screenshot is not a PNG")
+    pos, idat, width = 8, b"", None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            if depth != 8 or colour not in (2, 6) or interlace:
+                fail("unexpected PNG format depth=%d colour=%d" % (depth, colour))
+            bpp = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    rows, prev = [], bytearray(stride)
+    for y in range(height):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for x in range(stride):
+            a = line[x - bpp] if x >= bpp else 0
+            b, c = prev[x], prev[x - bpp] if x >= bpp else 0
+            if f == 1:
+                line[x] = (line[x] + a) & 255
+            elif f == 2:
+                line[x] = (line[x] + b) & 255
+            elif f == 3:
+                line[x] = (line[x] + (a + b) // 2) & 255
+            elif f == 4:
+                p_ = a + b - c
+                pa, pb, pc = abs(p_ - a), abs(p_ - b), abs(p_ - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append([tuple(line[i:i + 3]) for i in range(0, stride, bpp)])
+        prev = line
+    return width, height, rows
+
+
+def screenshot_colour(dt, session, selector):
+    """The colour Chromium really paints over most of the first element
+    matching selector (a screenshot clipped to it, decoded here)."""
+    import base64
+    box = dt.evaluate(session, """(function(){var e=document.querySelector(%s);
+        if(!e)return null;e.scrollIntoView({block:'center'});var r=e.getBoundingClientRect();
+        return {x:r.left+window.scrollX,y:r.top+window.scrollY,w:r.width,h:r.height};})()"""
+                      % json.dumps(selector))
+    if not box or box["w"] < 4 or box["h"] < 4:
+        fail("%s is not shown: %s" % (selector, box))
+    shot = dt.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                             "clip": {"x": box["x"], "y": box["y"],
+                                                      "width": box["w"], "height": box["h"],
+                                                      "scale": 1}}, session)
+    w, h, rows = png_pixels(base64.b64decode(shot["data"]))
+    if os.environ.get("PGTLS_DEBUG_SHOTS"):
+        print(selector, box, w, h)
+    # The colour most of the element is painted in (labels drawn over a cell
+    # cover only a part of it).
+    counts = {}
+    for row in rows[1:-1]:
+        for px in row[1:-1]:
+            counts[px] = counts.get(px, 0) + 1
+    return max(counts, key=counts.get)
+
+
+def near(colour, hexcolour, slack=40):
+    want = tuple(int(hexcolour[i:i + 2], 16) for i in (1, 3, 5))
+    return all(abs(a - b) <= slack for a, b in zip(colour, want))
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
@@ -231,6 +305,28 @@ def main():
                 fail("detail panel shows %s, want error %r repro %r"
                      % (state, want["error"], want["repro"]))
             print("ok: clicking a failing cell shows its raw error and repro command")
+
+            # The pictures: the heat map has one cell per client build and
+            # scenario, and what Chromium paints is the verdict's colour.
+            dt.evaluate(session, "document.getElementById('detail').hidden=true")  # it covers the right
+            scenarios = sorted({c["scenario"] for c in matrix["cases"]})
+            ncells = dt.evaluate(session, "document.querySelectorAll('#heatmap rect.cell').length")
+            if ncells != len(matrix["clients"]) * len(scenarios):
+                fail("heat map has %s cells, want %d" % (ncells, len(matrix["clients"]) * len(scenarios)))
+            for verdict, colour in (("fails", "#d9534f"), ("conforms", "#5cb85c"),
+                                    ("deviation (known)", "#f0ad4e")):
+                got = screenshot_colour(dt, session, '#heatmap rect.cell[data-verdict="%s"]' % verdict)
+                if not near(got, colour):
+                    fail("a %s cell of the heat map is painted %s, want about %s" % (verdict, got, colour))
+            got = screenshot_colour(dt, session, '#readiness rect.cell[data-verdict="ready"]')
+            if not near(got, "#5cb85c"):
+                fail("a ready cell of the readiness picture is painted %s" % (got,))
+            glance = dt.evaluate(session, """Array.prototype.map.call(
+                document.querySelectorAll('#glance-table tr'),function(r){return r.textContent;})""")
+            if len(glance) != len(matrix["clients"]) + 1 or "pinned intermediate" not in glance[0]:
+                fail("the glance table shows %s" % glance)
+            print("ok: the heat map (%d cells) and the readiness picture are painted in their "
+                  "verdicts' colours; the glance table has a row per client build" % ncells)
         finally:
             dt.close()
     finally:

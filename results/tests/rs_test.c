@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "fs.h"
 #include "rs.h"
+#include "rs_internal.h"
 #include "support.h"
 
 static rs_matrix *load_golden(void)
@@ -55,6 +56,14 @@ static json_t *js(const char *text)
     return j;
 }
 
+/* rs_matrix_record of the judgement st_judge gives for the client's libpq. */
+static int record(rs_matrix *m, int client, const st_case *c, json_t *result, json_t *events,
+                  long long elapsed_ms, const char *repro, const st_deviations *d, pgtls_err *err)
+{
+    st_judgement j = st_judge(c, rs_matrix_client_libpq(m, client), events, result, d);
+    return rs_matrix_record(m, client, c, &j, result, events, elapsed_ms, repro, err);
+}
+
 START_TEST(the_runner_builds_a_matrix_incrementally_and_writes_it_atomically)
 {
     pgtls_err err;
@@ -81,9 +90,9 @@ START_TEST(the_runner_builds_a_matrix_incrementally_and_writes_it_atomically)
     json_t *r1 = js("{\"id\":\"b\",\"connected\":false,\"error\":\"SSL error: certificate verify failed\"}");
     json_t *e1 = js("[{\"ssl_response\":\"S\",\"handshake\":\"failed\",\"client_alert\":\"unknown_ca\"}]");
     json_t *r2 = js("{\"id\":\"a\",\"connected\":false,\"error\":\"server certificate for \\\"x\\\" does not match host name \\\"y\\\"\"}");
-    ck_assert_int_eq(rs_matrix_record(m, client, &c1, r1, e1, 7, "repro 1", NULL, &err), ST_CONFORMS);
-    ck_assert_int_eq(rs_matrix_record(m, client, &c2, r2, NULL, 8, NULL, NULL, &err), ST_FAILS);
-    ck_assert_int_eq(rs_matrix_record(m, 5, &c2, r2, NULL, 8, NULL, NULL, &err), -1);
+    ck_assert_int_eq(record(m, client, &c1, r1, e1, 7, "repro 1", NULL, &err), ST_CONFORMS);
+    ck_assert_int_eq(record(m, client, &c2, r2, NULL, 8, NULL, NULL, &err), ST_FAILS);
+    ck_assert_int_eq(record(m, 5, &c2, r2, NULL, 8, NULL, NULL, &err), -1);
     rs_matrix_set_incomplete(m, 1);
     ck_assert_int_eq(rs_matrix_write(m, path, &err), 0);
     struct stat sb;
@@ -141,7 +150,7 @@ START_TEST(a_known_deviation_is_recorded_as_such_never_as_a_pass)
     c.host_match = 0;
     c.verify = (char *)"ok";
     json_t *r = js("{\"connected\":false,\"error\":\"Hostname/IP does not match certificate's altnames\"}");
-    ck_assert_int_eq(rs_matrix_record(m, client, &c, r, NULL, 1, NULL, d, &err), ST_DEVIATION_KNOWN);
+    ck_assert_int_eq(record(m, client, &c, r, NULL, 1, NULL, d, &err), ST_DEVIATION_KNOWN);
     json_t *res = json_object_get(
         json_object_get(json_array_get(json_object_get(rs_matrix_json(m), "cases"), 0), "results"),
         rs_matrix_client_key(m, client));
@@ -177,9 +186,9 @@ START_TEST(a_field_case_row_carries_its_source_reported_class_and_field_verdict)
     plain.verify = (char *)"untrusted";
     json_t *r = js("{\"connected\":true,\"tls\":true,\"query_result\":\"t\"}");
     /* The libpq verdict is unchanged: libpq would refuse the wrong root. */
-    ck_assert_int_eq(rs_matrix_record(m, client, &fc, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
-    ck_assert_int_eq(rs_matrix_record(m, client, &fc2, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
-    ck_assert_int_eq(rs_matrix_record(m, client, &plain, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
+    ck_assert_int_eq(record(m, client, &fc, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
+    ck_assert_int_eq(record(m, client, &fc2, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
+    ck_assert_int_eq(record(m, client, &plain, r, NULL, 1, NULL, NULL, &err), ST_FAILS);
     json_t *cases = json_object_get(rs_matrix_json(m), "cases");
     const char *key = rs_matrix_client_key(m, client);
     json_t *res_plain = json_object_get(json_object_get(json_array_get(cases, 0), "results"), key);
@@ -245,7 +254,7 @@ static void *record_many(void *p)
         st_case c = mkcase(id, scen, "root", "require");
         c.verify = (char *)"ok";
         err_clear(&err);
-        if (rs_matrix_record(a->m, a->client, &c, res, NULL, i, NULL, NULL, &err) != ST_CONFORMS)
+        if (record(a->m, a->client, &c, res, NULL, i, NULL, NULL, &err) != ST_CONFORMS)
             a->failures++;
         if (i % 50 == 0 && rs_matrix_write(a->m, a->path, &err) < 0)
             a->failures++;
@@ -358,6 +367,8 @@ START_TEST(each_renderer_matches_its_golden_file)
     check_golden("junit.xml", rs_render_junit(m, &err));
     check_golden("matrix.html", rs_render_html(m, &err));
     check_golden("rotation.md", rs_render_rotation_markdown(m, &err));
+    check_golden("heatmap.svg", rs_render_heatmap_svg(m, &err));
+    check_golden("readiness.svg", rs_render_readiness_svg(m, &err));
     rs_matrix_free(m);
 }
 END_TEST
@@ -376,11 +387,12 @@ START_TEST(render_all_writes_every_format)
     char *dir = ts_tmpdir_new("rsall");
     char *out = fs_join(dir, "out/deeper");
     rs_matrix *m = load_golden();
-    static const char *const files[] = {"matrix.json", "summary.md", "matrix.html",
-                                        "junit.xml",   "matrix.csv", "rotation.md"};
+    static const char *const files[] = {"matrix.json", "summary.md",  "matrix.html",
+                                        "junit.xml",   "matrix.csv",  "rotation.md",
+                                        "heatmap.svg", "readiness.svg"};
     err_clear(&err);
     ck_assert_msg(rs_render_all(m, out, &err) == 0, "%s", err.msg);
-    for (size_t i = 0; i < 6; i++) {
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char *p = fs_join(out, files[i]);
         ck_assert_msg(fs_exists(p), "%s missing", files[i]);
         free(p);
@@ -595,6 +607,108 @@ START_TEST(diff_reports_a_regression_and_an_accepted_one_is_not)
 }
 END_TEST
 
+#define NODE "node-postgres 8.16.0"
+
+/* The key of the golden matrix's node-postgres build (its full build key). */
+static const char *node_key(rs_matrix *g)
+{
+    size_t i;
+    json_t *cl;
+    json_array_foreach(json_object_get(rs_matrix_json(g), "clients"), i, cl)
+    {
+        const char *key = json_string_value(json_object_get(cl, "key"));
+        if (strncmp(key, NODE, strlen(NODE)) == 0)
+            return key;
+    }
+    ck_abort_msg("no node-postgres build in the golden matrix");
+    return NULL;
+}
+
+START_TEST(strict_diff_counts_a_changed_class_that_keeps_its_verdict)
+{
+    pgtls_err err;
+    rs_diff_stats st;
+    char *text = NULL;
+    rs_matrix *base = load_golden();
+    char *key = strdup(node_key(base));
+    /* A known deviation that now deviates for another reason: the verdict
+     * stays deviation-known, the observed class moves. */
+    rs_matrix *cur = golden_changed("wrong-host/root-g2/require", key, "deviation-known",
+                                    "untrusted-chain");
+    err_clear(&err);
+    ck_assert_int_eq(rs_diff(base, base, NULL, &text, &st, &err), 0);
+    ck_assert_int_eq(st.behaviour_changes, 0);
+    free(text);
+    ck_assert_int_eq(rs_diff(base, cur, NULL, &text, &st, &err), 0);
+    ck_assert_int_eq(st.regressions, 0);
+    ck_assert_int_eq(st.behaviour_changes, 1);
+    ck_assert_ptr_nonnull(strstr(text, "observed hostname-mismatch -> untrusted-chain"));
+    free(text);
+    rs_accept *acc = rs_accept_parse("[wrong-host/*]\nclient = node-postgres*\n"
+                                     "reason = pg 8.17 checks the chain first\n", "acc", &err);
+    ck_assert_ptr_nonnull(acc);
+    ck_assert_int_eq(rs_diff(base, cur, acc, &text, &st, &err), 0);
+    ck_assert_int_eq(st.behaviour_changes, 0);
+    ck_assert_int_eq(st.accepted_changes, 1);
+    ck_assert_ptr_nonnull(strstr(text, "accepted: pg 8.17 checks the chain first"));
+    free(text);
+    rs_accept_free(acc);
+    /* A fix is a behaviour change too, and so is a row the new run lacks. */
+    ck_assert_int_eq(rs_diff(cur, base, NULL, &text, &st, &err), 0);
+    ck_assert_int_eq(st.behaviour_changes, 1);
+    free(text);
+    free(key);
+    rs_matrix_free(base);
+    rs_matrix_free(cur);
+}
+END_TEST
+
+START_TEST(the_digest_names_a_configuration_that_breaks_at_rotation_and_its_fix)
+{
+    pgtls_err err;
+    char *text = NULL;
+    /* psql with G2 only connects to azure-old; make azure-new fail for it. */
+    rs_matrix *m = golden_changed("azure-new/root-g2/verify-full", PSQL, "fails",
+                                  "untrusted-chain");
+    err_clear(&err);
+    ck_assert_int_eq(rs_digest_render(rs_matrix_json(m), RS_DIGEST_TERMINAL, &text, &err), 0);
+    ck_assert_msg(strstr(text, "Rotation readiness at a glance") == text, "%s", text);
+    /* the psql row: G2 only breaks at rotation under verify-full */
+    const char *row = strstr(text, "\n  psql ");
+    ck_assert_msg(row != NULL, "%s", text);
+    ck_assert_msg(strstr(row, "BREAKS vf") != NULL && strstr(row, "BREAKS vf") < strchr(row + 1, '\n'),
+                  "%s", text);
+    /* the cause, once, with the clients it hits and the fix */
+    const char *cause = strstr(text, "holds only one of the Azure roots");
+    ck_assert_msg(cause != NULL, "%s", text);
+    ck_assert_ptr_null(strstr(cause + 1, "holds only one of the Azure roots"));
+    ck_assert_ptr_nonnull(strstr(cause, "fix: Keep the full root set"));
+    free(text);
+    /* Markdown and HTML carry the same verdict in words */
+    ck_assert_int_eq(rs_digest_render(rs_matrix_json(m), RS_DIGEST_MARKDOWN, &text, &err), 0);
+    ck_assert_ptr_nonnull(strstr(text, "**breaks at rotation** (verify-full)"));
+    free(text);
+    ck_assert_int_eq(rs_digest_render(rs_matrix_json(m), RS_DIGEST_HTML, &text, &err), 0);
+    ck_assert_ptr_nonnull(strstr(text, "<td class=\"g-breaks\">breaks at rotation (verify-full)</td>"));
+    free(text);
+    rs_matrix_free(m);
+}
+END_TEST
+
+START_TEST(a_matrix_without_rotation_scenarios_has_no_digest)
+{
+    pgtls_err err;
+    char *text = NULL;
+    json_t *doc = json_pack("{s:s,s:{},s:[],s:[]}", "schema", "pgtls-matrix/1", "run", "clients",
+                            "cases");
+    err_clear(&err);
+    ck_assert_int_eq(rs_digest_render(doc, RS_DIGEST_MARKDOWN, &text, &err), 0);
+    ck_assert_str_eq(text, "");
+    free(text);
+    json_decref(doc);
+}
+END_TEST
+
 START_TEST(diff_matches_a_new_client_version_by_name_and_lists_added_and_removed)
 {
     pgtls_err err;
@@ -672,11 +786,17 @@ START_TEST(the_report_cli_uses_exit_codes_0_1_2)
     char *out = fs_join(dir, "out");
     char *bad = ts_write_text(dir, "bad.json", "{\"schema\":");
     char *changed = fs_join(dir, "changed.json");
+    char *moved = fs_join(dir, "moved.json");
+    char *acc_moved = ts_write_text(dir, "acc-moved.ini", "[azure-old/root-ms2017/*]\nreason = new verifier\n");
     char *acc = ts_write_text(dir, "acc.ini", "[azure-old/root-g2/verify-full]\nreason = ok\n");
     pgtls_err err;
     rs_matrix *cur = golden_changed("azure-old/root-g2/verify-full", PSQL, "error", "timeout");
     err_clear(&err);
     ck_assert_int_eq(rs_matrix_write(cur, changed, &err), 0);
+    rs_matrix_free(cur);
+    /* conformance unchanged (it still conforms), the observed class moved */
+    cur = golden_changed("azure-old/root-ms2017/verify-full", PSQL, "conforms", "expired");
+    ck_assert_int_eq(rs_matrix_write(cur, moved, &err), 0);
     rs_matrix_free(cur);
 
     const char *help[] = {"report", "--help", NULL};
@@ -699,6 +819,10 @@ START_TEST(the_report_cli_uses_exit_codes_0_1_2)
     const char *diff_noacc[] = {"report", "diff", golden, changed, "--accept", "/nonexistent.ini", NULL};
     const char *diff_one[] = {"report", "diff", golden, NULL};
     const char *diff_three[] = {"report", "diff", golden, golden, golden, NULL};
+    const char *strict_same[] = {"report", "diff", "--strict", golden, golden, NULL};
+    const char *strict_moved[] = {"report", "diff", golden, moved, "--strict", NULL};
+    const char *lax_moved[] = {"report", "diff", golden, moved, NULL};
+    const char *strict_acc[] = {"report", "diff", golden, moved, "--strict", "--accept", acc_moved, NULL};
 
     ck_assert_int_eq(run_cli(help), 0);
     ck_assert_int_eq(run_cli(none), 2);
@@ -723,6 +847,12 @@ START_TEST(the_report_cli_uses_exit_codes_0_1_2)
     ck_assert_int_eq(run_cli(diff_noacc), 2);
     ck_assert_int_eq(run_cli(diff_one), 2);
     ck_assert_int_eq(run_cli(diff_three), 2);
+    ck_assert_int_eq(run_cli(strict_same), 0);
+    ck_assert_int_eq(run_cli(lax_moved), 0);
+    ck_assert_int_eq(run_cli(strict_moved), 1);
+    ck_assert_int_eq(run_cli(strict_acc), 0);
+    free(moved);
+    free(acc_moved);
     free(golden);
     free(out);
     free(bad);
@@ -793,6 +923,9 @@ Suite *rs_diff_suite(void)
     TCase *tc = tcase_create("diff against a baseline");
     tcase_add_test(tc, diff_reports_a_regression_and_an_accepted_one_is_not);
     tcase_add_test(tc, diff_matches_a_new_client_version_by_name_and_lists_added_and_removed);
+    tcase_add_test(tc, strict_diff_counts_a_changed_class_that_keeps_its_verdict);
+    tcase_add_test(tc, the_digest_names_a_configuration_that_breaks_at_rotation_and_its_fix);
+    tcase_add_test(tc, a_matrix_without_rotation_scenarios_has_no_digest);
     tcase_add_loop_test(tc, a_bad_accept_file_is_rejected, 0,
                         (int)(sizeof(bad_accepts) / sizeof(bad_accepts[0])));
     suite_add_tcase(s, tc);

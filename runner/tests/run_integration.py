@@ -346,6 +346,63 @@ print(json.dumps({"rc": p.returncode, "stderr": se, "stdout": so[-2000:],
               % (n, final["run"]["incomplete"], res["good_rows"]))
 
 
+def a_run_into_a_folder_under_out_moves_out_latest_to_it():
+    """README: the report lands in out/latest after ci/main.sh, which names its
+    own out/run-<stamp> folder; a folder elsewhere leaves out/latest alone."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cdir = fake_clients_dir(tmp, "fake", [])
+        base = [pgtls(), "run", "--clients-dir", cdir, "--suite", small_suite(),
+                "--fixtures", os.path.abspath(fixtures()), "--no-progress"]
+        p = run(base + ["--out", "out/run-named"], cwd=tmp)
+        check(p.returncode in (0, 1), "run failed: %s" % p.stderr)
+        latest = os.path.join(tmp, "out", "latest")
+        check(os.path.islink(latest), "no out/latest after a run into out/run-named")
+        check(os.readlink(latest) == "run-named", "out/latest -> %s" % os.readlink(latest))
+        check(os.path.exists(os.path.join(latest, "matrix.json")), "out/latest has no matrix.json")
+        p = run(base + ["--out", "elsewhere/run-2"], cwd=tmp)
+        check(p.returncode in (0, 1), "run failed: %s" % p.stderr)
+        check(os.readlink(latest) == "run-named",
+              "a run outside out/ moved out/latest to %s" % os.readlink(latest))
+
+
+def explain_shows_rule_evidence_chain_fix_and_repro_of_one_cell():
+    """pgtls explain on a real run's matrix: a conforming refusal, its fix and
+    repro; unknown cases, clients and matrices are one-line usage errors."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out")
+        p = run([pgtls(), "run", "--clients", "libpq", "--suite", small_suite(),
+                 "--fixtures", fixtures(), "--out", out, "--no-progress",
+                 "--scenarios", "azure-old,azure-new"])
+        check(p.returncode == 0, "run failed: %s" % p.stderr)
+        matrix = os.path.join(out, "matrix.json")
+        p = run([pgtls(), "explain", "azure-new/wrong-root/verify-full", "--client", "libpq",
+                 "--matrix", matrix])
+        check(p.returncode == 0, "explain failed: %s" % p.stderr)
+        text = p.stdout
+        for want in ("azure-new/wrong-root/verify-full — libpq ",
+                     "chain sent:  azure-new-02: leaf-azure-new-02 -> ",
+                     "expected:    untrusted-chain (rule R",
+                     "observed:    untrusted-chain",
+                     "raw error:   ", "server saw: ", "verdict:     conforms",
+                     "cause:       The root file is stale",
+                     "fix:         Replace the root file with the current Azure roots",
+                     "repro:       pgtls repro azure-new/wrong-root/verify-full --client libpq"):
+            check(want in text, "explain lacks %r:\n%s" % (want, text))
+        p = run([pgtls(), "explain", "azure-new/root-g2/verify-full", "--client", "libpq",
+                 "--matrix", matrix])
+        check(p.returncode == 0 and "fix:         nothing to change: it connects" in p.stdout,
+              p.stdout + p.stderr)
+        for argv, want in ((["no/such/case", "--client", "libpq", "--matrix", matrix], "no case"),
+                           (["azure-new/root-g2/verify-full", "--client", "nosuch", "--matrix",
+                             matrix], "has no result"),
+                           (["azure-new/root-g2/verify-full", "--client", "libpq", "--matrix",
+                             os.path.join(tmp, "absent.json")], "pgtls run"),
+                           (["azure-new/root-g2/verify-full"], "--client")):
+            p = run([pgtls(), "explain"] + argv)
+            check(p.returncode == 2 and want in p.stderr.splitlines()[0],
+                  "%s: rc=%s %r" % (argv, p.returncode, p.stderr))
+
+
 TESTS = {f.__name__: f for f in (
     two_adapters_with_one_build_key_do_not_overwrite_each_others_rows,
     libpq_psql_and_s_client_conform_on_the_whole_default_suite,
@@ -358,6 +415,8 @@ TESTS = {f.__name__: f for f in (
     unknown_clients_and_bad_flags_are_usage_errors,
     an_adapter_that_prints_garbage_floods_8mib_or_exits_mid_batch_gives_crashed_rows_is_restarted_and_loses_none,
     a_full_output_disk_gives_a_clear_error_and_keeps_the_last_good_matrix,
+    a_run_into_a_folder_under_out_moves_out_latest_to_it,
+    explain_shows_rule_evidence_chain_fix_and_repro_of_one_cell,
 )}
 
 

@@ -103,6 +103,50 @@ START_TEST(a_client_without_a_file_has_no_deviations)
 }
 END_TEST
 
+START_TEST(one_judgement_carries_expected_observed_deviation_and_verdict)
+{
+    pgtls_err err;
+    err_clear(&err);
+    st_deviations *d = st_deviations_parse(node_pg, "node-pg.ini", &err);
+    ck_assert_msg(d != NULL, "%s", err.msg);
+    st_case c = mkcase("wrong-host/root-g2/require", "wrong-host", "root-g2", "require");
+    c.root_kind = ST_ROOT_FILE;
+    c.server_ssl = 1;
+    c.host_match = 0;
+    c.verify = (char *)"ok";
+    c.server_min_protocol = (char *)"TLSv1.2";
+    c.server_max_protocol = (char *)"";
+    c.server_auth = (char *)"scram-sha-256";
+    json_t *mismatch = json_pack("{s:b, s:s}", "connected", 0, "error",
+                                 "Hostname/IP does not match certificate's altnames");
+    json_t *ok = json_pack("{s:b, s:b}", "connected", 1, "tls", 1);
+    /* libpq's require does not check the host name: connected-tls expected. */
+    st_judgement j = st_judge(&c, NULL, NULL, mismatch, d);
+    ck_assert_int_eq(j.expected.cls, ST_CONNECTED_TLS);
+    ck_assert_ptr_nonnull(j.expected.rule);
+    ck_assert_int_eq(j.observed.cls, ST_HOSTNAME_MISMATCH);
+    ck_assert_int_eq(j.verdict, ST_DEVIATION_KNOWN);
+    ck_assert_str_eq(j.deviation.name, "require-is-verify-full");
+    /* The same outcome without the deviation file fails. */
+    j = st_judge(&c, NULL, NULL, mismatch, NULL);
+    ck_assert_int_eq(j.verdict, ST_FAILS);
+    ck_assert_ptr_null(j.deviation.name);
+    ck_assert(st_verdict_is_failure(j.verdict));
+    /* Conforming: no deviation named. */
+    j = st_judge(&c, "170002", NULL, ok, d);
+    ck_assert_int_eq(j.verdict, ST_CONFORMS);
+    ck_assert_ptr_null(j.deviation.name);
+    ck_assert(!st_verdict_is_failure(j.verdict));
+    /* The adapter died: crashed, an error of the run. */
+    j = st_judge(&c, NULL, NULL, NULL, d);
+    ck_assert_int_eq(j.observed.cls, ST_CLIENT_CRASHED);
+    ck_assert_int_eq(j.verdict, ST_VERDICT_ERROR);
+    json_decref(mismatch);
+    json_decref(ok);
+    st_deviations_free(d);
+}
+END_TEST
+
 START_TEST(every_shipped_deviation_file_parses)
 {
     static const char *const clients[] = {"node-postgres", "pgjdbc", "pgx", "openssl-s_client"};
@@ -125,6 +169,7 @@ Suite *st_deviations_suite(void)
                         (int)(sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc, a_client_without_a_file_has_no_deviations);
     tcase_add_test(tc, every_shipped_deviation_file_parses);
+    tcase_add_test(tc, one_judgement_carries_expected_observed_deviation_and_verdict);
     suite_add_tcase(s, tc);
     return s;
 }
