@@ -38,7 +38,8 @@ def read(path):
 def main():
     build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
     pgtls = os.path.join(build, "cli", "pgtls")
-    for t in ("suite", "catalogue", "case-protocol", "manifest", "client-output", "pem", "matrix"):
+    for t in ("suite", "catalogue", "case-protocol", "manifest", "client-output", "pem", "matrix",
+              "store"):
         shutil.rmtree(os.path.join(C, t), ignore_errors=True)
     # suite: first byte 0 = suite parser, 1 = deviation parser
     put("suite", "default", b"\0" + read("suites/default.suite"))
@@ -84,6 +85,28 @@ def main():
         put("pem", "empty", b"")
         put("pem", "garbage-between", b"junk\n" + open(tmp + "/fx/stores/pinned-ica03.pem",
                                                          "rb").read() + b"\ntrailing")
+        # store: every format ca_store_read knows; first byte 1 = password "changeit"
+        fx = tmp + "/fx"
+        one = fx + "/stores/pinned-leaf.pem"
+        put("store", "pem-bundle", b"\0" + open(fx + "/stores/azure-bundle.pem", "rb").read())
+        der = subprocess.run(["openssl", "x509", "-in", one, "-outform", "DER"],
+                             capture_output=True, check=True).stdout
+        put("store", "der", b"\0" + der)
+        p7 = subprocess.run(["openssl", "crl2pkcs7", "-nocrl", "-certfile", one],
+                            capture_output=True, check=True).stdout
+        put("store", "pkcs7-pem", b"\0" + p7)
+        p7d = subprocess.run(["openssl", "pkcs7", "-outform", "DER"], input=p7,
+                             capture_output=True, check=True).stdout
+        put("store", "pkcs7-der", b"\0" + p7d)
+        p12 = subprocess.run(["openssl", "pkcs12", "-export", "-nokeys", "-in", one,
+                              "-passout", "pass:changeit"], capture_output=True, check=True).stdout
+        put("store", "pkcs12", b"\1" + p12)
+        if shutil.which("keytool"):
+            jks = tmp + "/s.jks"
+            subprocess.run(["keytool", "-importcert", "-noprompt", "-storetype", "JKS",
+                            "-keystore", jks, "-storepass", "changeit", "-alias", "leaf",
+                            "-file", one], capture_output=True, check=True)
+            put("store", "jks", b"\1" + open(jks, "rb").read())
         # client output: real psql and s_client against the mock
         out = open(tmp + "/mock.out", "w")
         mock = subprocess.Popen([pgtls, "mock", "--fixtures", tmp + "/fx", "--scenario",
