@@ -39,7 +39,7 @@ def main():
     build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
     pgtls = os.path.join(build, "cli", "pgtls")
     for t in ("suite", "catalogue", "case-protocol", "manifest", "client-output", "pem", "matrix",
-              "store"):
+              "store", "imds-http", "jwt"):
         d = os.path.join(C, t)  # regress-* files are past findings: kept
         for f in os.listdir(d) if os.path.isdir(d) else []:
             if not f.startswith("regress-"):
@@ -148,6 +148,31 @@ def main():
             mock.wait()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    # imds-http: what managed-identity clients send to 169.254.169.254
+    res = "https%3A%2F%2Fossrdbms-aad.database.windows.net"
+    put("imds-http", "token", "GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource="
+        + res + " HTTP/1.1\r\nMetadata: true\r\nHost: 169.254.169.254\r\n\r\n")
+    put("imds-http", "token-client-id-pipelined",
+        "GET http://169.254.169.254/metadata/identity/oauth2/token?api-version=2019-08-01&resource="
+        + res + "&client_id=00000000-0000-0000-0000-000000000001 HTTP/1.1\r\nmetadata: true\r\n"
+        "Connection: keep-alive\r\n\r\nHEAD /metadata/instance?api-version=2021-02-01 HTTP/1.0\r\n\r\n")
+    # jwt: 0 + a token (its signature does not verify); 1 + claims to sign
+    import base64
+
+    def b64(o):
+        return base64.urlsafe_b64encode(json.dumps(o).encode()).rstrip(b"=")
+    tid = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    claims = {"aud": "https://ossrdbms-aad.database.windows.net",
+              "iss": "https://sts.windows.net/%s/" % tid, "iat": 1799990000, "nbf": 1799990000,
+              "exp": 1800003600, "oid": "11111111-2222-3333-4444-555555555555", "tid": tid,
+              "appid": "00000000-0000-0000-0000-000000000001", "sub": "s",
+              "xms_mirid": "/subscriptions/x/resourcegroups/y/providers/"
+                           "Microsoft.ManagedIdentity/userAssignedIdentities/pgtls"}
+    put("jwt", "token", b"\0" + b64({"alg": "RS256", "kid": "pgtls-test-kid", "typ": "JWT"}) + b"."
+        + b64(claims) + b"." + base64.urlsafe_b64encode(b"\1" * 128).rstrip(b"="))
+    put("jwt", "alg-none", b"\0" + b64({"alg": "none"}) + b"." + b64(claims) + b".")
+    put("jwt", "claims", b"\1" + json.dumps(claims).encode())
+    put("jwt", "claims-expired", b"\1" + json.dumps(dict(claims, exp=1700000000)).encode())
     put("matrix", "golden", read("results/tests/golden/matrix.json"))
     put("matrix", "minimal", json.dumps({"schema": "pgtls-matrix/1", "run": {}, "clients": [],
                                          "cases": []}))
