@@ -25,6 +25,11 @@ typedef struct ms_options {
     void *userdata;
     int max_connections; /* 0: default 4096; over it: FATAL 53300 */
     int timeout_ms;      /* every read (startup, handshake, idle); 0: default 10000 */
+    /* From accept to the end of authentication (PostgreSQL's
+     * authentication_timeout): a client still in the TLS handshake, the
+     * start-up packet or the password exchange then is closed without a
+     * message, however slowly it keeps sending. 0: default 60000. */
+    int auth_timeout_ms;
 } ms_options;
 
 /* Loads the fixtures index. Returns NULL with a message in err. */

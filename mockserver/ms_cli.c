@@ -2,7 +2,7 @@
  *
  *   pgtls mock --scenario NAME [--port N] [--scenario NAME2 [--port M]] ...
  *              [--fixtures DIR] [--listen ADDR] [--event-log FILE|-]
- *              [--set key=value]... [--timeout-ms N] [--max-connections N]
+ *              [--set key=value]... [--timeout-ms N] [--auth-timeout-ms N] [--max-connections N]
  *              [--as-of DATE] [--rotate-to NAME] [--rotate-after-connections N |
  *              --rotate-after-seconds T | --rotate-at TIME] [--admin stdin]
  *
@@ -32,7 +32,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: pgtls mock --scenario NAME [--port N] [--scenario NAME [--port N]]...\n"
                "                  [--fixtures DIR] [--listen ADDR] [--event-log FILE|-]\n"
-               "                  [--set key=value]... [--timeout-ms N] [--max-connections N]\n"
+               "                  [--set key=value]... [--timeout-ms N] [--auth-timeout-ms N]\n"
+               "                  [--max-connections N]\n"
                "  --scenario NAME     serve this scenario of DIR/index.json (repeat for more)\n"
                "  --port N            port of the preceding --scenario (0 or absent: a free port)\n"
                "  --fixtures DIR      folder written by 'pgtls ca gen --out DIR'\n"
@@ -42,6 +43,8 @@ static void usage(FILE *f)
                "  --set key=value     override a server setting of every scenario\n"
                "                      (auth=md5, ssl_max_protocol_version=TLSv1.2, ...)\n"
                "  --timeout-ms N      timeout of every read (default 10000)\n"
+               "  --auth-timeout-ms N accept to end of authentication, however slow the\n"
+               "                      client trickles (authentication_timeout; default 60000)\n"
                "  --max-connections N over it clients get FATAL 53300 (default 4096)\n"
                "  --as-of DATE        serve fixtures re-dated so each certificate's validity is\n"
                "                      what it is on DATE (YYYY-MM-DD, up to 2050), generated into\n"
@@ -159,6 +162,7 @@ int ms_cli_main(int argc, char **argv)
                                              {"set", required_argument, NULL, 'S'},
                                              {"timeout-ms", required_argument, NULL, 't'},
                                              {"max-connections", required_argument, NULL, 'm'},
+                                             {"auth-timeout-ms", required_argument, NULL, 1004},
                                              {"as-of", required_argument, NULL, 'A'},
                                              {"cert", required_argument, NULL, 1001},
                                              {"key", required_argument, NULL, 1002},
@@ -230,6 +234,13 @@ int ms_cli_main(int argc, char **argv)
         case 't':
             if (parse_int(optarg, 1, 86400000, &o.timeout_ms) < 0) {
                 fprintf(stderr, "pgtls mock: --timeout-ms '%s' is not a positive number\n", optarg);
+                return 2;
+            }
+            break;
+        case 1004:
+            if (parse_int(optarg, 1, 86400000, &o.auth_timeout_ms) < 0) {
+                fprintf(stderr, "pgtls mock: --auth-timeout-ms '%s' is not a positive number\n",
+                        optarg);
                 return 2;
             }
             break;

@@ -157,6 +157,9 @@ typedef struct ms_stmt {
     int num_formats;
 } ms_stmt;
 
+/* CLOCK_MONOTONIC in milliseconds. */
+long long ms_mono_ms(void);
+
 struct ms_conn {
     /* set by the creator */
     const ms_io_ops *io;
@@ -168,6 +171,9 @@ struct ms_conn {
     atomic_int *stopping; /* set when the server shuts down, or NULL */
     int stop_fd;          /* readable once the server stops (-1: none) */
     int timeout_ms;       /* of every read; 0: none */
+    long long auth_deadline_ms; /* CLOCK_MONOTONIC ms to finish authentication; 0: none */
+    int auth_timeout_ms;        /* what the deadline was set from (for the event) */
+    int auth_timed_out;         /* the deadline passed */
     uint32_t md5_salt;    /* 0: random (tests fix it) */
     struct ms_entra *entra; /* the Entra tenant (auth=entra, ms_entra.c) or NULL */
     /* pg_stat_activity of the whole server; NULL: only this connection */

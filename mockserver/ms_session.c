@@ -112,6 +112,13 @@ static void end_on_read(ms_conn *c, int rc, const char *what)
         ms_event_set_end(&c->ev, MS_END_SERVER_SHUTDOWN, "server stopped while %s", what);
         return;
     }
+    if (rc == -2 && c->auth_timed_out) {
+        /* authentication_timeout: PostgreSQL closes without a message. */
+        ms_event_set_end(&c->ev, MS_END_TIMEOUT,
+                         "authentication not complete within %d ms (authentication_timeout) while %s",
+                         c->auth_timeout_ms, what);
+        return;
+    }
     if (rc == -2) {
         if (c->ev.startup && c->ev.auth_result == MS_AUTH_OK) {
             ms_pgerr e;
@@ -1187,6 +1194,7 @@ void ms_session_run(ms_conn *c)
         goto out;
     }
     ms_event_set_auth_result(&c->ev, MS_AUTH_OK);
+    c->auth_deadline_ms = 0; /* authenticated: only the idle read timeout from here */
     ms_be_auth(&c->out, 0, NULL, 0);
     if (!strcmp(c->prof->auth, "trust") && strcmp(st.user, c->prof->user) != 0) {
         ms_pgerr_set(&e, "FATAL", "28000", "role \"%s\" does not exist", st.user);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -463,17 +464,47 @@ ms_profile *ms_profile_new_plain(const char *auth, const char *user, const char 
  * passes: 1, -1 (stopping) or -2 (timeout). Waiting here rather than inside
  * recv lets a stopping server still write its FATAL over an intact TLS
  * session. */
+long long ms_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left before the authentication deadline (-1: none), and
+ * marks the connection when it has passed. */
+static long long auth_left(ms_conn *c)
+{
+    long long left;
+    if (!c->auth_deadline_ms)
+        return -1;
+    left = c->auth_deadline_ms - ms_mono_ms();
+    if (left <= 0) {
+        c->auth_timed_out = 1;
+        return 0;
+    }
+    return left;
+}
+
 static int wait_readable(ms_conn *c)
 {
     struct pollfd p[2] = {{c->fd, POLLIN, 0}, {c->stop_fd, POLLIN, 0}};
     if (c->ssl && SSL_pending(c->ssl) > 0)
         return 1;
     for (;;) {
-        int rc = poll(p, c->stop_fd >= 0 ? 2 : 1, c->timeout_ms > 0 ? c->timeout_ms : -1);
+        long long left = auth_left(c);
+        int wait = c->timeout_ms > 0 ? c->timeout_ms : -1, rc;
+        if (left == 0)
+            return -2;
+        if (left > 0 && (wait < 0 || left < wait))
+            wait = (int)left;
+        rc = poll(p, c->stop_fd >= 0 ? 2 : 1, wait);
         if (rc < 0 && errno == EINTR)
             continue;
-        if (rc == 0)
+        if (rc == 0) {
+            (void)auth_left(c);
             return -2;
+        }
         if (rc > 0 && c->stop_fd >= 0 && (p[1].revents & POLLIN))
             return -1;
         return 1;
@@ -593,6 +624,10 @@ static long count_cb(BIO *b, int oper, const char *argp, size_t len, int argi, l
     (void)len;
     (void)argi;
     (void)argl;
+    /* A client trickling its ClientHello byte by byte: every read of the
+     * handshake first checks the authentication deadline. */
+    if (c && oper == BIO_CB_READ && auth_left(c) == 0)
+        return -1;
     if (c && ret > 0 && processed) {
         if (oper == (BIO_CB_READ | BIO_CB_RETURN))
             c->ev.bytes_in += *processed;
@@ -684,6 +719,14 @@ static int sock_start_tls(ms_conn *c, int direct)
     }
     e = SSL_get_error(ssl, rc);
     ms_event_set_handshake(&c->ev, MS_HANDSHAKE_FAILED);
+    if (c->auth_timed_out) {
+        snprintf(c->ev.tls_error, sizeof(c->ev.tls_error), "timed out");
+        ERR_clear_error();
+        ms_event_set_end(&c->ev, MS_END_TIMEOUT,
+                         "TLS handshake not complete within the authentication timeout (%d ms)",
+                         c->auth_timeout_ms);
+        return -1;
+    }
     {
         unsigned long oe = ERR_peek_error();
         const char *reason = oe ? ERR_reason_error_string(oe) : NULL;
