@@ -102,13 +102,20 @@ int ca_clone_to_dir(const char *chain_path, const char *prefix, const char *out_
 /* A customer's trust store over the look-alike world: writes into out_dir
  * (an existing empty folder) an overlay fixtures folder whose index.json is
  * fixtures_dir's plus a store "customer": every certificate of store_path
- * (any format ca_store_read reads) with a look-alike twin (same subject and
- * issuer) replaced by the twin, a pinned Azure server certificate replaced by
+ * (any format ca_store_read reads) with a look-alike twin (ca_twin_of: same
+ * subject, issuer and serial) replaced by the twin, a pinned Azure server
+ * certificate (which has no twin) replaced by
  * the old chain's leaf, every other certificate kept; with its verify result
  * declared for every scenario, and every scenario's host set to `host` (when
  * not NULL) with host_match recomputed. Prints the translation to report (may
  * be NULL). Returns 0, or -1 with a message in err. */
 int ca_translate_store(const char *store_path, const char *password, const char *fixtures_dir,
                        const char *host, const char *out_dir, FILE *report, pgtls_err *err);
+
+/* ---- Command entry point (the pgtls binary calls it) ---- */
+
+/* `pgtls ca ...`: argv[0] is the subcommand name; returns the exit status
+ * (0 ok, 1 findings or failures, 2 usage or input error). */
+int ca_cli_main(int argc, char **argv);
 
 #endif

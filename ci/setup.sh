@@ -25,6 +25,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+# Real trust-store snapshots for `pgtls stores` (pinned with hashes).
+if [ "${PGTLS_SKIP_CLIENT_INSTALL:-0}" != 1 ]; then
+  echo "setup: stores/install"
+  stores/install
+fi
+
 # Client adapters install their drivers from their own registries.
 if [ "${PGTLS_SKIP_CLIENT_INSTALL:-0}" != 1 ]; then
   for inst in clients/*/install; do

@@ -44,4 +44,8 @@ void im_server_stop(im_server *s);
 /* Frees; accepts NULL; stops first. */
 void im_server_free(im_server *s);
 
+/* `pgtls imds ...`: argv[0] is the subcommand name; returns the exit status
+ * (0 ok, 1 findings or failures, 2 usage or input error). */
+int im_cli_main(int argc, char **argv);
+
 #endif

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "commands.h"
 #include "entra.h"
 #include "im.h"
 

@@ -240,11 +240,11 @@ static int accept_one(ms_server *s, listener *l)
         if (n->next)
             n->next->prev = n->prev;
         close(fd);
-        n->c.ev.end = "server-fatal";
-        snprintf(n->c.ev.end_reason, sizeof(n->c.ev.end_reason),
-                 s->num_conns > hard_limit ? "over the hard connection limit (%d): closed at once"
-                                           : "could not start a thread (%d connections)",
-                 s->num_conns);
+        ms_event_set_end(&n->c.ev, MS_END_SERVER_FATAL,
+                         s->num_conns > hard_limit
+                             ? "over the hard connection limit (%d): closed at once"
+                             : "could not start a thread (%d connections)",
+                         s->num_conns);
         n->c.ev.t_end_ms = n->c.ev.t_start_ms;
         pthread_mutex_unlock(&s->mu);
         emit(s, &n->c.ev);

@@ -18,6 +18,12 @@
 
 #include "fs.h"
 #include "ms_conn.h"
+#include "ms_passphrase.h"
+#include "vocab.h"
+
+_Static_assert(TLS1_VERSION == 0x0301 && TLS1_1_VERSION == 0x0302 && TLS1_2_VERSION == 0x0303 &&
+                   TLS1_3_VERSION == 0x0304,
+               "vocab.h TLS wire values are OpenSSL's");
 
 /* ---- profiles ---- */
 
@@ -47,6 +53,8 @@ void ms_profile_unref(ms_profile *p)
     free(p->server_version);
     free(p->chain_pem);
     free(p->key_pem);
+    free(p->ssl_passphrase_command);
+    free(p->ssl_passphrase_file);
     free(p);
 }
 
@@ -62,23 +70,15 @@ static int parse_bool(const char *v, int *out)
     return 0;
 }
 
+/* OpenSSL's TLS1_VERSION .. TLS1_3_VERSION are the wire values vocab.h
+ * lists; 0 = no bound. Returns -1 for an unknown name. */
 static int tls_version_of(const char *name, int *out)
 {
-    static const struct {
-        const char *name;
-        int v;
-    } t[] = {{"", 0},
-             {"TLSv1", TLS1_VERSION},
-             {"TLSv1.1", TLS1_1_VERSION},
-             {"TLSv1.2", TLS1_2_VERSION},
-             {"TLSv1.3", TLS1_3_VERSION}};
-    size_t i;
-    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (!strcmp(name, t[i].name)) {
-            *out = t[i].v;
-            return 0;
-        }
-    return -1;
+    int v = vc_tls_wire_version(name);
+    if (v < 0 || strcmp(name, "TLSv1.0") == 0)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 static int set_str(char **slot, const char *v)
@@ -133,12 +133,16 @@ static int apply_override(ms_profile *p, const char *kv, pgtls_err *err)
             {"server_version", offsetof(ms_profile, server_version)},
             {"chain_pem", offsetof(ms_profile, chain_pem)},
             {"key_pem", offsetof(ms_profile, key_pem)},
+            {"ssl_passphrase_command", offsetof(ms_profile, ssl_passphrase_command)},
+            {"ssl_passphrase_file", offsetof(ms_profile, ssl_passphrase_file)},
         };
         size_t i;
         for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
             if (!strcmp(key, strs[i].key)) {
                 if (set_str((char **)((char *)p + strs[i].off), v) < 0)
                     return err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+                if (!strcmp(key, "chain_pem") || !strcmp(key, "key_pem"))
+                    p->user_files = 1;
                 return 0;
             }
     }
@@ -146,7 +150,8 @@ static int apply_override(ms_profile *p, const char *kv, pgtls_err *err)
                    "unknown server setting '%s' (known: ssl, require_secure_transport, "
                    "ssl_min_protocol_version, ssl_max_protocol_version, ssl_ciphers, "
                    "ssl_tls13_ciphers, ssl_groups, auth, user, password, client_cert, "
-                   "server_version, direct_tls, chain_pem, key_pem)",
+                   "server_version, direct_tls, chain_pem, key_pem, ssl_passphrase_command, "
+                   "ssl_passphrase_file)",
                    key);
 }
 
@@ -273,18 +278,41 @@ static int build_ctx(ms_profile *p, pgtls_err *err)
             p->security_level_0 = 1;
         }
         TRY_OSSL(SSL_CTX_use_certificate_chain_file(ctx, p->chain_pem) == 1, err,
-                 "scenario %s: cannot load certificate chain %s (regenerate with 'pgtls ca gen')",
-                 p->scenario, p->chain_pem);
+                 "scenario %s: cannot load certificate chain %s (%s)", p->scenario,
+                 p->chain_pem,
+                 p->user_files ? "it must be PEM, the server certificate first, then its "
+                                 "intermediates"
+                               : "regenerate with 'pgtls ca gen'");
     }
     ERR_clear_error();
-    if (SSL_CTX_use_PrivateKey_file(ctx, p->key_pem, SSL_FILETYPE_PEM) != 1) {
+    /* An encrypted key is unlocked through ssl_passphrase_command/_file,
+     * never through OpenSSL's terminal prompt (ms_passphrase.c). */
+    ms_passphrase_source pass = {.command = p->ssl_passphrase_command,
+                                 .file = p->ssl_passphrase_file,
+                                 .key_path = p->key_pem};
+    err_clear(&pass.err);
+    SSL_CTX_set_default_passwd_cb(ctx, ms_passphrase_cb);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, &pass);
+    int key_ok = SSL_CTX_use_PrivateKey_file(ctx, p->key_pem, SSL_FILETYPE_PEM) == 1;
+    SSL_CTX_set_default_passwd_cb(ctx, NULL);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+    if (!key_ok) {
         /* OpenSSL compares the key with the certificate while loading it. */
         if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
             ERR_clear_error();
             err_set(err, PGTLS_ERR_CONFIG,
-                    "scenario %s: private key %s does not match the certificate in %s "
-                    "(regenerate with 'pgtls ca gen')",
-                    p->scenario, p->key_pem, p->chain_pem);
+                    "scenario %s: private key %s does not match the certificate in %s (%s)",
+                    p->scenario, p->key_pem, p->chain_pem,
+                    p->user_files ? "give the key of the first certificate of that file"
+                                  : "regenerate with 'pgtls ca gen'");
+        } else if (pass.asked && pass.err.msg[0]) {
+            ERR_clear_error();
+            err_set(err, PGTLS_ERR_CONFIG, "scenario %s: %s", p->scenario, pass.err.msg);
+        } else if (pass.asked) {
+            ERR_clear_error();
+            err_set(err, PGTLS_ERR_CONFIG,
+                    "scenario %s: the passphrase does not decrypt the private key %s",
+                    p->scenario, p->key_pem);
         } else
             err_ossl(err, "scenario %s: cannot load private key %s", p->scenario, p->key_pem);
         goto out;
@@ -474,7 +502,8 @@ static int sock_write_all(ms_conn *c, const void *buf, size_t n)
         if (c->ssl) {
             size_t w = 0;
             ERR_clear_error();
-            if (SSL_write_ex(c->ssl, (const char *)buf + put, n - put, &w) != 1)
+            if (SSL_write_ex(c->ssl, (const char *)buf + put, n - put, &w) != 1 ||
+                BIO_flush(SSL_get_wbio(c->ssl)) != 1)
                 return -1;
             put += w;
         } else {
@@ -569,27 +598,39 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
     }
 }
 
+/* Our flights leave in one write: OpenSSL's own handshake buffer holds 4096
+ * bytes, so a flight with a real-sized chain (SCT lists, 4096-bit
+ * intermediates) went out in two writes; a client that rejects the
+ * certificate from the first part closes before the second, our second write
+ * fails, and the alert it sent is never read. One write (and a flush after
+ * every record we send) keeps the server reading when the alert comes. */
+#define MS_TLS_WRITE_BUFFER (64 * 1024)
+
 static int sock_start_tls(ms_conn *c, int direct)
 {
     SSL *ssl;
-    BIO *bio;
+    BIO *bio, *wbuf;
     int rc, e;
     (void)direct;
     ERR_clear_error();
     ssl = SSL_new(c->prof->ctx);
     bio = BIO_new_socket(c->fd, BIO_NOCLOSE);
-    if (!ssl || !bio) {
+    wbuf = BIO_new(BIO_f_buffer());
+    if (!ssl || !bio || !wbuf || BIO_set_write_buffer_size(wbuf, MS_TLS_WRITE_BUFFER) != 1) {
         SSL_free(ssl);
         BIO_free(bio);
+        BIO_free(wbuf);
         snprintf(c->ev.tls_error, sizeof(c->ev.tls_error), "out of memory");
-        c->ev.handshake = "failed";
-        c->ev.end = "protocol-error";
-        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason), "could not create the TLS session");
+        ms_event_set_handshake(&c->ev, MS_HANDSHAKE_FAILED);
+        ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR, "could not create the TLS session");
         return -1;
     }
     BIO_set_callback_ex(bio, count_cb);
     BIO_set_callback_arg(bio, (char *)c);
-    SSL_set_bio(ssl, bio, bio); /* ssl owns bio */
+    BIO_up_ref(bio);
+    BIO_push(wbuf, bio);
+    /* ssl owns both references: rbio = bio, wbio = wbuf -> bio */
+    SSL_set_bio(ssl, bio, wbuf);
     SSL_set_app_data(ssl, c);
     SSL_set_msg_callback(ssl, msg_cb);
     SSL_set_msg_callback_arg(ssl, c);
@@ -599,7 +640,7 @@ static int sock_start_tls(ms_conn *c, int direct)
         const unsigned char *alpn = NULL;
         unsigned int alen = 0;
         X509 *peer;
-        c->ev.handshake = "ok";
+        ms_event_set_handshake(&c->ev, MS_HANDSHAKE_OK);
         snprintf(c->ev.tls_version, sizeof(c->ev.tls_version), "%s", SSL_get_version(ssl));
         snprintf(c->ev.cipher, sizeof(c->ev.cipher), "%s", SSL_get_cipher_name(ssl));
         c->ev.cipher_bits = SSL_get_cipher_bits(ssl, NULL);
@@ -613,7 +654,7 @@ static int sock_start_tls(ms_conn *c, int direct)
         return 0;
     }
     e = SSL_get_error(ssl, rc);
-    c->ev.handshake = "failed";
+    ms_event_set_handshake(&c->ev, MS_HANDSHAKE_FAILED);
     {
         unsigned long oe = ERR_peek_error();
         const char *reason = oe ? ERR_reason_error_string(oe) : NULL;
@@ -628,24 +669,19 @@ static int sock_start_tls(ms_conn *c, int direct)
     }
     ERR_clear_error();
     if (c->stopping && atomic_load(c->stopping)) {
-        c->ev.end = "server-shutdown";
-        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason), "server stopped during the handshake");
+        ms_event_set_end(&c->ev, MS_END_SERVER_SHUTDOWN, "server stopped during the handshake");
     } else if (c->ev.client_alert[0] && strcmp(c->ev.client_alert, "close_notify")) {
-        c->ev.end = "client-alert";
-        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason),
-                 "client sent alert %s in the handshake", c->ev.client_alert);
+        ms_event_set_end(&c->ev, MS_END_CLIENT_ALERT, "client sent alert %s in the handshake",
+                         c->ev.client_alert);
     } else if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        c->ev.end = "timeout";
-        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason), "TLS handshake timed out");
+        ms_event_set_end(&c->ev, MS_END_TIMEOUT, "TLS handshake timed out");
     } else if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN) {
-        c->ev.end = "client-close";
-        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason),
-                 "client closed the connection during the TLS handshake");
+        ms_event_set_end(&c->ev, MS_END_CLIENT_CLOSE,
+                         "client closed the connection during the TLS handshake");
     } else {
-        c->ev.end = "protocol-error";
-        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason), "TLS handshake failed: %s%s%s",
-                 c->ev.tls_error, c->ev.server_alert[0] ? ", server sent alert " : "",
-                 c->ev.server_alert);
+        ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR, "TLS handshake failed: %s%s%s",
+                         c->ev.tls_error, c->ev.server_alert[0] ? ", server sent alert " : "",
+                         c->ev.server_alert);
     }
     return -1;
 }
@@ -655,6 +691,7 @@ static void sock_close_tls(ms_conn *c)
     if (c->ssl && !(SSL_get_shutdown(c->ssl) & SSL_SENT_SHUTDOWN)) {
         ERR_clear_error();
         SSL_shutdown(c->ssl);
+        BIO_flush(SSL_get_wbio(c->ssl));
         ERR_clear_error();
     }
 }

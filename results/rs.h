@@ -145,4 +145,10 @@ int rs_digest_render(json_t *doc, rs_digest_format fmt, char **out_text, pgtls_e
 /* `pgtls explain CASE-ID --client NAME [--matrix FILE]` (exit 0/2). */
 int rs_cli_explain(int argc, char **argv);
 
+/* ---- Command entry point (the pgtls binary calls it) ---- */
+
+/* `pgtls report ...`: argv[0] is the subcommand name; returns the exit status
+ * (0 ok, 1 findings or failures, 2 usage or input error). */
+int rs_cli_report(int argc, char **argv);
+
 #endif

@@ -243,6 +243,15 @@ int rs_matrix_add_result(rs_matrix *m, int client, const rs_result *r, pgtls_err
     } else {
         json_object_set_new(res, "deviation", json_null());
     }
+    if (j->missed_prediction.name && st_verdict_is_failure(j->verdict)) {
+        /* A predicting deviation entry applied and the client did something
+         * else: the failure shows what the entry predicted. */
+        json_t *d = json_object();
+        set_str(d, "name", j->missed_prediction.name);
+        set_str(d, "source", j->missed_prediction.source);
+        set_str(d, "class", st_class_name(j->missed_prediction.predicted));
+        json_object_set_new(res, "deviation_predicted", d);
+    }
     copy_field(res, r->adapter_result, "connected");
     copy_field(res, r->adapter_result, "tls");
     copy_field(res, r->adapter_result, "tls_version");

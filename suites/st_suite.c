@@ -10,6 +10,7 @@
 #include "paths.h"
 #include "pgtls-config.h"
 #include "st.h"
+#include "vocab.h"
 
 typedef struct strlist {
     char **v;
@@ -141,17 +142,12 @@ static int strlist_has(const strlist *l, const char *s)
 /* Splits on blanks and commas. */
 static int split_list(const char *value, strlist *out)
 {
-    const char *p = value;
-    while (*p) {
-        while (*p && (isspace((unsigned char)*p) || *p == ','))
-            p++;
-        const char *start = p;
-        while (*p && !isspace((unsigned char)*p) && *p != ',')
-            p++;
-        if (p > start && strlist_add(out, start, (size_t)(p - start)) < 0)
-            return -1;
-    }
-    return 0;
+    char **items = vc_split(value, " \t\n\v\f\r,", 0);
+    int rc = items ? 0 : -1;
+    for (size_t i = 0; items && items[i] && rc == 0; i++)
+        rc = strlist_add(out, items[i], strlen(items[i]));
+    vc_strv_free(items);
+    return rc;
 }
 
 static int fail(parse_ctx *ctx, int line, const char *fmt, ...)
@@ -659,13 +655,16 @@ static int make_case(const fx_index *idx, const block *b, const fx_scenario *sc,
         }
     }
 
-    if (strcmp(store_name, "none") == 0) {
+    if (strcmp(store_name, "none") == 0 || strcmp(store_name, "default") == 0) {
+        /* "default": sslrootcert unset, the client's own default trust (the
+         * runner translates it into the look-alike world); "none" is the
+         * same connection settings, kept for existing case ids. */
         c->root_kind = ST_ROOT_UNSET;
     } else {
         st = fx_store_find(idx, store_name);
         ENSURE(st, err, PGTLS_ERR_CONFIG,
-               "[%s]: unknown trust store \"%s\" (not in the fixtures index; \"none\" means "
-               "sslrootcert unset)",
+               "[%s]: unknown trust store \"%s\" (not in the fixtures index; \"default\" and "
+               "\"none\" mean sslrootcert unset)",
                b->name, store_name);
         if (strcmp(st->kind, "missing") == 0) {
             c->root_kind = ST_ROOT_MISSING;

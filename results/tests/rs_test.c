@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "commands.h"
 #include "fs.h"
 #include "rs.h"
 #include "rs_internal.h"

@@ -74,8 +74,9 @@ class Work:
 
     def azure_ica03_microsoft_form(self):
         """A stand-in for the customer's copy of Microsoft Azure RSA TLS Issuing CA 03 in its
-        Microsoft RSA Root CA 2017 form (same subject and issuer names; made here by the
-        openssl command, as the real one is not shipped)."""
+        Microsoft RSA Root CA 2017 form (the real subject, issuer and serial number, which is
+        what twins are matched by; made here by the openssl command, as the real one is not
+        shipped)."""
         cnf = self.p("ica.cnf")
         with open(cnf, "w") as f:
             f.write("[req]\ndistinguished_name=dn\n[dn]\n[ca]\nbasicConstraints=critical,"
@@ -91,7 +92,8 @@ class Work:
             "-config", cnf])
         sh(["openssl", "x509", "-req", "-in", self.p("i.csr"), "-CA", self.p("r.crt"),
             "-CAkey", self.p("r.key"), "-out", self.p("ica03.crt"), "-extfile", cnf,
-            "-extensions", "ca", "-days", "30", "-set_serial", "0x33"])
+            "-extensions", "ca", "-days", "30", "-set_serial",
+            "0x330000003968EA517D8A7E30CE000000000039"])
         os.unlink(self.p("i.key"))
         os.unlink(self.p("r.key"))
         return self.p("ica03.crt")

@@ -183,7 +183,72 @@ def mock_as_of_serves_the_chain_dated_as_of_that_day():
             p.wait(timeout=30)
 
 
-TESTS = [mock_as_of_serves_the_chain_dated_as_of_that_day,
+def timeline(tmp, *args):
+    out = os.path.join(tmp, "tl")
+    p = run([pgtls(), "timeline", "--out", out] + list(args), timeout=280)
+    return p, out
+
+
+def timeline_on_a_pinned_ica03_store_names_the_first_break_date():
+    # pgjdbc (Java trust store: any certificate it holds is an anchor) connects
+    # through the old chain with ICA 03 pinned and breaks the day its region
+    # moves to the new chain. The store is given as a file, as a user would.
+    check("pgjdbc" in usable_clients(["pgjdbc"]), "the pgjdbc adapter is not usable")
+    with tempfile.TemporaryDirectory() as tmp:
+        store_file = os.path.join(tmp, "pinned.pem")
+        src = os.path.join(ARGS.build, "time-it", "fx-today")
+        check(run([pgtls(), "ca", "gen", "--out", src]).returncode == 0, "ca gen")
+        with open(os.path.join(src, "stores", "pinned-ica03.pem")) as f, open(store_file, "w") as g:
+            g.write(f.read())
+        p, out = timeline(tmp, "--client", "pgjdbc", "--conninfo", "sslmode=verify-full",
+                          "--store", store_file, "--group", "flexible-first-regions")
+        check(p.returncode == 1, "a break is exit 1: %d %s %s" % (p.returncode, p.stdout, p.stderr))
+        lines = [l for l in p.stdout.splitlines() if l.startswith("pgjdbc")]
+        check(len(lines) == 1 and "flexible-first-regions" in lines[0] and
+              "breaks 2025-11-11" in lines[0] and "azure-new" in lines[0],
+              "want pgjdbc breaking 2025-11-11 on the new chain: %s" % p.stdout)
+        check("store pinned-ica03" in p.stdout, "the file maps to the catalogue store: %s" % p.stdout)
+        doc = json.load(open(os.path.join(out, "timeline.json")))
+        got = {(c["date"], c["connected"]) for c in doc["checkpoints"]}
+        check(got == {("2025-11-10", True), ("2025-11-11", False), ("2026-12-31", False)},
+              "checkpoints: %s" % got)
+        check("breaks 2025-11-11" in open(os.path.join(out, "timeline.md")).read(), "timeline.md")
+
+
+def timeline_for_libpq_on_the_old_china_root_breaks_at_the_spring_festival_change():
+    with tempfile.TemporaryDirectory() as tmp:
+        p, out = timeline(tmp, "--client", "libpq", "--conninfo",
+                          "sslmode=verify-full", "--store", "root-digicert-global", "--group", "china")
+        check(p.returncode == 1 and "breaks 2026-03-04" in p.stdout,
+              "libpq trusting DigiCert Global Root CA only: %d %s %s" % (p.returncode, p.stdout, p.stderr))
+        p, out = timeline(tmp, "--client", "libpq", "--conninfo", "sslmode=verify-full",
+                          "--store", "azure-bundle")
+        # the bundle (G2, MS 2017, DigiCert Global Root CA, MS TLS G2) has no
+        # Baltimore: Single Server's old chain never verifies, everything else survives
+        single = [l for l in p.stdout.splitlines() if "single-server" in l]
+        check(p.returncode == 1 and p.stdout.count("survives through 2026-12-31") == 3 and
+              len(single) == 1 and "never connects (from 2022-11-30" in single[0],
+              "the full bundle survives every flexible group: %s %s" % (p.stdout, p.stderr))
+
+
+def timeline_bad_input_is_one_line_and_exit_2():
+    for args, words in ((["--conninfo", "sslmode=verify-full = x"], "does not parse"),
+                        (["--conninfo", "sslmode=verify-full", "--store", "/nonexistent/x.pem"],
+                         "neither a catalogue store"),
+                        (["--conninfo", "sslmode=verify-full", "--group", "mars"], "no such group"),
+                        ([], "--conninfo is required")):
+        with tempfile.TemporaryDirectory() as tmp:
+            p, _ = timeline(tmp, *args)
+            lines = p.stderr.strip().splitlines()
+            check(p.returncode == 2 and lines and words in lines[-1] and
+                  len([l for l in lines if "checkpoints" not in l]) == 1,
+                  "%s: %d %r" % (args, p.returncode, p.stderr))
+
+
+TESTS = [timeline_on_a_pinned_ica03_store_names_the_first_break_date,
+         timeline_for_libpq_on_the_old_china_root_breaks_at_the_spring_festival_change,
+         timeline_bad_input_is_one_line_and_exit_2,
+         mock_as_of_serves_the_chain_dated_as_of_that_day,
          as_of_either_side_of_the_ica03_digicert_expiry_connects_before_and_is_expired_after,
          single_server_baltimore_chain_verifies_until_2024_10_08_and_baltimore_ends_2025_05_12,
          bad_as_of_dates_are_one_line_usage_errors,
