@@ -30,6 +30,10 @@ if [ "${PGTLS_SKIP_CLIENT_INSTALL:-0}" != 1 ]; then
   echo "setup: stores/install"
   stores/install
 fi
+# Real PostgreSQL servers of majors 16-18 for the fidelity suite's major axis
+# (docs/fidelity.md), pinned by fidelity/servers/package-lock.json.
+echo "setup: fidelity/servers/install"
+fidelity/servers/install
 
 # Client adapters install their drivers from their own registries.
 if [ "${PGTLS_SKIP_CLIENT_INSTALL:-0}" != 1 ]; then
