@@ -46,6 +46,13 @@ static void usage(FILE *f)
                "  --as-of DATE        serve fixtures re-dated so each certificate's validity is\n"
                "                      what it is on DATE (YYYY-MM-DD, up to 2050), generated into\n"
                "                      DIR-as-of-DATE (docs/rotation-in-time.md)\n"
+               "  --cert FILE --key FILE [--ca FILE]\n"
+               "                      serve your own chain (PEM, server certificate first) and key\n"
+               "                      without a catalogue (scenario \"own\"), or under the\n"
+               "                      --scenario given; --ca names the root that verifies it. An\n"
+               "                      encrypted key needs --set ssl_passphrase_command='PROG ARGS'\n"
+               "                      (run without a shell, %%p = prompt) or --set\n"
+               "                      ssl_passphrase_file=FILE; the mock never prompts\n"
                "Live rotation (docs/mockserver.md): new connections get another chain, open ones\n"
                "keep theirs, the event log names the scenario each connection got.\n"
                "  --rotate-to NAME    the preceding --scenario's listener moves to scenario NAME:\n"
@@ -154,10 +161,13 @@ int ms_cli_main(int argc, char **argv)
                                              {"max-connections", required_argument, NULL, 'm'},
                                              {"as-of", required_argument, NULL, 'A'},
                                              {"rotate-to", required_argument, NULL, 'R'},
-                                             {"rotate-after-connections", required_argument, NULL, 'C'},
+                                             {"rotate-after-connections", required_argument, NULL, 'N'},
                                              {"rotate-after-seconds", required_argument, NULL, 'T'},
                                              {"rotate-at", required_argument, NULL, 'W'},
-                                             {"admin", required_argument, NULL, 'a'},
+                                             {"admin", required_argument, NULL, 'D'},
+                                             {"cert", required_argument, NULL, 'C'},
+                                             {"key", required_argument, NULL, 'K'},
+                                             {"ca", required_argument, NULL, 'a'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *scenarios[MAX_LISTENERS], *settings[MAX_LISTENERS + 1];
@@ -170,7 +180,8 @@ int ms_cli_main(int argc, char **argv)
     int ports[MAX_LISTENERS], ids[MAX_LISTENERS];
     int num_sc = 0, num_set = 0, opt, status = 2, i, event_fd = -1, close_event_fd = 0;
     const char *event_log = NULL, *as_of_arg = NULL;
-    char *as_of_dir = NULL;
+    const char *own_cert = NULL, *own_key = NULL, *own_ca = NULL;
+    char *as_of_dir = NULL, *own_dir = NULL, *own_settings[2] = {NULL, NULL};
     time_t as_of = 0;
     ms_options o;
     ms_server *s = NULL;
@@ -243,10 +254,10 @@ int ms_cli_main(int argc, char **argv)
             }
             rotate_to[num_sc - 1] = optarg;
             break;
-        case 'C':
+        case 'N':
         case 'T':
         case 'W': {
-            const char *flag = opt == 'C' ? "--rotate-after-connections"
+            const char *flag = opt == 'N' ? "--rotate-after-connections"
                                : opt == 'T' ? "--rotate-after-seconds"
                                             : "--rotate-at";
             int v = 0;
@@ -267,19 +278,28 @@ int ms_cli_main(int argc, char **argv)
             } else if (parse_int(optarg, 1, 100000000, &v) < 0) {
                 fprintf(stderr, "pgtls mock: %s '%s' must be a positive number\n", flag, optarg);
                 return 2;
-            } else if (opt == 'C') {
+            } else if (opt == 'N') {
                 rot.after_connections = v;
             } else {
                 rot.at = time(NULL) + v;
             }
             break;
         }
-        case 'a':
+        case 'D':
             if (strcmp(optarg, "stdin") != 0) {
                 fprintf(stderr, "pgtls mock: --admin '%s': the admin channel is 'stdin'\n", optarg);
                 return 2;
             }
             admin_stdin = 1;
+            break;
+        case 'C':
+            own_cert = optarg;
+            break;
+        case 'K':
+            own_key = optarg;
+            break;
+        case 'a':
+            own_ca = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -288,6 +308,32 @@ int ms_cli_main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
+    }
+    if (own_cert || own_key || own_ca) {
+        /* Your own chain and key: served by path (the key is never copied),
+         * under a --scenario's settings or, without one, a scenario "own"
+         * of a one-scenario index made for it. */
+        if (!own_cert || !own_key || num_set + 2 > MAX_LISTENERS) {
+            fprintf(stderr, "pgtls mock: --cert FILE and --key FILE go together (--ca FILE "
+                            "names the root that verifies them)\n");
+            return 2;
+        }
+        if (num_sc == 0) {
+            own_dir = ms_userfiles_fixtures(own_cert, own_key, own_ca, &err);
+            if (!own_dir) {
+                fprintf(stderr, "pgtls mock: %s\n", err.msg);
+                return 2;
+            }
+            o.fixtures_dir = own_dir;
+            ports[num_sc] = 0;
+            scenarios[num_sc++] = "own";
+        }
+        own_settings[0] = str_printf("chain_pem=%s", own_cert);
+        own_settings[1] = str_printf("key_pem=%s", own_key);
+        if (!own_settings[0] || !own_settings[1])
+            goto fail;
+        settings[num_set++] = own_settings[0];
+        settings[num_set++] = own_settings[1];
     }
     settings[num_set] = NULL;
     if (optind < argc || num_sc == 0) {
@@ -430,5 +476,8 @@ out:
     if (close_event_fd)
         close(event_fd);
     free(as_of_dir);
+    ms_userfiles_remove(own_dir);
+    free(own_settings[0]);
+    free(own_settings[1]);
     return status;
 }
