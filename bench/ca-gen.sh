@@ -1,7 +1,7 @@
 #!/bin/sh
 # Times `pgtls ca gen` of the whole shipped catalogue: cold (empty key cache,
 # every key generated) and warm (keys reused), several runs each.
-# Usage: bench/ca-gen.sh [BUILD_DIR] [RUNS]      (budget: warm <= 2 s, DESIGN §8)
+# Usage: bench/ca-gen.sh [BUILD_DIR] [RUNS]      (budget: warm <= 2 s)
 set -eu
 build=${1:-build}
 runs=${2:-5}

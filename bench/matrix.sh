@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times the full default matrix for libpq, psql and openssl-s_client against
-# the embedded mock (DESIGN §8 budget: <= 60 s on 2 cores) and prints the
+# the embedded mock (budget: <= 60 s on 2 cores) and prints the
 # figure. Fixtures are generated first (not timed: certs-gen has its own
 # budget); the run itself uses them as they are.
 #

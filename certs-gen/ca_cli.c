@@ -6,10 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ca.h"
 #include "ca_internal.h"
-#include "commands.h"
+#include "ca_translate.h"
 #include "compare.h"
 #include "fixtures.h"
 #include "fs.h"
@@ -20,7 +21,7 @@ static const char ca_usage[] =
     "usage: pgtls ca COMMAND [OPTIONS]\n\n"
     "the built-in CA: look-alike Azure hierarchies, breakage cases and trust stores\n"
     "declared in a catalogue (docs/catalogue.md).\n\ncommands:\n"
-    "  gen [--catalogue FILE] [--out DIR] [--key-cache DIR]\n"
+    "  gen [--catalogue FILE] [--out DIR] [--key-cache DIR] [--as-of DATE]\n"
     "                 generate every chain, key and trust store, plus DIR/index.json\n"
     "  list [--fixtures DIR]   scenarios with their chains, one line each, and the stores\n"
     "  show NAME [--fixtures DIR] [--compare FILE]\n"
@@ -31,6 +32,9 @@ static const char ca_usage[] =
     "  inspect STORE [--password PASS] [--os-store FILE] [--fixtures DIR]\n"
     "                 will this trust store (PEM, DER, .p7b, PKCS#12, JKS, s_client text)\n"
     "                 survive the rotation? roles, real Azure CAs, verdict\n"
+    "  translate STORE --out FILE [--format pem|p12|dir] [--mode replace|join] [--fixtures DIR]\n"
+    "                 map a real trust store (any format inspect reads) onto the look-alike\n"
+    "                 world: each real certificate with a twin is replaced by it\n"
     "  clone CHAIN [--out DIR] [--name NAME]\n"
     "                 clone a captured chain with our keys into a fixtures folder (or print\n"
     "                 its catalogue sections)\n\n"
@@ -39,7 +43,8 @@ static const char ca_usage[] =
     "exit status: 0 ok, 1 findings (verify mismatch, inspect gaps), 2 usage or input error.\n";
 
 typedef struct opts {
-    const char *catalogue, *out, *key_cache, *fixtures, *password, *os_store, *name, *compare;
+    const char *catalogue, *out, *key_cache, *fixtures, *password, *os_store, *name, *format,
+        *mode, *as_of, *compare;
     const char *positional;
     int help;
 } opts;
@@ -80,6 +85,12 @@ static int parse_opts(int argc, char **argv, const char *allowed, opts *o)
             slot = &o->os_store;
         else if (strcmp(name, "--name") == 0)
             slot = &o->name;
+        else if (strcmp(name, "--format") == 0)
+            slot = &o->format;
+        else if (strcmp(name, "--mode") == 0)
+            slot = &o->mode;
+        else if (strcmp(name, "--as-of") == 0)
+            slot = &o->as_of;
         else if (strcmp(name, "--compare") == 0)
             slot = &o->compare;
         if (!slot || !strstr(allowed, name)) {
@@ -105,20 +116,24 @@ static int cmd_gen(int argc, char **argv)
     opts o;
     pgtls_err err;
     long long t0 = time_now_ms();
-    if (parse_opts(argc, argv, "--catalogue --out --key-cache", &o) < 0)
+    time_t as_of = 0;
+    if (parse_opts(argc, argv, "--catalogue --out --key-cache --as-of", &o) < 0)
         return 2;
     if (o.help) {
-        printf("usage: pgtls ca gen [--catalogue FILE] [--out DIR] [--key-cache DIR]\n\n"
+        printf("usage: pgtls ca gen [--catalogue FILE] [--out DIR] [--key-cache DIR] [--as-of DATE]\n\n"
                "Builds every certificate, chain, key and trust store of the catalogue into DIR\n"
                "(default " DEFAULT_FIXTURES ") with DIR/index.json (docs/fixtures-index.md).\n"
                "Keys are cached per catalogue name (default $XDG_CACHE_HOME/pgtls/keys/<name>)\n"
                "and reused; output is written next to DIR and renamed into place.\n"
+               "--as-of DATE (YYYY-MM-DD, up to 2050): every certificate is re-dated so that its\n"
+               "validity today is what it is on DATE (docs/rotation-in-time.md).\n"
                "catalogue default: %s\n",
                ca_default_catalogue());
         return 0;
     }
     err_clear(&err);
-    if (ca_gen(o.catalogue, o.out ? o.out : DEFAULT_FIXTURES, o.key_cache, &err) < 0) {
+    if ((o.as_of && ca_as_of_parse(o.as_of, &as_of, &err) < 0) ||
+        ca_gen_as_of(o.catalogue, o.out ? o.out : DEFAULT_FIXTURES, o.key_cache, as_of, &err) < 0) {
         fprintf(stderr, "pgtls ca gen: %s\n", err.msg);
         return err_exit_status(err.code);
     }
@@ -399,6 +414,96 @@ static int cmd_inspect(int argc, char **argv)
     return rc;
 }
 
+static int cmd_translate(int argc, char **argv)
+{
+    opts o;
+    pgtls_err err;
+    ca_twins *tw = NULL;
+    STACK_OF(X509) *store = NULL;
+    ca_translation tr;
+    const char *format;
+    int status = 2, rc = -1;
+
+    memset(&tr, 0, sizeof(tr));
+    if (parse_opts(argc, argv, "NAME --out --format --mode --fixtures --password", &o) < 0)
+        return 2;
+    if (o.help) {
+        printf("usage: pgtls ca translate STORE --out FILE [--format pem|p12|dir]\n"
+               "                           [--mode replace|join] [--fixtures DIR]\n\n"
+               "Reads a real trust store (PEM bundle, DER certificate, PKCS#12 truststore,\n"
+               "Java JKS keystore, or a c_rehash folder) and writes it translated into the\n"
+               "look-alike world of the fixtures: every certificate that has a look-alike twin\n"
+               "(same subject, issuer and serial number) is replaced by the twin (--mode join:\n"
+               "followed by it), everything else is kept. Prints one line per certificate that\n"
+               "has a twin, with the SHA-256 read from the store. --format: pem (default; p12\n"
+               "when FILE ends in .p12), p12 (a Java truststore, password changeit) or dir (a\n"
+               "hashed folder for SSL_CERT_DIR). docs/trust-worlds.md.\n");
+        return 0;
+    }
+    if (!o.positional || !o.out) {
+        fprintf(stderr, "pgtls ca translate: which store and output? (pgtls ca translate "
+                        "STORE --out FILE)\n");
+        return 2;
+    }
+    format = o.format ? o.format : str_ends_with(o.out, ".p12") ? "p12" : "pem";
+    if (strcmp(format, "pem") != 0 && strcmp(format, "p12") != 0 && strcmp(format, "dir") != 0) {
+        fprintf(stderr, "pgtls ca translate: --format %s: use pem, p12 or dir\n", format);
+        return 2;
+    }
+    if (o.mode && strcmp(o.mode, "replace") != 0 && strcmp(o.mode, "join") != 0) {
+        fprintf(stderr, "pgtls ca translate: --mode %s: use replace or join\n", o.mode);
+        return 2;
+    }
+    err_clear(&err);
+    tw = ca_twins_load(o.fixtures ? o.fixtures : DEFAULT_FIXTURES, &err);
+    if (!tw)
+        goto out;
+    {
+        struct stat sb;
+        if (stat(o.positional, &sb) == 0 && S_ISDIR(sb.st_mode))
+            rc = ca_store_read_dir(o.positional, &store, &err);
+        else {
+            char format_read[64];
+            store = ca_store_read(o.positional, o.password, format_read, sizeof(format_read), &err);
+            rc = store ? 0 : -1;
+        }
+    }
+    if (rc < 0)
+        goto out;
+    rc = ca_translate(tw, store,
+                      o.mode && strcmp(o.mode, "join") == 0 ? CA_TRANSLATE_JOIN
+                                                            : CA_TRANSLATE_REPLACE,
+                      &tr, &err);
+    if (rc < 0)
+        goto out;
+    for (size_t i = 0; i < tr.num_entries; i++) {
+        const ca_translate_entry *e = &tr.entries[i];
+        if (e->twin)
+            printf("twin  %s\n      real sha256 %s -> %s (sha256 %s)\n", e->subject, e->sha256,
+                   e->twin, e->twin_sha256);
+        else if (e->lookalike)
+            printf("kept  %s (already the look-alike %s)\n", e->subject, e->lookalike);
+    }
+    if (strcmp(format, "pem") == 0)
+        rc = ca_store_write_pem(tr.certs, o.out, &err);
+    else if (strcmp(format, "p12") == 0)
+        rc = ca_store_write_p12(tr.certs, NULL, o.out, &err);
+    else
+        rc = ca_store_write_hashed_dir(tr.certs, o.out, &err);
+    if (rc < 0)
+        goto out;
+    printf("%s: %zu certificate(s), %zu with a look-alike twin; wrote %d to %s (%s)\n",
+           o.positional, tr.num_entries, tr.num_twinned, sk_X509_num(tr.certs), o.out, format);
+    status = 0;
+out:
+    if (status != 0)
+        fprintf(stderr, "pgtls ca translate: %s\n", err.msg);
+    ca_translation_cleanup(&tr);
+    sk_X509_pop_free(store, X509_free);
+    ca_twins_free(tw);
+    return status == 0 ? 0 : err_exit_status(err.code);
+}
+
 static int cmd_clone(int argc, char **argv)
 {
     opts o;
@@ -440,7 +545,8 @@ int ca_cli_main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {{"gen", cmd_gen},       {"list", cmd_list},       {"show", cmd_show},
-                {"verify", cmd_verify}, {"inspect", cmd_inspect}, {"clone", cmd_clone}};
+                {"verify", cmd_verify}, {"inspect", cmd_inspect}, {"clone", cmd_clone},
+                {"translate", cmd_translate}};
     if (argc < 2) {
         fprintf(stderr, ca_usage, ca_default_catalogue());
         return 2;

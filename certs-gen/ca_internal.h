@@ -139,6 +139,8 @@ typedef struct ca_catalogue {
     char *ossl_conf_text; /* [ossl NAME] sections as an OpenSSL config */
     CONF *ossl_conf;
     unsigned char sha256[32];
+    time_t as_of;          /* 0: today; else the date the fixtures are dated as of */
+    long long as_of_shift; /* seconds added to every absolute date (now - as_of) */
 } ca_catalogue;
 
 /* catalogue.c */

@@ -14,6 +14,7 @@
 
 #include "ca_internal.h"
 #include "fs.h"
+#include "vocab.h"
 
 typedef enum {
     SEC_NONE,
@@ -50,7 +51,8 @@ static const char *const verify_results[] = {"ok",       "untrusted", "expired",
 static const char *const store_kinds[] = {"roots",       "bundle",     "pinned-intermediate",
                                           "pinned-leaf", "wrong-root", "empty",
                                           "missing",     "system"};
-static const char *const auth_choices[] = {"trust", "password", "md5", "scram-sha-256", NULL};
+static const char *const auth_choices[] = {"trust", "password", "md5", "scram-sha-256", "entra",
+                                            NULL};
 static const char *const proto_choices[] = {"", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL};
 
 static const struct server_field {
@@ -134,31 +136,24 @@ static void *grow(void *arr, size_t *num, size_t elem)
     return n;
 }
 
-/* Splits "a, b ,c" into a heap array of trimmed heap strings. */
+/* Appends the items of "a, b ,c" (trimmed heap strings) to *out. */
 static int split_list(const char *value, char ***out, size_t *num)
 {
-    const char *p = value;
-    while (*p) {
-        const char *start, *end;
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        start = p;
-        while (*p && *p != ',')
-            p++;
-        end = p;
-        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
-        char **n = realloc(*out, (*num + 1) * sizeof(char *));
-        if (!n)
+    char **items = vc_split(value, ",", 1), **grown;
+    size_t n = vc_strv_len(items);
+    if (!items)
+        return -1;
+    if (n) {
+        grown = realloc(*out, (*num + n) * sizeof(char *));
+        if (!grown) {
+            vc_strv_free(items);
             return -1;
-        *out = n;
-        n[*num] = strndup(start, (size_t)(end - start));
-        if (!n[*num])
-            return -1;
-        (*num)++;
+        }
+        *out = grown;
+        memcpy(grown + *num, items, n * sizeof(char *));
+        *num += n;
     }
+    free(items); /* the vector only: its strings moved to *out */
     return 0;
 }
 

@@ -175,6 +175,9 @@ int ca_inspect_store(const char *path, const char *password, const char *os_stor
     real_roots rr;
     int have[NUM_ROOTS] = {0}, num_roots = 0, num_icas = 0, num_leaves = 0, num_expired = 0;
     int num_impostors = 0, failures = 0, result = -1;
+    /* a pinned old-chain intermediate in the form of the other root: the
+     * server's form then verifies through it (same subject and key) */
+    int pinned_ica_ms_form = 0, pinned_ica_g2_form = 0;
     int old_g2, old_ms, new_cross, new_short, china;
     time_t now = time(NULL);
 
@@ -230,6 +233,15 @@ int ca_inspect_store(const char *path, const char *password, const char *os_stor
             for (size_t k = 0; k < sizeof(azure_intermediates) / sizeof(char *); k++)
                 if (str_starts_with(cn, azure_intermediates[k]))
                     what = "Azure intermediate (by name): rotates without notice";
+            if (str_starts_with(cn, "Microsoft Azure RSA TLS Issuing CA ") && !expired) {
+                char issuer_cn[256] = "";
+                X509_NAME_get_text_by_NID(X509_get_issuer_name(x), NID_commonName, issuer_cn,
+                                          sizeof(issuer_cn));
+                if (strcmp(issuer_cn, azure_roots[ROOT_MS2017].cn) == 0)
+                    pinned_ica_ms_form = 1;
+                else if (strcmp(issuer_cn, azure_roots[ROOT_G2].cn) == 0)
+                    pinned_ica_g2_form = 1;
+            }
         } else {
             role = "leaf";
             num_leaves++;
@@ -245,25 +257,31 @@ int ca_inspect_store(const char *path, const char *password, const char *os_stor
         free(subject);
     }
 
-    old_g2 = have[ROOT_G2];
-    old_ms = have[ROOT_MS2017];
+    /* 2: verifies only through a pinned intermediate */
+    old_g2 = have[ROOT_G2] ? 1 : (pinned_ica_ms_form && have[ROOT_MS2017]) ? 2 : 0;
+    old_ms = have[ROOT_MS2017] ? 1 : (pinned_ica_g2_form && have[ROOT_G2]) ? 2 : 0;
     new_cross = have[ROOT_G2] || have[ROOT_MS_TLS_G2];
     new_short = have[ROOT_MS_TLS_G2];
     china = have[ROOT_GLOBAL_CA] || have[ROOT_MS2017];
     fprintf(out, "chains:\n");
-    fprintf(out, "  old chain, DigiCert Global Root G2 form (ICA 03/04/07/08):  %s\n",
-            old_g2 ? "verifies" : "does NOT verify: missing root DigiCert Global Root G2");
-    fprintf(out, "  old chain, Microsoft RSA Root CA 2017 form:                %s\n",
-            old_ms ? "verifies"
-                   : "does NOT verify: missing root Microsoft RSA Root Certificate Authority "
-                     "2017");
-    fprintf(out, "  new chain (OCSP NN + cross-signed Microsoft TLS RSA Root G2): %s\n",
+    fprintf(out, "  %-62s %s\n", "old chain, DigiCert Global Root G2 form (ICA 03/04/07/08):",
+            old_g2 == 1   ? "verifies"
+            : old_g2 == 2 ? "verifies only through the pinned intermediate (same key, other "
+                            "form): breaks when Azure changes the intermediate"
+                          : "does NOT verify: missing root DigiCert Global Root G2");
+    fprintf(out, "  %-62s %s\n", "old chain, Microsoft RSA Root CA 2017 form:",
+            old_ms == 1   ? "verifies"
+            : old_ms == 2 ? "verifies only through the pinned intermediate (same key, other "
+                            "form): breaks when Azure changes the intermediate"
+                          : "does NOT verify: missing root Microsoft RSA Root Certificate "
+                            "Authority 2017");
+    fprintf(out, "  %-62s %s\n", "new chain (OCSP NN + cross-signed Microsoft TLS RSA Root G2):",
             new_cross ? "verifies" : "does NOT verify: missing root DigiCert Global Root G2");
-    fprintf(out, "  new chain without the cross certificate:                   %s\n",
+    fprintf(out, "  %-62s %s\n", "new chain without the cross certificate:",
             new_short ? "verifies"
                       : "does not verify without AIA fetching: missing root Microsoft TLS RSA "
                         "Root G2 (only when a front-end omits the cross certificate)");
-    fprintf(out, "  China regions and replicas (before 2026):                   %s\n",
+    fprintf(out, "  %-62s %s\n", "China regions and replicas (before 2026):",
             china ? "verifies"
                   : "does not verify: missing root DigiCert Global Root CA (only for China "
                     "regions and replicas)");
@@ -305,12 +323,12 @@ int ca_inspect_store(const char *path, const char *password, const char *os_stor
         fprintf(out, "  expired entries: %d certificate(s) have expired; they verify nothing, "
                      "remove them\n",
                 num_expired);
-    if (failures == 0 && (!old_g2 || !old_ms || !china))
+    if (failures == 0 && (old_g2 != 1 || old_ms != 1 || !china))
         fprintf(out, "  keep the full root set: Azure recommends DigiCert Global Root G2 and "
                      "Microsoft RSA Root Certificate Authority 2017 (plus DigiCert Global Root "
                      "CA for China regions and replicas); this store lacks %s%s%s\n",
-                old_g2 ? "" : "DigiCert Global Root G2 ",
-                old_ms ? "" : "Microsoft RSA Root Certificate Authority 2017 ",
+                have[ROOT_G2] ? "" : "DigiCert Global Root G2 ",
+                have[ROOT_MS2017] ? "" : "Microsoft RSA Root Certificate Authority 2017 ",
                 china ? "" : "DigiCert Global Root CA");
     fprintf(out, "result: %s\n",
             failures ? "this store does NOT survive the rotation as a supported configuration"

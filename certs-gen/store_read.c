@@ -159,18 +159,6 @@ out:
     return result;
 }
 
-/* Java's PKCS#12 and older .p12/.pfx files may use RC2 or 3DES with SHA-1,
- * which OpenSSL 3 keeps in its legacy provider. */
-static void load_legacy_provider(void)
-{
-    static int loaded;
-    if (!loaded) {
-        loaded = 1;
-        (void)OSSL_PROVIDER_try_load(NULL, "legacy", 1);
-        ERR_clear_error();
-    }
-}
-
 static int read_pkcs12(const char *path, const unsigned char *data, size_t len,
                        const char *password, STACK_OF(X509) * sk, pgtls_err *err)
 {
@@ -178,10 +166,15 @@ static int read_pkcs12(const char *path, const unsigned char *data, size_t len,
     PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)len);
     STACK_OF(PKCS7) *safes = NULL;
     const char *pass = password;
+    OSSL_PROVIDER *legacy = NULL;
     int result = -1;
 
     ENSURE(p12, err, PGTLS_ERR_INPUT, "%s: not a readable PKCS#12 file", path);
-    load_legacy_provider();
+    /* Java's PKCS#12 and older .p12/.pfx files may use RC2 or 3DES with
+     * SHA-1, which OpenSSL 3 keeps in its legacy provider (with the default
+     * one retained); unloaded below. */
+    legacy = OSSL_PROVIDER_try_load(NULL, "legacy", 1);
+    ERR_clear_error();
     if (PKCS12_mac_present(p12)) {
         if (!pass) {
             /* keytool writes password-less truststores with a MAC over "" */
@@ -242,6 +235,8 @@ out:
     ERR_clear_error();
     sk_PKCS7_pop_free(safes, PKCS7_free);
     PKCS12_free(p12);
+    if (legacy)
+        OSSL_PROVIDER_unload(legacy);
     return result;
 }
 
@@ -316,11 +311,15 @@ static int read_jks(const char *path, const unsigned char *data, size_t len, con
     uint32_t magic, version, count;
     int result = -1;
 
-    ENSURE(len > 20, err, PGTLS_ERR_INPUT, "%s: JKS store is truncated", path);
+    /* The header first (a version we do not read is said as such), then the
+     * entries, which end where the 20-byte digest starts. */
+    ENSURE(jks_u32(&r, &magic) == 0 && jks_u32(&r, &version) == 0 && jks_u32(&r, &count) == 0,
+           err, PGTLS_ERR_INPUT, "%s: JKS store is truncated", path);
+    ENSURE(version == 1 || version == 2, err, PGTLS_ERR_INPUT,
+           "%s: JKS store version %u is not supported (1 or 2; re-export it with keytool)", path,
+           version);
+    ENSURE(len >= 12 + 20, err, PGTLS_ERR_INPUT, "%s: JKS store is truncated", path);
     r.end -= 20; /* the digest */
-    ENSURE(jks_u32(&r, &magic) == 0 && jks_u32(&r, &version) == 0 && jks_u32(&r, &count) == 0 &&
-               (version == 1 || version == 2),
-           err, PGTLS_ERR_INPUT, "%s: not a JKS store of version 1 or 2", path);
     if (password) {
         unsigned char pw[1024], md[SHA_DIGEST_LENGTH];
         int pw_len = utf16be(password, pw, sizeof(pw));

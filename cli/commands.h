@@ -7,9 +7,11 @@
 
 int ca_cli_main(int argc, char **argv);     /* certs-gen/ca_cli.c */
 int ms_cli_main(int argc, char **argv);     /* mockserver/ms_cli.c */
+int im_cli_main(int argc, char **argv);     /* imds/im_cli.c */
 int rn_cli_run(int argc, char **argv);      /* runner/rn_cli.c */
 int rn_cli_repro(int argc, char **argv);    /* runner/rn_cli.c */
 int rn_cli_clients(int argc, char **argv);  /* runner/rn_cli.c */
+int rn_cli_timeline(int argc, char **argv); /* runner/rn_timeline.c */
 int rs_cli_report(int argc, char **argv);   /* results/rs_cli.c */
 int fd_dispatch_main(int argc, char **argv); /* fidelity/fd_dispatch.c */
 int fd_run_against_real(int argc, char **argv); /* fidelity/fd_dispatch.c */

@@ -1,9 +1,14 @@
 /* pgtls: the front binary. git-style subcommands, each implemented by its
- * component's library (see commands.h). */
+ * component's library and declared in that component's public header: the
+ * binary depends on the libraries, never the other way round. */
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
+#include "ca.h"
+#include "fd.h"
+#include "im.h"
+#include "ms.h"
+#include "rn.h"
 #include "rs.h"
 #include "pgtls-config.h"
 
@@ -24,9 +29,11 @@ static const struct command {
 } commands[] = {
     {"ca", ca_cli_main, "the built-in CA: gen, list, show, verify, inspect"},
     {"mock", ms_cli_main, "run the mock PostgreSQL server in the foreground"},
+    {"imds", im_cli_main, "run the mock managed-identity token service (Entra ID) in the foreground"},
     {"run", run_main, "run the compatibility matrix against the embedded mock (or --against-real)"},
     {"repro", rn_cli_repro, "print (or --exec) the commands that replay one case"},
     {"clients", rn_cli_clients, "list detected clients with their versions"},
+    {"timeline", rn_cli_timeline, "the first date a client breaks over the rotation calendar"},
     {"report", rs_cli_report, "render, merge and diff matrix.json files"},
     {"explain", rs_cli_explain, "explain one cell of a matrix: rule, evidence, deviation, fix"},
     {"fidelity", fd_dispatch_main, "compare the mock with a real PostgreSQL; run cases against one"},

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "fs.h"
+#include "vocab.h"
 
 static const char *const hba_methods[] = {"trust", "password", "md5", "scram-sha-256"};
 
@@ -19,27 +20,11 @@ static int is_hba_method(const char *auth)
     return 0;
 }
 
+/* A value PostgreSQL's ssl_min/max_protocol_version accepts ("" = no bound;
+ * not the TLSv1.0 alias libpq's rank also knows). */
 static int is_protocol_version(const char *v)
 {
-    static const char *const ok[] = {"", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-        if (v && strcmp(v, ok[i]) == 0)
-            return 1;
-    return 0;
-}
-
-/* Rank of a protocol version for comparisons; "" ranks 0 (no bound). */
-static int version_rank(const char *v)
-{
-    if (!v || !*v)
-        return 0;
-    if (strcmp(v, "TLSv1") == 0)
-        return 1;
-    if (strcmp(v, "TLSv1.1") == 0)
-        return 2;
-    if (strcmp(v, "TLSv1.2") == 0)
-        return 3;
-    return 4;
+    return v && strcmp(v, "TLSv1.0") != 0 && vc_tls_rank(v) >= 0;
 }
 
 /* ssl_ecdh_curve (PG < 18) goes through OBJ_sn2nid + EC_KEY_new_by_curve_name
@@ -94,8 +79,8 @@ const char *fd_scenario_unexpressible(const fx_scenario *sc, int pg_major)
         !is_protocol_version(s->ssl_max_protocol_version))
         return "ssl_min/max_protocol_version is not one PostgreSQL accepts "
                "(TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 or empty)";
-    if (s->ssl && version_rank(s->ssl_max_protocol_version) &&
-        version_rank(s->ssl_min_protocol_version) > version_rank(s->ssl_max_protocol_version))
+    if (s->ssl && vc_tls_rank(s->ssl_max_protocol_version) &&
+        vc_tls_rank(s->ssl_min_protocol_version) > vc_tls_rank(s->ssl_max_protocol_version))
         return "ssl_min_protocol_version is above ssl_max_protocol_version: a real server "
                "refuses to start (be-secure-openssl.c)";
     if (s->ssl && s->ssl_tls13_ciphers && *s->ssl_tls13_ciphers && pg_major < 18)
@@ -148,8 +133,9 @@ char *fd_scenario_caveats(const fx_scenario *sc, int pg_major)
         else if (strcmp(s->ssl_groups, curve) != 0)
             NOTE("ssl_groups '%s' reduced to ssl_ecdh_curve '%s'", s->ssl_groups, curve);
     }
-    if (s->ssl && version_rank(s->ssl_min_protocol_version) &&
-        version_rank(s->ssl_min_protocol_version) < 3 && !strstr(s->ssl_ciphers, "@SECLEVEL"))
+    if (s->ssl && vc_tls_rank(s->ssl_min_protocol_version) > 0 &&
+        vc_tls_rank(s->ssl_min_protocol_version) < vc_tls_rank("TLSv1.2") &&
+        !strstr(s->ssl_ciphers, "@SECLEVEL"))
         NOTE("':@SECLEVEL=0' appended to ssl_ciphers so TLS 1.0/1.1 can be negotiated");
     if (s->direct_tls && pg_major < 17)
         NOTE("direct TLS (sslnegotiation=direct) not available on PostgreSQL %d", pg_major);
@@ -233,8 +219,9 @@ char *fd_render_conf(const fx_scenario *sc, int pg_major, const fd_conf_paths *p
         TRY(conf_add(&buf, "ssl_max_protocol_version", s->ssl_max_protocol_version, err));
         /* TLS 1.0/1.1 sign the handshake with SHA-1/MD5, which OpenSSL 3
          * allows only at security level 0 (SSL_CTX_set_security_level(3)). */
-        if (version_rank(s->ssl_min_protocol_version) &&
-            version_rank(s->ssl_min_protocol_version) < 3 && !strstr(s->ssl_ciphers, "@SECLEVEL"))
+        if (vc_tls_rank(s->ssl_min_protocol_version) > 0 &&
+            vc_tls_rank(s->ssl_min_protocol_version) < vc_tls_rank("TLSv1.2") &&
+            !strstr(s->ssl_ciphers, "@SECLEVEL"))
             ciphers = str_printf("%s:@SECLEVEL=0", s->ssl_ciphers);
         else
             ciphers = strdup(s->ssl_ciphers);

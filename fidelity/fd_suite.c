@@ -28,6 +28,7 @@
 #include "pgtls-config.h"
 #include "rn.h"
 #include "st.h"
+#include "vocab.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -74,24 +75,7 @@ static json_t *take_events(cmp_ctx *c)
 
 static char **split_list(const char *s)
 {
-    size_t n = 1, i = 0;
-    char **v, *copy, *tok, *save = NULL;
-    if (!s)
-        return NULL;
-    for (const char *p = s; *p; p++)
-        n += *p == ',';
-    v = calloc(n + 1, sizeof(*v));
-    copy = strdup(s);
-    if (!v || !copy) {
-        free(v);
-        free(copy);
-        return NULL;
-    }
-    for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        if (*tok)
-            v[i++] = strdup(tok);
-    free(copy);
-    return v;
+    return vc_split(s, ",", 0);
 }
 
 static int in_list(char **list, const char *s)
@@ -152,6 +136,30 @@ static const char *jstr(json_t *o, const char *k)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* `--real-only`: one case with one client against the real server, judged
+ * as `pgtls run` judges a row (st_judge; no mock events, so classed on the
+ * result alone). Prints a FAIL line and counts it in *fails. Returns the
+ * row of the --out document (new reference). */
+static json_t *judge_on_real(rn_session *s, const rn_client *client, const st_deviations *devs,
+                             const st_case *c, const json_t *base, int port, int timeout_ms,
+                             const char *work_dir, unsigned long seq, size_t *fails)
+{
+    json_t *rr = run_case(s, c, base, port, timeout_ms, work_dir, seq), *row;
+    st_judgement jg = st_judge(c, jstr(client->hello, "libpq"), NULL, rr, devs);
+    if (st_verdict_is_failure(jg.verdict)) {
+        (*fails)++;
+        printf("FAIL %s %s: expected %s (%s), observed %s: %s\n", client->name, c->id,
+               st_class_name(jg.expected.cls), jg.expected.rule, st_class_name(jg.observed.cls),
+               jstr(rr, "error") ? jstr(rr, "error") : "(no error)");
+    }
+    row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "case", c->id, "client", client->name,
+                    "expected", st_class_name(jg.expected.cls), "real_class",
+                    st_class_name(jg.observed.cls), "verdict", st_verdict_name(jg.verdict), "real",
+                    rr);
+    json_decref(rr);
+    return row;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: pgtls-fidelity compare [--fixtures DIR] [--suite FILE] [--clients a,b]\n"
@@ -169,6 +177,64 @@ static void usage(FILE *out)
                  "(libpq semantics, known deviations), failing cases listed.\n"
                  "Exit: 0 no difference (real-only: every case conforms), 1 differences\n"
                  "(failing cases), 2 usage/input error.\n");
+}
+
+/* The options of `compare` (defaults set by the caller). */
+typedef struct cmp_args {
+    const char *fixtures, *suite_path, *clients_arg, *any_arg, *scen_arg, *out_path, *bindir,
+        *clients_dir;
+    int timeout_ms, real_only;
+} cmp_args;
+
+/* Parses argv into *ca. Returns -1 to go on, or the exit status to return
+ * (0 after --help, 2 after a usage error, printed). */
+static int parse_args(int argc, char **argv, cmp_args *ca)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--real-only") == 0) {
+            ca->real_only = 1;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "pgtls-fidelity compare: %s needs a value (see --help)\n", a);
+            return 2;
+        }
+        if (strcmp(a, "--fixtures") == 0)
+            ca->fixtures = v;
+        else if (strcmp(a, "--suite") == 0)
+            ca->suite_path = v;
+        else if (strcmp(a, "--clients") == 0)
+            ca->clients_arg = v;
+        else if (strcmp(a, "--any-of") == 0)
+            ca->any_arg = v;
+        else if (strcmp(a, "--scenarios") == 0)
+            ca->scen_arg = v;
+        else if (strcmp(a, "--out") == 0)
+            ca->out_path = v;
+        else if (strcmp(a, "--bindir") == 0)
+            ca->bindir = v;
+        else if (strcmp(a, "--clients-dir") == 0)
+            ca->clients_dir = v;
+        else if (strcmp(a, "--timeout-ms") == 0) {
+            char *end;
+            long t = strtol(v, &end, 10);
+            if (*end || t < 100 || t > 600000) {
+                fprintf(stderr, "pgtls-fidelity compare: --timeout-ms wants 100..600000\n");
+                return 2;
+            }
+            ca->timeout_ms = (int)t;
+        } else {
+            fprintf(stderr, "pgtls-fidelity compare: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        i++;
+    }
+    return -1;
 }
 
 int fd_compare_main(int argc, char **argv)
@@ -200,50 +266,23 @@ int fd_compare_main(int argc, char **argv)
     pthread_mutex_init(&cc.mu, NULL);
     cc.events = json_array();
     err_clear(&err);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            status = 0;
+    {
+        cmp_args ca = {.clients_arg = clients_arg, .any_arg = any_arg, .timeout_ms = timeout_ms};
+        int rc = parse_args(argc, argv, &ca);
+        if (rc >= 0) {
+            status = rc;
             goto out;
         }
-        if (strcmp(a, "--real-only") == 0) {
-            real_only = 1;
-            continue;
-        }
-        if (!v) {
-            fprintf(stderr, "pgtls-fidelity compare: %s needs a value (see --help)\n", a);
-            goto out;
-        }
-        if (strcmp(a, "--fixtures") == 0)
-            fixtures = v;
-        else if (strcmp(a, "--suite") == 0)
-            suite_path = v;
-        else if (strcmp(a, "--clients") == 0)
-            clients_arg = v;
-        else if (strcmp(a, "--any-of") == 0)
-            any_arg = v;
-        else if (strcmp(a, "--scenarios") == 0)
-            scen_arg = v;
-        else if (strcmp(a, "--out") == 0)
-            out_path = v;
-        else if (strcmp(a, "--bindir") == 0)
-            bindir = v;
-        else if (strcmp(a, "--clients-dir") == 0)
-            clients_dir = v;
-        else if (strcmp(a, "--timeout-ms") == 0) {
-            char *end;
-            long t = strtol(v, &end, 10);
-            if (*end || t < 100 || t > 600000) {
-                fprintf(stderr, "pgtls-fidelity compare: --timeout-ms wants 100..600000\n");
-                goto out;
-            }
-            timeout_ms = (int)t;
-        } else {
-            fprintf(stderr, "pgtls-fidelity compare: unknown option '%s' (see --help)\n", a);
-            goto out;
-        }
-        i++;
+        fixtures = ca.fixtures;
+        suite_path = ca.suite_path;
+        clients_arg = ca.clients_arg;
+        any_arg = ca.any_arg;
+        scen_arg = ca.scen_arg;
+        out_path = ca.out_path;
+        bindir = ca.bindir;
+        clients_dir = ca.clients_dir;
+        timeout_ms = ca.timeout_ms;
+        real_only = ca.real_only;
     }
     want = split_list(clients_arg);
     any = split_list(any_arg);
@@ -379,26 +418,11 @@ int fd_compare_main(int argc, char **argv)
                 if (!st_case_applies_to(c, clients[ci].name))
                     continue;
                 if (real_only) {
-                    st_judgement jg;
-                    rr = run_case(&sessions[ci], c, base, fd_real_port(real), timeout_ms, work_dir,
-                                  (unsigned long)(k * 16 + ci));
-                    /* No mock events from a real server: classed on the result alone. */
-                    jg = st_judge(c, jstr(clients[ci].hello, "libpq"), NULL, rr, devs[ci]);
+                    json_t *row = judge_on_real(&sessions[ci], &clients[ci], devs[ci], c, base,
+                                                fd_real_port(real), timeout_ms, work_dir,
+                                                (unsigned long)(k * 16 + ci), &real_fails);
                     compared++;
-                    if (st_verdict_is_failure(jg.verdict)) {
-                        real_fails++;
-                        printf("FAIL %s %s: expected %s (%s), observed %s: %s\n", clients[ci].name,
-                               c->id, st_class_name(jg.expected.cls), jg.expected.rule,
-                               st_class_name(jg.observed.cls),
-                               jstr(rr, "error") ? jstr(rr, "error") : "(no error)");
-                    }
-                    json_array_append_new(
-                        rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "case", c->id, "client",
-                                        clients[ci].name, "expected",
-                                        st_class_name(jg.expected.cls), "real_class",
-                                        st_class_name(jg.observed.cls), "verdict",
-                                        st_verdict_name(jg.verdict), "real", rr));
-                    json_decref(rr);
+                    json_array_append_new(rows, row);
                     continue;
                 }
                 json_decref(take_events(&cc));

@@ -78,4 +78,10 @@ void ms_server_free(ms_server *s);
 void ms_print_connect_hint(FILE *f, const char *fixtures_dir, const char *scenario,
                            const char *addr, int port, const char *const *settings);
 
+/* ---- Command entry point (the pgtls binary calls it) ---- */
+
+/* `pgtls mock ...`: argv[0] is the subcommand name; returns the exit status
+ * (0 ok, 1 findings or failures, 2 usage or input error). */
+int ms_cli_main(int argc, char **argv);
+
 #endif

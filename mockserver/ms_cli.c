@@ -3,12 +3,14 @@
  *   pgtls mock --scenario NAME [--port N] [--scenario NAME2 [--port M]] ...
  *              [--fixtures DIR] [--listen ADDR] [--event-log FILE|-]
  *              [--set key=value]... [--timeout-ms N] [--max-connections N]
+ *              [--as-of DATE]
  *
  * Prints one line per listener, "listening scenario=NAME addr=ADDR port=N",
  * then serves until SIGTERM/SIGINT (exit 0); SIGHUP reloads the fixtures. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +18,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "commands.h"
+#include "ca.h"
 #include "err.h"
 #include "ms.h"
+#include "fs.h"
 
 #define MAX_LISTENERS 256
 
@@ -37,6 +40,9 @@ static void usage(FILE *f)
                "                      (auth=md5, ssl_max_protocol_version=TLSv1.2, ...)\n"
                "  --timeout-ms N      timeout of every read (default 10000)\n"
                "  --max-connections N over it clients get FATAL 53300 (default 4096)\n"
+               "  --as-of DATE        serve fixtures re-dated so each certificate's validity is\n"
+               "                      what it is on DATE (YYYY-MM-DD, up to 2050), generated into\n"
+               "                      DIR-as-of-DATE (docs/rotation-in-time.md)\n"
                "Signals: SIGTERM/SIGINT stop (exit 0), SIGHUP reloads the fixtures.\n");
 }
 
@@ -72,12 +78,15 @@ int ms_cli_main(int argc, char **argv)
                                              {"set", required_argument, NULL, 'S'},
                                              {"timeout-ms", required_argument, NULL, 't'},
                                              {"max-connections", required_argument, NULL, 'm'},
+                                             {"as-of", required_argument, NULL, 'A'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *scenarios[MAX_LISTENERS], *settings[MAX_LISTENERS + 1];
     int ports[MAX_LISTENERS], ids[MAX_LISTENERS];
     int num_sc = 0, num_set = 0, opt, status = 2, i, event_fd = -1, close_event_fd = 0;
-    const char *event_log = NULL;
+    const char *event_log = NULL, *as_of_arg = NULL;
+    char *as_of_dir = NULL;
+    time_t as_of = 0;
     ms_options o;
     ms_server *s = NULL;
     pgtls_err err;
@@ -134,6 +143,13 @@ int ms_cli_main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'A':
+            if (ca_as_of_parse(optarg, &as_of, &err) < 0) {
+                fprintf(stderr, "pgtls mock: %s\n", err.msg);
+                return 2;
+            }
+            as_of_arg = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -150,6 +166,24 @@ int ms_cli_main(int argc, char **argv)
             fprintf(stderr, "pgtls mock: name at least one --scenario\n");
         usage(stderr);
         return 2;
+    }
+    if (as_of) {
+        /* Dated fixtures beside the given ones, from the same catalogue. */
+        char *index = str_printf("%s/index.json", o.fixtures_dir);
+        char *catalogue = NULL;
+        json_error_t jerr;
+        json_t *prev = index ? json_load_file(index, 0, &jerr) : NULL;
+        const char *cat = json_string_value(json_object_get(prev, "catalogue"));
+        catalogue = cat ? strdup(cat) : NULL;
+        json_decref(prev);
+        free(index);
+        as_of_dir = str_printf("%s-as-of-%s", o.fixtures_dir, as_of_arg);
+        if (!as_of_dir || ca_gen_if_stale_as_of(catalogue, as_of_dir, NULL, 3600, as_of, &err) < 0) {
+            free(catalogue);
+            goto fail;
+        }
+        free(catalogue);
+        o.fixtures_dir = as_of_dir;
     }
     if (event_log) {
         if (!strcmp(event_log, "-"))
@@ -222,5 +256,6 @@ out:
     ms_server_free(s);
     if (close_event_fd)
         close(event_fd);
+    free(as_of_dir);
     return status;
 }

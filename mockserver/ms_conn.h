@@ -39,6 +39,41 @@ ms_profile *ms_profile_new(const fx_scenario *sc, const char *const *overrides, 
 ms_profile *ms_profile_ref(ms_profile *p);
 void ms_profile_unref(ms_profile *p);
 
+/* The event's states (docs/event-log.md), each an enum with its name table.
+ * The zero value is the state before anything happened; every write goes
+ * through ms_event_set_* and the first value set wins (the cause of an end
+ * is what happened first, not what the cleanup saw later). */
+#define MS_HANDSHAKES(X)                                                                           \
+    X(MS_HANDSHAKE_NONE, "none")                                                                   \
+    X(MS_HANDSHAKE_OK, "ok")                                                                       \
+    X(MS_HANDSHAKE_FAILED, "failed")
+#define MS_AUTH_RESULTS(X)                                                                         \
+    X(MS_AUTH_NONE, "none")                                                                        \
+    X(MS_AUTH_OK, "ok")                                                                            \
+    X(MS_AUTH_FAILED, "failed")                                                                    \
+    X(MS_AUTH_ABANDONED, "abandoned")
+/* MS_END_NONE: not ended yet (written as protocol-error should an event
+ * ever be emitted without an end). */
+#define MS_ENDS(X)                                                                                 \
+    X(MS_END_NONE, "protocol-error")                                                               \
+    X(MS_END_CLIENT_CLOSE, "client-close")                                                         \
+    X(MS_END_CLIENT_ALERT, "client-alert")                                                         \
+    X(MS_END_TIMEOUT, "timeout")                                                                   \
+    X(MS_END_PROTOCOL_ERROR, "protocol-error")                                                     \
+    X(MS_END_SERVER_FATAL, "server-fatal")                                                         \
+    X(MS_END_SERVER_SHUTDOWN, "server-shutdown")                                                   \
+    X(MS_END_CANCEL_REQUEST, "cancel-request")
+
+#define MS_STATE_ENUM(e, name) e,
+typedef enum { MS_HANDSHAKES(MS_STATE_ENUM) } ms_handshake;
+typedef enum { MS_AUTH_RESULTS(MS_STATE_ENUM) } ms_auth_result;
+typedef enum { MS_ENDS(MS_STATE_ENUM) } ms_end;
+#undef MS_STATE_ENUM
+
+const char *ms_handshake_name(ms_handshake h);
+const char *ms_auth_result_name(ms_auth_result a);
+const char *ms_end_name(ms_end e);
+
 /* Everything the event log records about one connection (docs/event-log.md). */
 typedef struct ms_event {
     int listener_id;
@@ -50,7 +85,7 @@ typedef struct ms_event {
     char tls_start[40];             /* sslrequest | direct | none | gssenc-then-... */
     char ssl_response;              /* 'S', 'N' or 0 */
     int gssenc_requests;
-    const char *handshake; /* none | ok | failed */
+    ms_handshake handshake;
     char tls_version[16], cipher[64], alpn[32], alpn_offered[128], sni[256];
     int cipher_bits;
     char tls_error[200];
@@ -62,16 +97,23 @@ typedef struct ms_event {
     char protocol[12];
     char user[64], database[64], application_name[64];
     const char *auth_method; /* trust | password | md5 | scram-sha-256 | scram-sha-256-plus */
-    const char *auth_result; /* none | ok | failed | abandoned */
+    ms_auth_result auth_result;
     int queries;
     int cancel_request;
     int pid;
     char fatal_sqlstate[6];
     char fatal_message[256];
-    const char *end; /* client-close | client-alert | timeout | protocol-error |
-                        server-fatal | server-shutdown | cancel-request */
+    ms_end end;
     char end_reason[200];
 } ms_event;
+
+/* The setters: each records its value only while the state is still at
+ * its zero value (first set wins). ms_event_set_end also writes end_reason
+ * (printf format). */
+void ms_event_set_handshake(ms_event *ev, ms_handshake h);
+void ms_event_set_auth_result(ms_event *ev, ms_auth_result a);
+void ms_event_set_end(ms_event *ev, ms_end end, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Serialises an event as one JSON object without a newline (heap string,
  * the caller frees it). Returns NULL when out of memory. */
@@ -123,6 +165,7 @@ struct ms_conn {
     int stop_fd;          /* readable once the server stops (-1: none) */
     int timeout_ms;       /* of every read; 0: none */
     uint32_t md5_salt;    /* 0: random (tests fix it) */
+    struct ms_entra *entra; /* the Entra tenant (auth=entra, ms_entra.c) or NULL */
     /* pg_stat_activity of the whole server; NULL: only this connection */
     size_t (*activity)(void *ud, ms_activity *rows, size_t max);
     void *activity_ud;

@@ -1,5 +1,6 @@
 /* pgtls mockserver: the event record as one JSON line (docs/event-log.md). */
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,52 @@ const char *ms_alert_name(int code, char buf[16])
     return buf;
 }
 
+#define MS_STATE_NAME(e, name) name,
+static const char *const handshake_names[] = {MS_HANDSHAKES(MS_STATE_NAME)};
+static const char *const auth_result_names[] = {MS_AUTH_RESULTS(MS_STATE_NAME)};
+static const char *const end_names[] = {MS_ENDS(MS_STATE_NAME)};
+#undef MS_STATE_NAME
+#define MS_NAME_OF(table, v)                                                                       \
+    ((size_t)(v) < sizeof(table) / sizeof(table[0]) ? table[(size_t)(v)] : table[0])
+
+const char *ms_handshake_name(ms_handshake h)
+{
+    return MS_NAME_OF(handshake_names, h);
+}
+
+const char *ms_auth_result_name(ms_auth_result a)
+{
+    return MS_NAME_OF(auth_result_names, a);
+}
+
+const char *ms_end_name(ms_end e)
+{
+    return MS_NAME_OF(end_names, e);
+}
+
+void ms_event_set_handshake(ms_event *ev, ms_handshake h)
+{
+    if (ev->handshake == MS_HANDSHAKE_NONE)
+        ev->handshake = h;
+}
+
+void ms_event_set_auth_result(ms_event *ev, ms_auth_result a)
+{
+    if (ev->auth_result == MS_AUTH_NONE)
+        ev->auth_result = a;
+}
+
+void ms_event_set_end(ms_event *ev, ms_end end, const char *fmt, ...)
+{
+    va_list ap;
+    if (ev->end != MS_END_NONE)
+        return;
+    ev->end = end;
+    va_start(ap, fmt);
+    vsnprintf(ev->end_reason, sizeof(ev->end_reason), fmt, ap);
+    va_end(ap);
+}
+
 static void iso_time(long long ms, char out[32])
 {
     time_t t = (time_t)(ms / 1000);
@@ -106,7 +153,7 @@ char *ms_event_json(const ms_event *ev)
     json_object_set_new(o, "tls_start", json_string(ev->tls_start));
     json_object_set_new(o, "ssl_response", str_or_null(resp));
     json_object_set_new(o, "gssenc_requests", json_integer(ev->gssenc_requests));
-    json_object_set_new(o, "handshake", json_string(ev->handshake ? ev->handshake : "none"));
+    json_object_set_new(o, "handshake", json_string(ms_handshake_name(ev->handshake)));
     json_object_set_new(o, "tls_version", str_or_null(ev->tls_version));
     json_object_set_new(o, "cipher", str_or_null(ev->cipher));
     json_object_set_new(o, "cipher_bits",
@@ -128,7 +175,7 @@ char *ms_event_json(const ms_event *ev)
     json_object_set_new(o, "application_name",
                         ev->startup ? safe_string(ev->application_name) : json_null());
     json_object_set_new(o, "auth_method", str_or_null(ev->auth_method));
-    json_object_set_new(o, "auth_result", json_string(ev->auth_result ? ev->auth_result : "none"));
+    json_object_set_new(o, "auth_result", json_string(ms_auth_result_name(ev->auth_result)));
     json_object_set_new(o, "queries", json_integer(ev->queries));
     json_object_set_new(o, "cancel_request", json_boolean(ev->cancel_request));
     json_object_set_new(o, "pid", ev->pid ? json_integer(ev->pid) : json_null());
@@ -139,7 +186,7 @@ char *ms_event_json(const ms_event *ev)
         json_object_set_new(o, "fatal", f);
     } else
         json_object_set_new(o, "fatal", json_null());
-    json_object_set_new(o, "end", json_string(ev->end ? ev->end : "protocol-error"));
+    json_object_set_new(o, "end", json_string(ms_end_name(ev->end)));
     json_object_set_new(o, "end_reason", safe_string(ev->end_reason));
     out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     json_decref(o);

@@ -67,6 +67,12 @@ void ms_print_connect_hint(FILE *f, const char *fixtures_dir, const char *scenar
         fprintf(f, " sslmode=require\"  (no store of these fixtures verifies this chain)\n");
     if (strcmp(auth, "trust") == 0)
         fprintf(f, "  password: none (auth trust)\n");
+    else if (strcmp(auth, "entra") == 0)
+        fprintf(f,
+                "  password: for an Entra principal role (user pgtls-vm by default), an access "
+                "token from 'pgtls imds --fixtures %s' (docs/entra.md); other roles keep their "
+                "password\n",
+                fx_index_dir(idx));
     else if (setting(settings, "password", NULL))
         fprintf(f, "  password: the one given with --set password=... (auth %s)\n", auth);
     else

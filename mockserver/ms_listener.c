@@ -23,6 +23,7 @@
 #include "fs.h"
 #include "ms.h"
 #include "ms_conn.h"
+#include "ms_entra.h"
 
 #define CONN_STACK_SIZE (512 * 1024)
 #define HARD_EXTRA_CONNECTIONS 256 /* beyond max_connections we close at once */
@@ -66,6 +67,7 @@ struct ms_server {
     int stopped;
     atomic_int stopping;
     int next_pid;
+    ms_entra *entra; /* made by the first auth=entra listener (ms_entra.c) */
 };
 
 /* ---- event delivery ---- */
@@ -204,6 +206,7 @@ static int accept_one(ms_server *s, listener *l)
     n->c.activity = activity_cb;
     n->c.activity_ud = s;
     n->c.publish = publish_cb;
+    n->c.entra = s->entra;
     ms_conn_init(&n->c);
     n->c.ev.listener_id = l->id;
     n->c.ev.port = l->port;
@@ -237,11 +240,11 @@ static int accept_one(ms_server *s, listener *l)
         if (n->next)
             n->next->prev = n->prev;
         close(fd);
-        n->c.ev.end = "server-fatal";
-        snprintf(n->c.ev.end_reason, sizeof(n->c.ev.end_reason),
-                 s->num_conns > hard_limit ? "over the hard connection limit (%d): closed at once"
-                                           : "could not start a thread (%d connections)",
-                 s->num_conns);
+        ms_event_set_end(&n->c.ev, MS_END_SERVER_FATAL,
+                         s->num_conns > hard_limit
+                             ? "over the hard connection limit (%d): closed at once"
+                             : "could not start a thread (%d connections)",
+                         s->num_conns);
         n->c.ev.t_end_ms = n->c.ev.t_start_ms;
         pthread_mutex_unlock(&s->mu);
         emit(s, &n->c.ev);
@@ -478,6 +481,16 @@ int ms_server_listen_ex(ms_server *s, const char *scenario, int port, const char
     }
     if (!prof)
         return -1;
+    if (!strcmp(prof->auth, "entra")) {
+        pthread_mutex_lock(&s->mu);
+        if (!s->entra)
+            s->entra = ms_entra_new(s->fixtures_dir, err);
+        pthread_mutex_unlock(&s->mu);
+        if (!s->entra) {
+            ms_profile_unref(prof);
+            return -1;
+        }
+    }
     if (open_socket(s, port, &fd, &bound, err) < 0)
         goto fail;
     l = calloc(1, sizeof(*l));
@@ -726,6 +739,7 @@ void ms_server_free(ms_server *s)
     if (s->stop_pipe[1] >= 0)
         close(s->stop_pipe[1]);
     fx_index_free(s->idx);
+    ms_entra_free(s->entra);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->log_mu);
     pthread_cond_destroy(&s->cv);

@@ -56,10 +56,9 @@ static int mem_peek1(ms_conn *c, uint8_t *b)
 static int mem_start_tls(ms_conn *c, int direct)
 {
     (void)direct;
-    c->ev.handshake = "failed";
+    ms_event_set_handshake(&c->ev, MS_HANDSHAKE_FAILED);
     snprintf(c->ev.tls_error, sizeof(c->ev.tls_error), "no TLS over the memory transport");
-    c->ev.end = "protocol-error";
-    snprintf(c->ev.end_reason, sizeof(c->ev.end_reason), "no TLS over the memory transport");
+    ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR, "no TLS over the memory transport");
     return -1;
 }
 

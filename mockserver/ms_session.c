@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "ms_conn.h"
+#include "ms_entra.h"
 #include "ms_scram.h"
 
 static long long wall_ms(void)
@@ -38,8 +39,6 @@ void ms_conn_init(ms_conn *c)
     memset(c->portals, 0, sizeof(c->portals));
     memset(&c->act, 0, sizeof(c->act));
     ms_settings_init(&c->settings);
-    c->ev.handshake = "none";
-    c->ev.auth_result = "none";
     c->ev.t_start_ms = wall_ms();
     snprintf(c->ev.tls_start, sizeof(c->ev.tls_start), "none");
     if (c->prof)
@@ -80,30 +79,22 @@ static int flush_out(ms_conn *c)
     return rc;
 }
 
-/* Ends the connection with an event end state. */
-static void end_as(ms_conn *c, const char *end, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void end_as(ms_conn *c, const char *end, const char *fmt, ...)
-{
-    va_list ap;
-    if (c->ev.end)
-        return;
-    c->ev.end = end;
-    va_start(ap, fmt);
-    vsnprintf(c->ev.end_reason, sizeof(c->ev.end_reason), fmt, ap);
-    va_end(ap);
-}
-
-/* Sends a FATAL (or an ERROR promoted to FATAL, as during start-up) and
- * ends the connection. */
-static void send_fatal(ms_conn *c, ms_pgerr *e)
+/* Sends a FATAL (or an ERROR promoted to FATAL, as during start-up), records
+ * it in the event and ends the connection as end (server-fatal, or
+ * protocol-error for a protocol violation) with reason (NULL: the message). */
+static void send_fatal_as(ms_conn *c, ms_pgerr *e, ms_end end, const char *reason)
 {
     e->severity = "FATAL";
     ms_be_error(&c->out, e);
     flush_out(c);
     snprintf(c->ev.fatal_sqlstate, sizeof(c->ev.fatal_sqlstate), "%s", e->sqlstate);
     snprintf(c->ev.fatal_message, sizeof(c->ev.fatal_message), "%s", e->message);
-    end_as(c, "server-fatal", "%s", e->message);
+    ms_event_set_end(&c->ev, end, "%s", reason ? reason : e->message);
+}
+
+static void send_fatal(ms_conn *c, ms_pgerr *e)
+{
+    send_fatal_as(c, e, MS_END_SERVER_FATAL, NULL);
 }
 
 /* Ends on a failed read: EOF, timeout, TLS alert or shutdown. */
@@ -118,11 +109,11 @@ static void end_on_read(ms_conn *c, int rc, const char *what)
             ms_be_error(&c->out, &e);
             flush_out(c);
         }
-        end_as(c, "server-shutdown", "server stopped while %s", what);
+        ms_event_set_end(&c->ev, MS_END_SERVER_SHUTDOWN, "server stopped while %s", what);
         return;
     }
     if (rc == -2) {
-        if (c->ev.startup && c->ev.auth_result && !strcmp(c->ev.auth_result, "ok")) {
+        if (c->ev.startup && c->ev.auth_result == MS_AUTH_OK) {
             ms_pgerr e;
             ms_pgerr_set(&e, "FATAL", "57P05",
                          "terminating connection due to idle-session timeout");
@@ -131,17 +122,17 @@ static void end_on_read(ms_conn *c, int rc, const char *what)
             snprintf(c->ev.fatal_sqlstate, sizeof(c->ev.fatal_sqlstate), "57P05");
             snprintf(c->ev.fatal_message, sizeof(c->ev.fatal_message), "%s", e.message);
         }
-        end_as(c, "timeout", "no data from the client while %s", what);
+        ms_event_set_end(&c->ev, MS_END_TIMEOUT, "no data from the client while %s", what);
         return;
     }
     if (c->ev.client_alert[0] && strcmp(c->ev.client_alert, "close_notify") != 0) {
-        end_as(c, "client-alert", "client sent alert %s while %s", c->ev.client_alert, what);
+        ms_event_set_end(&c->ev, MS_END_CLIENT_ALERT, "client sent alert %s while %s", c->ev.client_alert, what);
         return;
     }
     if (rc == 0)
-        end_as(c, "client-close", "client closed the connection while %s", what);
+        ms_event_set_end(&c->ev, MS_END_CLIENT_CLOSE, "client closed the connection while %s", what);
     else
-        end_as(c, "client-close", "connection error while %s", what);
+        ms_event_set_end(&c->ev, MS_END_CLIENT_CLOSE, "connection error while %s", what);
 }
 
 /* ---- reading messages ---- */
@@ -173,16 +164,15 @@ static int read_message(ms_conn *c, char *out_type, size_t *out_len, const char 
     if (len < 4 || len - 4 > MS_MAX_MESSAGE) {
         /* pq_getmessage: "invalid message length"; we also tell the client. */
         ms_pgerr e;
+        char reason[sizeof(c->ev.end_reason)];
         ms_pgerr_set(&e, "FATAL", "08P01", "invalid message length");
-        send_fatal(c, &e);
-        c->ev.end = "protocol-error";
-        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason),
-                 "message '%c' with length %u (limit %d)",
+        snprintf(reason, sizeof(reason), "message '%c' with length %u (limit %d)",
                  hdr[0] >= 32 && hdr[0] < 127 ? hdr[0] : '?', len, MS_MAX_MESSAGE + 4);
+        send_fatal_as(c, &e, MS_END_PROTOCOL_ERROR, reason);
         return -1;
     }
     if (ensure_msg(c, len - 4) < 0) {
-        end_as(c, "protocol-error", "out of memory for a %u-byte message", len);
+        ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR, "out of memory for a %u-byte message", len);
         return -1;
     }
     rc = c->io->read_exact(c, c->msg, len - 4);
@@ -228,7 +218,7 @@ static int negotiate(ms_conn *c, ms_startup *st)
             if (b == 0x16) {
                 note_tls_start(c, "direct");
                 if (c->io->start_tls(c, 1) < 0) {
-                    if (!c->ev.end)
+                    if (c->ev.end == MS_END_NONE)
                         end_on_read(c, -1, "in the direct TLS handshake");
                     return 0;
                 }
@@ -237,7 +227,7 @@ static int negotiate(ms_conn *c, ms_startup *st)
                 if (!c->ev.alpn[0]) {
                     /* ProcessSSLStartup: COMMERROR (logged, not sent), close. */
                     c->io->close_tls(c);
-                    end_as(c, "protocol-error",
+                    ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR,
                            "received direct SSL connection request without ALPN protocol "
                            "negotiation extension");
                     return 0;
@@ -253,11 +243,11 @@ static int negotiate(ms_conn *c, ms_startup *st)
         }
         len = ms_be32(lenbuf);
         if (ms_startup_check_len(len, &e) < 0) {
-            end_as(c, "protocol-error", "%s (%u bytes)", e.message, len);
+            ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR, "%s (%u bytes)", e.message, len);
             return 0;
         }
         if (ensure_msg(c, len - 4) < 0) {
-            end_as(c, "protocol-error", "out of memory");
+            ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR, "out of memory");
             return 0;
         }
         rc = c->io->read_exact(c, c->msg, len - 4);
@@ -268,18 +258,18 @@ static int negotiate(ms_conn *c, ms_startup *st)
         c->msg[len - 4] = 0;
         if (ms_startup_parse(c->msg, len - 4, st, &e) < 0) {
             if (!strcmp(e.severity, "COMMERROR")) {
-                end_as(c, "protocol-error", "%s", e.message);
+                ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR, "%s", e.message);
                 return 0;
             }
-            send_fatal(c, &e);
-            if (!strcmp(e.sqlstate, "08P01"))
-                c->ev.end = "protocol-error";
+            send_fatal_as(c, &e,
+                          !strcmp(e.sqlstate, "08P01") ? MS_END_PROTOCOL_ERROR : MS_END_SERVER_FATAL,
+                          NULL);
             return 0;
         }
         if (st->code == MS_CODE_CANCEL) {
             c->ev.cancel_request = 1;
             snprintf(c->ev.protocol, sizeof(c->ev.protocol), "cancel");
-            end_as(c, "cancel-request", "CancelRequest for pid %u", st->cancel_pid);
+            ms_event_set_end(&c->ev, MS_END_CANCEL_REQUEST, "CancelRequest for pid %u", st->cancel_pid);
             return 0;
         }
         if ((st->code == MS_CODE_SSLREQUEST && !ssl_done) ||
@@ -305,7 +295,7 @@ static int negotiate(ms_conn *c, ms_startup *st)
             }
             if (answer == 'S') {
                 if (c->io->start_tls(c, 0) < 0) {
-                    if (!c->ev.end)
+                    if (c->ev.end == MS_END_NONE)
                         end_on_read(c, -1, "in the TLS handshake");
                     return 0;
                 }
@@ -317,8 +307,7 @@ static int negotiate(ms_conn *c, ms_startup *st)
                 snprintf(e.detail, sizeof(e.detail),
                          "This could be either a client-software bug or evidence of an attempted "
                          "man-in-the-middle attack.");
-                send_fatal(c, &e);
-                c->ev.end = "protocol-error";
+                send_fatal_as(c, &e, MS_END_PROTOCOL_ERROR, NULL);
                 return 0;
             }
             if (is_ssl) {
@@ -333,8 +322,7 @@ static int negotiate(ms_conn *c, ms_startup *st)
             ms_pgerr_set(&e, "FATAL", "0A000",
                          "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
                          st->code >> 16, st->code & 0xffff);
-            send_fatal(c, &e);
-            c->ev.end = "protocol-error";
+            send_fatal_as(c, &e, MS_END_PROTOCOL_ERROR, NULL);
             return 0;
         }
         snprintf(c->ev.protocol, sizeof(c->ev.protocol), "%u.%u", st->code >> 16,
@@ -358,17 +346,16 @@ static int read_password_message(ms_conn *c, size_t *out_len, const char *what)
     char type;
     int rc = read_message(c, &type, out_len, what);
     if (rc != 1) {
-        if (c->ev.end && !strcmp(c->ev.end, "client-close"))
-            c->ev.auth_result = "abandoned";
+        if (c->ev.end == MS_END_CLIENT_CLOSE)
+            ms_event_set_auth_result(&c->ev, MS_AUTH_ABANDONED);
         return 0;
     }
     if (type != 'p') {
         ms_pgerr e;
         ms_pgerr_set(&e, "FATAL", "08P01", "expected %s response, got message type %d",
                      strcmp(c->prof->auth, "scram-sha-256") == 0 ? "SASL" : "password", type);
-        send_fatal(c, &e);
-        c->ev.end = "protocol-error";
-        c->ev.auth_result = "failed";
+        send_fatal_as(c, &e, MS_END_PROTOCOL_ERROR, NULL);
+        ms_event_set_auth_result(&c->ev, MS_AUTH_FAILED);
         return 0;
     }
     return 1;
@@ -394,7 +381,7 @@ static int authenticate(ms_conn *c, const char *user)
         c->ev.auth_method = "trust";
         return 1;
     }
-    if (!strcmp(p->auth, "password") || !strcmp(p->auth, "md5")) {
+    if (!strcmp(p->auth, "password") || !strcmp(p->auth, "md5") || !strcmp(p->auth, "entra")) {
         const char *pw;
         int md5 = !strcmp(p->auth, "md5");
         uint8_t salt[4] = {0};
@@ -413,17 +400,40 @@ static int authenticate(ms_conn *c, const char *user)
         }
         if (!read_password_message(c, &len, "waiting for the password"))
             return 0;
+        if (len > MS_MAX_AUTH_TOKEN_LENGTH) {
+            /* recv_password_packet: pq_getmessage(PG_MAX_AUTH_TOKEN_LENGTH)
+             * fails with COMMERROR "invalid message length" and the
+             * backend exits without a message to the client. */
+            ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR,
+                             "invalid message length: password packet of %zu bytes (limit %d)",
+                             len, MS_MAX_AUTH_TOKEN_LENGTH);
+            ms_event_set_auth_result(&c->ev, MS_AUTH_FAILED);
+            return 0;
+        }
         if (ms_fe_parse_password(c->msg, len, &pw, &e) < 0) {
-            send_fatal(c, &e);
-            c->ev.end = "protocol-error";
-            c->ev.auth_result = "failed";
+            send_fatal_as(c, &e, MS_END_PROTOCOL_ERROR, NULL);
+            ms_event_set_auth_result(&c->ev, MS_AUTH_FAILED);
             return 0;
         }
         if (!pw[0]) {
             ms_pgerr_set(&e, "FATAL", "28P01", "empty password returned by client");
             send_fatal(c, &e);
-            c->ev.auth_result = "failed";
+            ms_event_set_auth_result(&c->ev, MS_AUTH_FAILED);
             return 0;
+        }
+        if (!strcmp(p->auth, "entra") && ms_entra_is_principal(c->entra, user)) {
+            /* A role made for an Entra principal signs in with a token;
+             * every other role keeps its password (ms_entra.c). */
+            char why[200] = "";
+            if (ms_entra_check(c->entra, user, pw, strlen(pw), wall_ms() / 1000, &e, why,
+                               sizeof(why)) < 0) {
+                char reason[sizeof(c->ev.end_reason)];
+                snprintf(reason, sizeof(reason), "entra: %s", why);
+                send_fatal_as(c, &e, MS_END_SERVER_FATAL, reason);
+                ms_event_set_auth_result(&c->ev, MS_AUTH_FAILED);
+                return 0;
+            }
+            return 1;
         }
         {
             int ok = 0;
@@ -447,7 +457,7 @@ static int authenticate(ms_conn *c, const char *user)
             if (!ok) {
                 auth_failed_msg(&e, user);
                 send_fatal(c, &e);
-                c->ev.auth_result = "failed";
+                ms_event_set_auth_result(&c->ev, MS_AUTH_FAILED);
                 return 0;
             }
         }
@@ -489,7 +499,7 @@ static int authenticate(ms_conn *c, const char *user)
         if (ms_fe_parse_sasl_initial(c->msg, len, &mech, &data, &dlen, &e) < 0 ||
             ms_scram_client_first(&sc, mech, data, dlen < 0 ? 0 : (size_t)dlen, &reply, &e) < 0) {
             send_fatal(c, &e);
-            c->ev.auth_result = "failed";
+            ms_event_set_auth_result(&c->ev, MS_AUTH_FAILED);
             goto scram_out;
         }
         if (sc.plus)
@@ -505,13 +515,13 @@ static int authenticate(ms_conn *c, const char *user)
         rc = ms_scram_client_final(&sc, c->msg, len, &reply, &e);
         if (rc < 0) {
             send_fatal(c, &e);
-            c->ev.auth_result = "failed";
+            ms_event_set_auth_result(&c->ev, MS_AUTH_FAILED);
             goto scram_out;
         }
         if (rc == 0) {
             auth_failed_msg(&e, user);
             send_fatal(c, &e);
-            c->ev.auth_result = "failed";
+            ms_event_set_auth_result(&c->ev, MS_AUTH_FAILED);
             goto scram_out;
         }
         ms_be_auth(&c->out, 12, reply.data, reply.len);
@@ -702,6 +712,15 @@ static ms_qctx qctx_of(ms_conn *c)
     return q;
 }
 
+/* The SQL subset, with the pgaadauth extension's function in front. */
+static int query_run(ms_conn *c, ms_qctx *q, const char *sql, int execute, ms_result *r)
+{
+    int rc = ms_entra_query(c->entra, sql, c->ev.database, execute, r);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    return ms_query_run(q, sql, execute, r);
+}
+
 /* Runs one statement and writes its messages (not ReadyForQuery). With
  * portal != NULL it is an Execute: no RowDescription. Returns 0, or -1 when
  * it failed (an ErrorResponse was queued). */
@@ -711,7 +730,7 @@ static int run_statement(ms_conn *c, const char *sql, const ms_stmt *portal, int
     ms_result r;
     int rc = 0;
     size_t k;
-    if (ms_query_run(&q, sql, 1, &r) < 0) {
+    if (query_run(c, &q, sql, 1, &r) < 0) {
         ms_pgerr e;
         ms_pgerr_set(&e, "ERROR", "53200", "out of memory");
         send_error(c, &e);
@@ -805,7 +824,7 @@ static void on_parse(ms_conn *c, size_t len)
         ext_error(c, &e);
         return;
     }
-    if (ms_query_run(&q, p.query, 0, &r) < 0 || r.kind == MS_RES_ERROR) {
+    if (query_run(c, &q, p.query, 0, &r) < 0 || r.kind == MS_RES_ERROR) {
         if (r.kind == MS_RES_ERROR)
             ext_error(c, &r.err);
         ms_result_cleanup(&r);
@@ -933,7 +952,7 @@ static void on_describe(ms_conn *c, size_t len)
             ms_buf_i32(&c->out, (int32_t)s->param_types[i]);
         ms_msg_end(&c->out, m);
     }
-    if (ms_query_run(&q, s->sql, 0, &r) < 0) {
+    if (query_run(c, &q, s->sql, 0, &r) < 0) {
         ms_pgerr_set(&e, "ERROR", "53200", "out of memory");
         ext_error(c, &e);
         return;
@@ -1057,7 +1076,7 @@ static void query_loop(ms_conn *c)
             break;
         case 'X':
             flush_out(c);
-            end_as(c, "client-close", "Terminate");
+            ms_event_set_end(&c->ev, MS_END_CLIENT_CLOSE, "Terminate");
             return;
         case 'd':
         case 'c':
@@ -1074,8 +1093,7 @@ static void query_loop(ms_conn *c)
         default: {
             ms_pgerr e;
             ms_pgerr_set(&e, "FATAL", "08P01", "invalid frontend message type %d", type);
-            send_fatal(c, &e);
-            c->ev.end = "protocol-error";
+            send_fatal_as(c, &e, MS_END_PROTOCOL_ERROR, NULL);
             return;
         }
         }
@@ -1138,12 +1156,12 @@ void ms_session_run(ms_conn *c)
                      "no encryption",
                      c->ev.peer_addr[0] ? c->ev.peer_addr : "127.0.0.1", st.user, st.database);
         send_fatal(c, &e);
-        c->ev.auth_result = "failed";
+        ms_event_set_auth_result(&c->ev, MS_AUTH_FAILED);
         goto out;
     }
     if (!authenticate(c, st.user))
         goto out;
-    c->ev.auth_result = "ok";
+    ms_event_set_auth_result(&c->ev, MS_AUTH_OK);
     ms_be_auth(&c->out, 0, NULL, 0);
     if (!strcmp(c->prof->auth, "trust") && strcmp(st.user, c->prof->user) != 0) {
         ms_pgerr_set(&e, "FATAL", "28000", "role \"%s\" does not exist", st.user);
@@ -1200,11 +1218,10 @@ out:
     if (c->ev.gssenc_requests && !strcmp(c->ev.tls_start, "none"))
         note_tls_start(c, "none");
     free(startup_buf);
-    if (!c->ev.end)
-        end_as(c, "protocol-error", "internal: session ended without a reason");
+    ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR, "internal: session ended without a reason");
     if (c->tls_active &&
-        (!strcmp(c->ev.end, "server-fatal") || !strcmp(c->ev.end, "server-shutdown") ||
-         !strcmp(c->ev.end, "protocol-error")))
+        (c->ev.end == MS_END_SERVER_FATAL || c->ev.end == MS_END_SERVER_SHUTDOWN ||
+         c->ev.end == MS_END_PROTOCOL_ERROR))
         c->io->close_tls(c);
     c->ev.pid = c->pid;
     c->ev.t_end_ms = wall_ms();

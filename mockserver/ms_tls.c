@@ -18,6 +18,11 @@
 
 #include "fs.h"
 #include "ms_conn.h"
+#include "vocab.h"
+
+_Static_assert(TLS1_VERSION == 0x0301 && TLS1_1_VERSION == 0x0302 && TLS1_2_VERSION == 0x0303 &&
+                   TLS1_3_VERSION == 0x0304,
+               "vocab.h TLS wire values are OpenSSL's");
 
 /* ---- profiles ---- */
 
@@ -62,23 +67,15 @@ static int parse_bool(const char *v, int *out)
     return 0;
 }
 
+/* OpenSSL's TLS1_VERSION .. TLS1_3_VERSION are the wire values vocab.h
+ * lists; 0 = no bound. Returns -1 for an unknown name. */
 static int tls_version_of(const char *name, int *out)
 {
-    static const struct {
-        const char *name;
-        int v;
-    } t[] = {{"", 0},
-             {"TLSv1", TLS1_VERSION},
-             {"TLSv1.1", TLS1_1_VERSION},
-             {"TLSv1.2", TLS1_2_VERSION},
-             {"TLSv1.3", TLS1_3_VERSION}};
-    size_t i;
-    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (!strcmp(name, t[i].name)) {
-            *out = t[i].v;
-            return 0;
-        }
-    return -1;
+    int v = vc_tls_wire_version(name);
+    if (v < 0 || strcmp(name, "TLSv1.0") == 0)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 static int set_str(char **slot, const char *v)
@@ -369,9 +366,9 @@ ms_profile *ms_profile_new(const fx_scenario *sc, const char *const *overrides, 
             goto fail;
         }
     if (strcmp(p->auth, "trust") && strcmp(p->auth, "password") && strcmp(p->auth, "md5") &&
-        strcmp(p->auth, "scram-sha-256")) {
+        strcmp(p->auth, "scram-sha-256") && strcmp(p->auth, "entra")) {
         err_set(err, PGTLS_ERR_CONFIG,
-                "scenario %s: auth '%s' is not one of trust, password, md5, scram-sha-256",
+                "scenario %s: auth '%s' is not one of trust, password, md5, scram-sha-256, entra",
                 sc->name, p->auth);
         goto fail;
     }
@@ -593,9 +590,8 @@ static int sock_start_tls(ms_conn *c, int direct)
         BIO_free(bio);
         BIO_free(wbuf);
         snprintf(c->ev.tls_error, sizeof(c->ev.tls_error), "out of memory");
-        c->ev.handshake = "failed";
-        c->ev.end = "protocol-error";
-        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason), "could not create the TLS session");
+        ms_event_set_handshake(&c->ev, MS_HANDSHAKE_FAILED);
+        ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR, "could not create the TLS session");
         return -1;
     }
     BIO_set_callback_ex(bio, count_cb);
@@ -613,7 +609,7 @@ static int sock_start_tls(ms_conn *c, int direct)
         const unsigned char *alpn = NULL;
         unsigned int alen = 0;
         X509 *peer;
-        c->ev.handshake = "ok";
+        ms_event_set_handshake(&c->ev, MS_HANDSHAKE_OK);
         snprintf(c->ev.tls_version, sizeof(c->ev.tls_version), "%s", SSL_get_version(ssl));
         snprintf(c->ev.cipher, sizeof(c->ev.cipher), "%s", SSL_get_cipher_name(ssl));
         c->ev.cipher_bits = SSL_get_cipher_bits(ssl, NULL);
@@ -627,7 +623,7 @@ static int sock_start_tls(ms_conn *c, int direct)
         return 0;
     }
     e = SSL_get_error(ssl, rc);
-    c->ev.handshake = "failed";
+    ms_event_set_handshake(&c->ev, MS_HANDSHAKE_FAILED);
     {
         unsigned long oe = ERR_peek_error();
         const char *reason = oe ? ERR_reason_error_string(oe) : NULL;
@@ -642,24 +638,19 @@ static int sock_start_tls(ms_conn *c, int direct)
     }
     ERR_clear_error();
     if (c->stopping && atomic_load(c->stopping)) {
-        c->ev.end = "server-shutdown";
-        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason), "server stopped during the handshake");
+        ms_event_set_end(&c->ev, MS_END_SERVER_SHUTDOWN, "server stopped during the handshake");
     } else if (c->ev.client_alert[0] && strcmp(c->ev.client_alert, "close_notify")) {
-        c->ev.end = "client-alert";
-        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason),
-                 "client sent alert %s in the handshake", c->ev.client_alert);
+        ms_event_set_end(&c->ev, MS_END_CLIENT_ALERT, "client sent alert %s in the handshake",
+                         c->ev.client_alert);
     } else if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        c->ev.end = "timeout";
-        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason), "TLS handshake timed out");
+        ms_event_set_end(&c->ev, MS_END_TIMEOUT, "TLS handshake timed out");
     } else if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN) {
-        c->ev.end = "client-close";
-        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason),
-                 "client closed the connection during the TLS handshake");
+        ms_event_set_end(&c->ev, MS_END_CLIENT_CLOSE,
+                         "client closed the connection during the TLS handshake");
     } else {
-        c->ev.end = "protocol-error";
-        snprintf(c->ev.end_reason, sizeof(c->ev.end_reason), "TLS handshake failed: %s%s%s",
-                 c->ev.tls_error, c->ev.server_alert[0] ? ", server sent alert " : "",
-                 c->ev.server_alert);
+        ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR, "TLS handshake failed: %s%s%s",
+                         c->ev.tls_error, c->ev.server_alert[0] ? ", server sent alert " : "",
+                         c->ev.server_alert);
     }
     return -1;
 }

@@ -17,6 +17,7 @@ int ms_pgerr_set(ms_pgerr *e, const char *severity, const char *sqlstate, const 
     vsnprintf(e->message, sizeof(e->message), fmt, ap);
     va_end(ap);
     e->detail[0] = '\0';
+    e->hint[0] = '\0';
     return -1;
 }
 
@@ -437,6 +438,10 @@ void ms_be_error(ms_buf *b, const ms_pgerr *e)
     if (e->detail[0]) {
         ms_buf_u8(b, 'D');
         ms_buf_str(b, e->detail);
+    }
+    if (e->hint[0]) {
+        ms_buf_u8(b, 'H');
+        ms_buf_str(b, e->hint);
     }
     for (loc = 0; loc < sizeof(error_locations) / sizeof(error_locations[0]); loc++) {
         if (strcmp(e->sqlstate, error_locations[loc].sqlstate) != 0 ||

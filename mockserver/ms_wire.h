@@ -24,6 +24,7 @@ typedef struct ms_pgerr {
     char sqlstate[6];
     char message[512];
     char detail[256];
+    char hint[256]; /* "" or the HINT field */
 } ms_pgerr;
 
 /* Fills e and returns -1. */

@@ -29,6 +29,8 @@ typedef struct rs_run_info {
     const char *fixtures_dir;    /* or NULL */
     const char *fixtures_sha256; /* catalogue_sha256 of the index, or NULL */
     const char *command;         /* the pgtls command line, or NULL */
+    const char *as_of;           /* fixtures' as-of date (ISO), NULL: the run's own clock */
+    const char *calendar;        /* rotation calendar version, or NULL */
 } rs_run_info;
 
 /* A new, empty matrix; started_at is now. Returns NULL with err. */
@@ -100,6 +102,11 @@ int rs_render_all(rs_matrix *m, const char *dir, pgtls_err *err);
  * unioned by id; run.sources lists each input's run). NULL with err. */
 rs_matrix *rs_matrix_merge(rs_matrix *const *inputs, size_t num_inputs, pgtls_err *err);
 
+/* Fails (PGTLS_ERR_INPUT, naming both dates) when the inputs were run as of
+ * different dates (run.as_of; absent: the run's own clock). Returns 0 or -1. */
+int rs_matrix_as_of_check(rs_matrix *const *inputs, const char *const *names, size_t num_inputs,
+                          pgtls_err *err);
+
 /* ---- Diff (pgtls report diff) ---- */
 
 /* Accepted deviations for diff: INI ([<case-id glob>] client = <glob>,
@@ -137,5 +144,11 @@ int rs_digest_render(json_t *doc, rs_digest_format fmt, char **out_text, pgtls_e
 
 /* `pgtls explain CASE-ID --client NAME [--matrix FILE]` (exit 0/2). */
 int rs_cli_explain(int argc, char **argv);
+
+/* ---- Command entry point (the pgtls binary calls it) ---- */
+
+/* `pgtls report ...`: argv[0] is the subcommand name; returns the exit status
+ * (0 ok, 1 findings or failures, 2 usage or input error). */
+int rs_cli_report(int argc, char **argv);
 
 #endif

@@ -528,3 +528,83 @@ char *rs_render_readiness_svg(rs_matrix *m, pgtls_err *err)
     free(rows);
     return rs_buf_finish(&b, err);
 }
+
+/* ---- Security and availability ---- */
+
+static int refusal_class(const char *cls)
+{
+    return strcmp(cls, "untrusted-chain") == 0 || strcmp(cls, "hostname-mismatch") == 0 ||
+           strcmp(cls, "expired") == 0 || strcmp(cls, "ssl-required") == 0 ||
+           strcmp(cls, "protocol-version") == 0 || strcmp(cls, "no-shared-cipher") == 0;
+}
+
+static int connected_class(const char *cls)
+{
+    return strcmp(cls, "connected-tls") == 0 || strcmp(cls, "connected-plain") == 0;
+}
+
+/* Splits every row that does not do what libpq's rules say into the two
+ * findings users care about, security first: it connected where it should
+ * have refused (an untrusted, expired or wrong-host chain, or plaintext where
+ * TLS was required), or it refused where it should have connected. */
+char *rs_render_security_markdown(json_t *doc, pgtls_err *err)
+{
+    rs_buf b = {0};
+    json_t *cl, *c;
+    size_t i, j;
+    int any_security = 0;
+
+    rs_buf_add(&b, "## Security and availability\n\n`connected where it should have refused` "
+                   "is a security finding: under that sslmode libpq refuses the chain (untrusted, "
+                   "expired, another host name) or insists on TLS, and the client went ahead. "
+                   "`refused where it should have connected` costs availability. Known "
+                   "deviations count too: documented is not safe.\n\n"
+                   "| client build | connected where it should have refused | refused where it "
+                   "should have connected |\n|---|---:|---:|\n");
+    json_array_foreach(json_object_get(doc, "clients"), i, cl)
+    {
+        int sec = 0, avail = 0;
+        const char *key = rs_jstr(cl, "key");
+        json_array_foreach(json_object_get(doc, "cases"), j, c)
+        {
+            json_t *r = json_object_get(json_object_get(c, "results"), key);
+            if (!r)
+                continue;
+            const char *e = rs_jstr(r, "expected"), *o = rs_jstr(r, "observed");
+            if (refusal_class(e) && connected_class(o))
+                sec++;
+            else if (connected_class(e) && !connected_class(o) && strcmp(o, "unsupported") != 0)
+                avail++;
+        }
+        any_security |= sec > 0;
+        rs_buf_add(&b, "| ");
+        rs_buf_add_md_cell(&b, key, 200);
+        rs_buf_printf(&b, " | %s%d%s | %d |\n", sec ? "**" : "", sec, sec ? "**" : "", avail);
+    }
+    if (any_security) {
+        rs_buf_add(&b, "\n### Connected where it should have refused\n\n");
+        json_array_foreach(json_object_get(doc, "clients"), i, cl)
+        {
+            const char *key = rs_jstr(cl, "key");
+            int shown = 0, more = 0;
+            json_array_foreach(json_object_get(doc, "cases"), j, c)
+            {
+                json_t *r = json_object_get(json_object_get(c, "results"), key);
+                if (!r || !refusal_class(rs_jstr(r, "expected")) ||
+                    !connected_class(rs_jstr(r, "observed")))
+                    continue;
+                if (shown == 0)
+                    rs_buf_printf(&b, "- `%s`:", rs_jstr(cl, "client"));
+                if (shown < 8)
+                    rs_buf_printf(&b, "%s `%s` (libpq: %s)", shown ? "," : "", rs_jstr(c, "id"),
+                                  rs_jstr(r, "expected"));
+                else
+                    more++;
+                shown++;
+            }
+            if (shown)
+                rs_buf_printf(&b, more ? " and %d more\n" : "\n", more);
+        }
+    }
+    return rs_buf_finish(&b, err);
+}

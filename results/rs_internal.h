@@ -76,4 +76,9 @@ const char *rs_cause_fix(const char *config, const char *failed_class, const cha
 char *rs_render_heatmap_svg(rs_matrix *m, pgtls_err *err);
 char *rs_render_readiness_svg(rs_matrix *m, pgtls_err *err);
 
+/* "Security and availability": per client build, the rows that connected
+ * where libpq's rules refuse (security, listed first, with their case ids)
+ * and those that refused where they should connect. Heap Markdown or NULL. */
+char *rs_render_security_markdown(json_t *doc, pgtls_err *err);
+
 #endif

@@ -247,6 +247,15 @@ char *rs_render_markdown(rs_matrix *m, pgtls_err *err)
             rs_buf_add(&b, "\n![rotation readiness at a glance](readiness.svg)\n");
         }
         rs_buf_add(&b, "\n![client builds x scenarios, worst verdict per cell](heatmap.svg)\n");
+        char *security = rs_render_security_markdown(doc, err);
+        if (!security) {
+            free(scen);
+            free(b.s);
+            return NULL;
+        }
+        rs_buf_add(&b, "\n");
+        rs_buf_add(&b, security);
+        free(security);
         free(digest);
     }
     rs_buf_add(&b, "\n## Clients\n\n");

@@ -8,7 +8,7 @@
  *                  a time with a deadline, SIGKILL on timeout, crash detection
  *   rn_run.c       `pgtls run`: workers, the embedded mock, correlation, matrix
  *   rn_cli.c       the three subcommands' flag parsing
- * The command entry points are in cli/commands.h. */
+ * The command entry points are at the end of this header. */
 #ifndef PGTLS_RN_H
 #define PGTLS_RN_H
 
@@ -239,6 +239,7 @@ typedef struct rn_run_options {
     const char *suite_path; /* NULL: st_default_suite_path() */
     const char *fixtures_dir;
     int regen;               /* 1: ca_gen_if_stale before loading */
+    time_t as_of;            /* 0: today; else fixtures dated as of this time */
     const char *out_dir;     /* where the report goes (created) */
     const char *latest_link; /* NULL, or a symlink to (re)point at out_dir */
     int jobs;                /* workers (>= 1) */
@@ -280,5 +281,39 @@ typedef struct rn_repro_options {
  * (or the executed case conforms / is a known deviation / unsupported), 1 it
  * does not conform, 2 with err on usage or input errors. */
 int rn_repro(const rn_repro_options *o, pgtls_err *err);
+
+/* ------------------------------------------------------- customer repro */
+
+typedef struct rn_customer_options {
+    const char *conninfo; /* keyword/value, URL, JDBC URL or node-postgres JSON */
+    const char *store;    /* NULL: the conninfo's sslrootcert */
+    const char *password; /* of a PKCS#12 or JKS store, or NULL */
+    const char *chain;    /* NULL: old, new, short and cross; or one of them */
+    const char *clients;  /* comma-separated adapter names, "all" or NULL: every installed */
+    const char *fixtures_dir;
+    int regen;
+    int keep_temp;
+    int timeout_ms;          /* per case (0: 10000) */
+    const char *clients_dir; /* NULL: the default */
+} rn_customer_options;
+
+/* `pgtls repro --conninfo`: translates the customer's store over the
+ * look-alike world, serves the conninfo's host name from the mock on
+ * loopback, runs the clients with the customer's sslmode against the chosen
+ * chains (through `pgtls run`) and prints a verdict per client and the fix.
+ * Returns the exit status: 0 no client breaks on the old or new chain (or the
+ * chains named), 1 one does or a run is inconclusive (timeout, crash), 2 with
+ * a message in err on bad input. */
+int rn_repro_customer(const rn_customer_options *o, pgtls_err *err);
+
+/* ------------------------------------------------------ command entry points */
+
+/* `pgtls run`, `pgtls repro`, `pgtls clients`: argv[0] is the subcommand
+ * name; each returns the exit status (0 ok, 1 findings or failures, 2 usage
+ * or input error). */
+int rn_cli_run(int argc, char **argv);
+int rn_cli_repro(int argc, char **argv);
+int rn_cli_clients(int argc, char **argv);
+int rn_cli_timeline(int argc, char **argv); /* rn_timeline.c */
 
 #endif

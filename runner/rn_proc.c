@@ -18,6 +18,7 @@
 
 #include "fs.h"
 #include "rn.h"
+#include "vocab.h"
 
 extern char **environ;
 
@@ -39,17 +40,11 @@ struct rn_adapter {
 
 /* ------------------------------------------------------------- environment */
 
+/* A host's PG* or CA-store setting must never leak into a case: the list
+ * is the one the adapter kit applies per case (vocab.h). */
 static int env_dropped(const char *entry)
 {
-    static const char *const names[] = {"SSL_CERT_FILE=", "SSL_CERT_DIR=", "NODE_EXTRA_CA_CERTS="};
-    /* libpq reads every PG* variable (PGSSLMODE, PGSSLROOTCERT, ...): a host's
-     * setting must never leak into a case. */
-    if (strncmp(entry, "PG", 2) == 0)
-        return 1;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (str_starts_with(entry, names[i]))
-            return 1;
-    return 0;
+    return vc_env_isolated(entry);
 }
 
 char **rn_adapter_environ(char *const *extra)

@@ -58,6 +58,110 @@ static json_t *oneshot_result(const char *out)
     return NULL;
 }
 
+/* Prints steps 1 and 2 of a repro: the mock in the foreground and the
+ * isolated HOME (with the stale root.crt and the empty system store when the
+ * case has them). */
+static void print_mock_and_home(const st_case *c, const fx_index *idx, int port,
+                                const rn_case_env *env, int exec)
+{
+    {
+        char port_s[16];
+        snprintf(port_s, sizeof(port_s), "%d", port);
+        /* The binary that is running, so the line works without PATH. */
+        char self[PATH_MAX];
+        ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (self_len > 0)
+            self[self_len] = '\0';
+        else
+            strcpy(self, "pgtls");
+        char *mock_argv[] = {self,     "mock", "--scenario", c->scenario,
+                             "--port", port_s, "--fixtures", (char *)fx_index_dir(idx),
+                             NULL};
+        char *mock = rn_shell_join(mock_argv);
+        printf("# 1. the mock server, in another terminal:\n%s\n", mock ? mock : "");
+        free(mock);
+    }
+    {
+        char *home_argv[] = {"mkdir", "-p", env->home, NULL};
+        char *mk = rn_shell_join(home_argv);
+        printf("# 2. an isolated HOME%s:\nrm -rf '%s' && %s",
+               c->home_root_crt_pem ? " with the stale root.crt" : "", env->home, mk ? mk : "");
+        free(mk);
+        if (c->home_root_crt_pem) {
+            char *pg = str_printf("%s/.postgresql", env->home);
+            char *crt = str_printf("%s/.postgresql/root.crt", env->home);
+            char *cp_argv[] = {"cp", (char *)c->home_root_crt_pem, crt, NULL};
+            char *mk_argv[] = {"mkdir", "-p", pg, NULL};
+            char *a = rn_shell_join(mk_argv), *b = rn_shell_join(cp_argv);
+            printf(" && %s && %s", a ? a : "", b ? b : "");
+            free(a);
+            free(b);
+            free(pg);
+            free(crt);
+        }
+        if (!c->system_cert_file && !exec) {
+            char *sys_argv[] = {"mkdir", "-p", env->ssl_cert_dir, NULL};
+            char *touch_argv[] = {"touch", env->ssl_cert_file, NULL};
+            char *a = rn_shell_join(sys_argv), *b = rn_shell_join(touch_argv);
+            printf(" && %s && %s", a ? a : "", b ? b : "");
+            free(a);
+            free(b);
+        }
+        printf("\n");
+    }
+}
+
+/* Runs the adapter's one-shot argv and returns its result object (owned):
+ * the second JSON line it printed, or the runner's account of why there is
+ * none (timeout, crash, no result line). *out_elapsed gets the wall time. */
+static json_t *run_oneshot(const st_case *c, char **argv, int timeout_ms, long long *out_elapsed)
+{
+    json_t *result;
+    char *sout = NULL, *serr = NULL;
+    int wstatus = 0;
+    pgtls_err rerr;
+    err_clear(&rerr);
+    long long t0 = time_now_ms();
+    if (rn_run_collect(argv, NULL, timeout_ms + 5000, &sout, &serr, &wstatus, &rerr) < 0) {
+        result = json_pack("{s:s, s:b, s:s}", "id", c->id, "connected", 0, "error", rerr.msg);
+        json_object_set_new(result, rerr.code == PGTLS_ERR_TIMEOUT ? "timeout" : "crashed",
+                            json_true());
+    } else {
+        result = oneshot_result(sout);
+        if (!result) {
+            char *how = rn_wait_status_text(wstatus);
+            char *msg = str_printf("one-shot run printed no result line (%s); stderr: %s",
+                                   how ? how : "?", serr ? serr : "");
+            result = json_pack("{s:s, s:b, s:b, s:s}", "id", c->id, "connected", 0, "crashed", 1,
+                               "error", msg ? msg : "?");
+            free(how);
+            free(msg);
+        }
+    }
+    *out_elapsed = time_now_ms() - t0;
+    free(sout);
+    free(serr);
+    return result;
+}
+
+/* The result, the events and the class line of `repro --exec`. */
+static void print_judgement(json_t *result, json_t *events, const st_judgement *j,
+                            long long elapsed)
+{
+    char *rs = json_dumps(result, JSON_COMPACT);
+    char *es = json_dumps(events, JSON_COMPACT);
+    printf("result: %s\nevents: %s\n", rs ? rs : "null", es ? es : "[]");
+    printf("class: %s (%s), expected %s: %s%s%s (%lld ms)\n", st_class_name(j->observed.cls),
+           j->observed.evidence, st_class_name(j->expected.cls), st_verdict_name(j->verdict),
+           j->deviation.name ? ", known deviation " : "", j->deviation.name ? j->deviation.name : "",
+           elapsed);
+    if (j->missed_prediction.name && st_verdict_is_failure(j->verdict))
+        printf("deviation %s predicts %s, not %s\n", j->missed_prediction.name,
+               st_class_name(j->missed_prediction.predicted), st_class_name(j->observed.cls));
+    free(rs);
+    free(es);
+}
+
 int rn_repro(const rn_repro_options *o, pgtls_err *err)
 {
     fx_index *idx = NULL;
@@ -69,8 +173,9 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
     repro_events ev = {.mu = PTHREAD_MUTEX_INITIALIZER, .events = json_array()};
     rn_case_env env = {0};
     json_t *base = NULL, *line = NULL, *result = NULL;
-    char **argv = NULL, *cmd = NULL, *work = NULL, *sout = NULL, *serr = NULL;
-    int status = 2, port = o->port > 0 ? o->port : 54320, listener = -1, wstatus = 0;
+    char **argv = NULL, *cmd = NULL, *work = NULL;
+    long long elapsed = 0;
+    int status = 2, port = o->port > 0 ? o->port : 54320, listener = -1;
 
     if (o->regen && ca_gen_if_stale(NULL, o->fixtures_dir, NULL, 3600, err) < 0)
         goto out;
@@ -141,51 +246,7 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
     st_expectation ex = st_expect(c, st_libpq_major(libpq));
     printf("# case %s, client %s: expected %s (%s: %s)\n", c->id, o->client, st_class_name(ex.cls),
            ex.rule ? ex.rule : "?", ex.why ? ex.why : "");
-    {
-        char port_s[16];
-        snprintf(port_s, sizeof(port_s), "%d", port);
-        /* The binary that is running, so the line works without PATH. */
-        char self[PATH_MAX];
-        ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (self_len > 0)
-            self[self_len] = '\0';
-        else
-            strcpy(self, "pgtls");
-        char *mock_argv[] = {self,     "mock", "--scenario", c->scenario,
-                             "--port", port_s, "--fixtures", (char *)fx_index_dir(idx),
-                             NULL};
-        char *mock = rn_shell_join(mock_argv);
-        printf("# 1. the mock server, in another terminal:\n%s\n", mock ? mock : "");
-        free(mock);
-    }
-    {
-        char *home_argv[] = {"mkdir", "-p", env.home, NULL};
-        char *mk = rn_shell_join(home_argv);
-        printf("# 2. an isolated HOME%s:\nrm -rf '%s' && %s",
-               c->home_root_crt_pem ? " with the stale root.crt" : "", env.home, mk ? mk : "");
-        free(mk);
-        if (c->home_root_crt_pem) {
-            char *pg = str_printf("%s/.postgresql", env.home);
-            char *crt = str_printf("%s/.postgresql/root.crt", env.home);
-            char *cp_argv[] = {"cp", (char *)c->home_root_crt_pem, crt, NULL};
-            char *mk_argv[] = {"mkdir", "-p", pg, NULL};
-            char *a = rn_shell_join(mk_argv), *b = rn_shell_join(cp_argv);
-            printf(" && %s && %s", a ? a : "", b ? b : "");
-            free(a);
-            free(b);
-            free(pg);
-            free(crt);
-        }
-        if (!c->system_cert_file && !o->exec) {
-            char *sys_argv[] = {"mkdir", "-p", env.ssl_cert_dir, NULL};
-            char *touch_argv[] = {"touch", env.ssl_cert_file, NULL};
-            char *a = rn_shell_join(sys_argv), *b = rn_shell_join(touch_argv);
-            printf(" && %s && %s", a ? a : "", b ? b : "");
-            free(a);
-            free(b);
-        }
-        printf("\n");
-    }
+    print_mock_and_home(c, idx, port, &env, o->exec);
     printf("# 3. the client, one shot (it prints its hello line and the result):\n%s\n", cmd);
     fflush(stdout);
     if (!o->exec) {
@@ -193,26 +254,7 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
         goto out;
     }
 
-    pgtls_err rerr;
-    err_clear(&rerr);
-    long long t0 = time_now_ms();
-    if (rn_run_collect(argv, NULL, o->timeout_ms + 5000, &sout, &serr, &wstatus, &rerr) < 0) {
-        result = json_pack("{s:s, s:b, s:s}", "id", c->id, "connected", 0, "error", rerr.msg);
-        json_object_set_new(result, rerr.code == PGTLS_ERR_TIMEOUT ? "timeout" : "crashed",
-                            json_true());
-    } else {
-        result = oneshot_result(sout);
-        if (!result) {
-            char *how = rn_wait_status_text(wstatus);
-            char *msg = str_printf("one-shot run printed no result line (%s); stderr: %s",
-                                   how ? how : "?", serr ? serr : "");
-            result = json_pack("{s:s, s:b, s:b, s:s}", "id", c->id, "connected", 0, "crashed", 1,
-                               "error", msg ? msg : "?");
-            free(how);
-            free(msg);
-        }
-    }
-    long long elapsed = time_now_ms() - t0;
+    result = run_oneshot(c, argv, o->timeout_ms, &elapsed);
     ms_server_wait_idle(ms, listener, 2000);
     ms_server_stop(ms); /* no connection thread emits after this */
     rn_events_sort(ev.events);
@@ -220,15 +262,7 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
     err_clear(&derr);
     st_deviations *dev = st_deviations_load(st_deviations_default_dir(), o->client, &derr);
     st_judgement j = st_judge(c, libpq, ev.events, result, dev);
-    char *rs = json_dumps(result, JSON_COMPACT);
-    char *es = json_dumps(ev.events, JSON_COMPACT);
-    printf("result: %s\nevents: %s\n", rs ? rs : "null", es ? es : "[]");
-    printf("class: %s (%s), expected %s: %s%s%s (%lld ms)\n", st_class_name(j.observed.cls),
-           j.observed.evidence, st_class_name(j.expected.cls), st_verdict_name(j.verdict),
-           j.deviation.name ? ", known deviation " : "", j.deviation.name ? j.deviation.name : "",
-           elapsed);
-    free(rs);
-    free(es);
+    print_judgement(result, ev.events, &j, elapsed);
     st_deviations_free(dev);
     status = st_verdict_is_failure(j.verdict) ? 1 : 0;
 out:
@@ -241,8 +275,6 @@ out:
     rn_case_env_cleanup(&env);
     rn_strv_free(argv);
     free(cmd);
-    free(sout);
-    free(serr);
     json_decref(base);
     json_decref(line);
     json_decref(result);

@@ -24,6 +24,7 @@
 #include "rn.h"
 #include "rs.h"
 #include "st.h"
+#include "st_calendar.h"
 
 #define RN_FIXTURES_MAX_AGE_S 3600 /* relative validity windows drift */
 #define RN_MATRIX_FLUSH_MS 5000    /* partial matrix.json while running */
@@ -196,10 +197,13 @@ static void count_verdict(run_ctx *r, run_client *rc, const st_case *c, int verd
         char **grown = realloc(r->fail_lines, (r->num_fail_lines + 1) * sizeof(char *));
         if (grown) {
             r->fail_lines = grown;
+            const st_deviation_match *mp = &j->missed_prediction;
             r->fail_lines[r->num_fail_lines] = str_printf(
-                "%s %s %s: expected %s, observed %s (%s)", verdict == ST_FAILS ? "FAIL" : "ERROR",
-                rc->probe.name, c->id, st_class_name(j->expected.cls), st_class_name(j->observed.cls),
-                j->observed.evidence);
+                "%s %s %s: expected %s, observed %s (%s)%s%s%s%s",
+                verdict == ST_FAILS ? "FAIL" : "ERROR", rc->probe.name, c->id,
+                st_class_name(j->expected.cls), st_class_name(j->observed.cls),
+                j->observed.evidence, mp->name ? "; deviation " : "", mp->name ? mp->name : "",
+                mp->name ? " predicts " : "", mp->name ? st_class_name(mp->predicted) : "");
             if (r->fail_lines[r->num_fail_lines])
                 r->num_fail_lines++;
         }
@@ -531,6 +535,7 @@ static void update_latest(const char *link, const char *target)
 int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err)
 {
     run_ctx r = {.o = o, .stop = stop};
+    const char *as_of_text = NULL, *calendar = NULL;
     int status = 2, flush_failed = 0;
     char *matrix_path = NULL;
     FILE *progress = stderr;
@@ -556,13 +561,29 @@ int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err)
     }
 
     /* 1. Fixtures: reuse when up to date (certs-gen decides), then load. */
-    if (o->regen && ca_gen_if_stale(NULL, o->fixtures_dir, NULL, RN_FIXTURES_MAX_AGE_S, err) < 0) {
+    if (o->regen && ca_gen_if_stale_as_of(NULL, o->fixtures_dir, NULL, RN_FIXTURES_MAX_AGE_S,
+                                          o->as_of, err) < 0) {
         err_prefix(err, "fixtures %s", o->fixtures_dir);
         goto out;
     }
     r.idx = fx_index_load(o->fixtures_dir, err);
     if (!r.idx)
         goto out;
+    {
+        /* The fixtures must be dated as asked (--no-gen keeps a folder as it is). */
+        const char *dated = json_string_value(json_object_get(fx_index_json(r.idx), "as_of"));
+        char want[32] = "";
+        if (o->as_of) {
+            struct tm tm;
+            gmtime_r(&o->as_of, &tm);
+            strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        }
+        ENSURE(strcmp(dated ? dated : "", want) == 0, err, PGTLS_ERR_USAGE,
+               "fixtures %s are dated as of %s, not %s (drop --no-gen to regenerate them)",
+               o->fixtures_dir, dated ? dated : "today", o->as_of ? want : "today");
+        as_of_text = dated;
+    }
+    calendar = st_calendar_version();
 
     /* 2. Suite and cases. */
     r.suite = st_suite_load(o->suite_path ? o->suite_path : st_default_suite_path(), err);
@@ -577,7 +598,9 @@ int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err)
                         .fixtures_dir = fx_index_dir(r.idx),
                         .fixtures_sha256 =
                             json_string_value(json_object_get(idx_json, "catalogue_sha256")),
-                        .command = o->command_line};
+                        .command = o->command_line,
+                        .as_of = as_of_text,
+                        .calendar = calendar};
     r.matrix = rs_matrix_new(&info, err);
     if (!r.matrix)
         goto out;

@@ -18,7 +18,7 @@
 #include "err.h"
 #include "fixtures.h"
 
-/* ---- Outcome classes (DESIGN section 5), shared by every component ---- */
+/* ---- Outcome classes (docs/expectations.md), shared by every component ---- */
 
 #define ST_CLASSES(X)                                                                              \
     X(ST_CONNECTED_TLS, "connected-tls")                                                           \
@@ -194,6 +194,10 @@ typedef struct st_observation {
  * passes {"timeout":true} for a timeout). Never fails. */
 st_observation st_classify(json_t *events, json_t *result);
 
+/* The event fields (docs/event-log.md) the classifier reads, NULL-terminated;
+ * it reads no other field of an event. */
+const char *const *st_classify_event_fields(void);
+
 /* Error-text patterns alone (driver families: libpq/OpenSSL, JSSE, Node, Go,
  * Python ssl, rustls, .NET). ST_CLASS_NONE when nothing matches. */
 st_class st_classify_error_text(const char *error);
@@ -214,6 +218,9 @@ typedef struct st_deviation_match {
     const char *name;   /* section name of the deviation (borrowed) */
     const char *source; /* link to the documentation / issue */
     const char *reason;
+    st_class predicted; /* the class a predicting entry gives, ST_CLASS_NONE for
+                           an entry listing observed classes; read it only when
+                           name is set */
 } st_deviation_match;
 
 /* 1 when a deviation covers this case with this expected and observed
@@ -221,6 +228,16 @@ typedef struct st_deviation_match {
  * d may be NULL (no deviations). */
 int st_deviation_find(const st_deviations *d, const st_case *c, st_class expected,
                       st_class observed, st_deviation_match *out);
+
+/* The full match, as st_judge uses it: libpq_major (0 = reference) for
+ * predictions made with acts_as. A predicting entry covers the case only
+ * when the observed class is the one it predicts; when it does not (and no
+ * later entry covers the case), *out_missed (may be NULL; zeroed, name NULL,
+ * when nothing was missed) names the entry and its prediction, so the
+ * failure can show both. */
+int st_deviation_judge(const st_deviations *d, const st_case *c, st_class expected,
+                       st_class observed, int libpq_major, st_deviation_match *out,
+                       st_deviation_match *out_missed);
 
 /* The verdict for one client on one case. */
 st_verdict st_verdict_for(st_class expected, st_class observed, int deviation_known);
@@ -240,6 +257,10 @@ typedef struct st_judgement {
      * the reason for a deviation-known verdict; with any other verdict it is
      * informational only. */
     st_deviation_match deviation;
+    /* A predicting deviation entry whose prediction did not come true (name
+     * NULL when none): the verdict is then a failure, shown with both the
+     * predicted and the observed class. */
+    st_deviation_match missed_prediction;
 } st_judgement;
 
 /* Judges one client on one case: expect (libpq semantics of the major

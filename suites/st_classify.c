@@ -218,52 +218,61 @@ st_class st_classify_error_text(const char *error)
     return best;
 }
 
-/* ---- Event reading (tolerant of the few spellings in docs/event-log.md) ---- */
+/* ---- Event reading: the documented fields only (docs/event-log.md) ----
+ *
+ * The classifier reads these fields of a mock event and no others; each is a
+ * row of the event-log contract's field table. A field the mock does not
+ * write under that name cannot be read by mistake: a renamed field fails the
+ * unit test that checks this table against docs/event-log.md. */
 
-static const char *ev_str(json_t *ev, const char *const *keys)
+#define ST_EVENT_FIELDS(X)                                                                         \
+    X(EV_TLS_START, "tls_start")                                                                   \
+    X(EV_SSL_RESPONSE, "ssl_response")                                                             \
+    X(EV_HANDSHAKE, "handshake")                                                                   \
+    X(EV_CLIENT_ALERT, "client_alert")                                                             \
+    X(EV_SERVER_ALERT, "server_alert")                                                             \
+    X(EV_STARTUP, "startup")                                                                       \
+    X(EV_AUTH_RESULT, "auth_result")                                                               \
+    X(EV_FATAL, "fatal")                                                                           \
+    X(EV_END_REASON, "end_reason")
+
+typedef enum {
+#define EV_ENUM(e, name) e,
+    ST_EVENT_FIELDS(EV_ENUM)
+#undef EV_ENUM
+        EV_FIELD_COUNT
+} ev_field;
+
+static const char *const ev_field_names[] = {
+#define EV_NAME(e, name) name,
+    ST_EVENT_FIELDS(EV_NAME)
+#undef EV_NAME
+        NULL};
+
+const char *const *st_classify_event_fields(void)
 {
-    for (; *keys; keys++) {
-        json_t *v = json_object_get(ev, *keys);
-        if (json_is_string(v))
-            return json_string_value(v);
-    }
-    return NULL;
+    return ev_field_names;
 }
 
-/* 1 true, 0 false, -1 absent. Strings "ok"/"yes" count as true. */
-static int ev_bool(json_t *ev, const char *key)
+static const char *ev_str(json_t *ev, ev_field f)
 {
-    json_t *v = json_object_get(ev, key);
-    if (json_is_boolean(v))
-        return json_is_true(v);
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        return strcmp(s, "ok") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "true") == 0 ||
-               strcmp(s, "done") == 0;
-    }
-    if (json_is_object(v))
-        return 1;
-    return -1;
+    json_t *v = json_object_get(ev, ev_field_names[f]);
+    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* 1 true, 0 false, -1 absent or not a boolean. */
+static int ev_bool(json_t *ev, ev_field f)
+{
+    json_t *v = json_object_get(ev, ev_field_names[f]);
+    return json_is_boolean(v) ? json_is_true(v) : -1;
+}
+
+/* fatal.sqlstate, or NULL when the mock sent no FATAL. */
 static const char *ev_sqlstate(json_t *ev)
 {
-    static const char *const keys[] = {"fatal_sqlstate", "sqlstate", NULL};
-    const char *s = ev_str(ev, keys);
-    json_t *f;
-    if (s)
-        return s;
-    f = json_object_get(ev, "fatal");
-    if (!json_is_object(f))
-        f = json_object_get(ev, "error");
-    if (json_is_object(f)) {
-        json_t *v = json_object_get(f, "sqlstate");
-        if (!json_is_string(v))
-            v = json_object_get(f, "code");
-        if (json_is_string(v))
-            return json_string_value(v);
-    }
-    return NULL;
+    json_t *f = json_object_get(ev, ev_field_names[EV_FATAL]);
+    json_t *v = json_is_object(f) ? json_object_get(f, "sqlstate") : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 static st_class alert_class(const char *alert, const char **evidence, int from_client)
@@ -303,13 +312,134 @@ static int is_generic_alert(const char *alert)
            strcmp(alert, "unsupported_certificate") == 0 || strcmp(alert, "decrypt_error") == 0;
 }
 
+/* A client that connected: TLS or not, from its own report, else from the
+ * server event's handshake. */
+static st_observation classify_connected(json_t *result, json_t *ev)
+{
+    st_observation o;
+    json_t *tls = json_object_get(result, "tls");
+    if (json_is_boolean(tls)) {
+        o.cls = json_is_true(tls) ? ST_CONNECTED_TLS : ST_CONNECTED_PLAIN;
+        o.evidence = "the client connected and reports whether TLS is in use";
+    } else if (ev) {
+        const char *hs = ev_str(ev, EV_HANDSHAKE);
+        o.cls = hs && strcmp(hs, "ok") == 0 ? ST_CONNECTED_TLS : ST_CONNECTED_PLAIN;
+        o.evidence = "the client connected; the server event's handshake says which";
+    } else {
+        o.cls = ST_CONNECTED_TLS;
+        o.evidence = "the client connected (TLS use not reported; assumed)";
+    }
+    return o;
+}
+
+/* A client that did not connect, with the server event of its last
+ * connection: 1 when the event decides the class (written to *o), 0 when
+ * the error text has to. */
+static int classify_failed_event(json_t *ev, st_class text_cls, st_observation *o)
+{
+    const char *sqlstate = ev_sqlstate(ev);
+    const char *calert = ev_str(ev, EV_CLIENT_ALERT);
+    const char *salert = ev_str(ev, EV_SERVER_ALERT);
+    const char *ssl_response = ev_str(ev, EV_SSL_RESPONSE);
+    const char *hs = ev_str(ev, EV_HANDSHAKE);
+    const char *neg = ev_str(ev, EV_TLS_START);
+    const char *auth = ev_str(ev, EV_AUTH_RESULT);
+    const char *end_reason = ev_str(ev, EV_END_REASON);
+    int tls_up = hs && strcmp(hs, "ok") == 0;
+    int startup = ev_bool(ev, EV_STARTUP);
+    int tls_attempted = (ssl_response && strcmp(ssl_response, "S") == 0) ||
+                        (neg && strstr(neg, "direct") != NULL) ||
+                        (hs && strcmp(hs, "failed") == 0);
+    st_class c;
+
+    if (sqlstate && strcmp(sqlstate, "28P01") == 0) {
+        o->cls = ST_AUTH_FAILED;
+        o->evidence = "server event: FATAL 28P01 (authentication failed)";
+        return 1;
+    }
+    if (sqlstate && strcmp(sqlstate, "42704") == 0) {
+        /* The startup packet carried a parameter the server does not
+         * know (FATAL 42704 "unrecognized configuration parameter"): the
+         * client forwarded one of its connection options (postgres.js
+         * sends sslrootcert) as a GUC. That is the client's
+         * configuration, not a TLS or authentication outcome. */
+        o->cls = ST_CLIENT_CONFIG_ERROR;
+        o->evidence = "server event: FATAL 42704 (a client option was sent as an unknown "
+                     "startup parameter)";
+        return 1;
+    }
+    if (sqlstate && strcmp(sqlstate, "28000") == 0) {
+        /* require_secure_transport's FATAL comes on a session without
+         * TLS (PostgreSQL: pg_hba "no encryption"). */
+        o->cls = tls_up ? ST_AUTH_FAILED : ST_SSL_REQUIRED;
+        o->evidence = tls_up ? "server event: FATAL 28000 over TLS (rejected)"
+                            : "server event: FATAL 28000 on a plaintext session";
+        return 1;
+    }
+    if ((c = alert_class(calert, &o->evidence, 1)) != ST_CLASS_NONE) {
+        /* bad_certificate and certificate_unknown say only "rejected":
+         * OpenSSL sends bad_certificate for a not-yet-valid or too-weak
+         * certificate, JSSE certificate_unknown for every failure, Go
+         * bad_certificate for a host name mismatch. A specific cause in
+         * the error text wins over them (unknown_ca and
+         * certificate_expired are specific and win over text). */
+        if (is_generic_alert(calert) && text_cls != ST_CLASS_NONE &&
+            text_cls != ST_UNTRUSTED_CHAIN) {
+            o->cls = text_cls;
+            o->evidence = "server event: generic certificate alert; the error text names "
+                         "the cause";
+            return 1;
+        }
+        o->cls = c;
+        return 1;
+    }
+    if ((c = alert_class(salert, &o->evidence, 0)) != ST_CLASS_NONE) {
+        o->cls = c;
+        return 1;
+    }
+    if (ssl_response && strcmp(ssl_response, "N") == 0 && startup != 1) {
+        o->cls = ST_SERVER_REFUSED_SSL;
+        o->evidence = "server event: the server answered 'N' and the client gave up";
+        return 1;
+    }
+    if (tls_up && startup != 1) {
+        /* libpq closes right after a completed handshake for a host name
+         * mismatch (fe-secure-common.c); other drivers say why in text. */
+        if (text_cls != ST_CLASS_NONE) {
+            o->cls = text_cls;
+            o->evidence = "server event: handshake completed, no startup; error text";
+        } else {
+            o->cls = ST_HOSTNAME_MISMATCH;
+            o->evidence = "server event: handshake completed, client closed before startup";
+        }
+        return 1;
+    }
+    if (tls_attempted && !tls_up) {
+        /* 'S' (or a direct ClientHello) and the client went away without
+         * a TLS alert: libpq does this when it cannot load its root file
+         * (initialize_SSL fails before the ClientHello). */
+        o->cls = text_cls != ST_CLASS_NONE ? text_cls : ST_CLIENT_CONFIG_ERROR;
+        o->evidence = "server event: TLS started, the client closed without a TLS alert";
+        return 1;
+    }
+    if (!tls_attempted && startup != 1 && end_reason &&
+        strstr(end_reason, "invalid length of startup packet")) {
+        o->cls = ST_SERVER_REFUSED_SSL;
+        o->evidence = "server event: a direct TLS ClientHello read as a bad startup packet "
+                     "(the server does not accept direct TLS)";
+        return 1;
+    }
+    if (auth && strcmp(auth, "failed") == 0) {
+        o->cls = text_cls == ST_AUTH_FAILED || text_cls == ST_CLASS_NONE ? ST_AUTH_FAILED
+                                                                        : text_cls;
+        o->evidence = "server event: authentication failed";
+        return 1;
+    }
+    return 0;
+}
+
 st_observation st_classify(json_t *events, json_t *result)
 {
-    static const char *const k_client_alert[] = {"client_alert", "alert_received", "alert", NULL};
-    static const char *const k_server_alert[] = {"server_alert", "alert_sent", NULL};
-    static const char *const k_ssl_response[] = {"ssl_response", NULL};
-    static const char *const k_handshake[] = {"handshake", "tls_handshake", NULL};
-    static const char *const k_negotiation[] = {"tls_start", "negotiation", NULL};
     st_observation o = {ST_CLASS_NONE, "nothing to classify"};
     json_t *ev = NULL;
     const char *error = NULL;
@@ -340,134 +470,15 @@ st_observation st_classify(json_t *events, json_t *result)
     if (ev && !json_is_object(ev))
         ev = NULL;
 
-    if (json_is_true(json_object_get(result, "connected"))) {
-        json_t *tls = json_object_get(result, "tls");
-        if (json_is_boolean(tls)) {
-            o.cls = json_is_true(tls) ? ST_CONNECTED_TLS : ST_CONNECTED_PLAIN;
-            o.evidence = "the client connected and reports whether TLS is in use";
-        } else if (ev && ev_bool(ev, "tls") >= 0) {
-            o.cls = ev_bool(ev, "tls") ? ST_CONNECTED_TLS : ST_CONNECTED_PLAIN;
-            o.evidence = "the client connected; the server event says whether TLS was in use";
-        } else if (ev) {
-            const char *hs = ev_str(ev, k_handshake);
-            o.cls = hs && strcmp(hs, "ok") == 0 ? ST_CONNECTED_TLS : ST_CONNECTED_PLAIN;
-            o.evidence = "the client connected; the server event's handshake says which";
-        } else {
-            o.cls = ST_CONNECTED_TLS;
-            o.evidence = "the client connected (TLS use not reported; assumed)";
-        }
-        return o;
-    }
+    if (json_is_true(json_object_get(result, "connected")))
+        return classify_connected(result, ev);
 
     if (json_is_string(json_object_get(result, "error")))
         error = json_string_value(json_object_get(result, "error"));
     text_cls = st_classify_error_text(error);
 
-    if (ev) {
-        static const char *const k_auth[] = {"auth_result", "auth", NULL};
-        static const char *const k_end_reason[] = {"end_reason", NULL};
-        const char *sqlstate = ev_sqlstate(ev);
-        const char *calert = ev_str(ev, k_client_alert);
-        const char *salert = ev_str(ev, k_server_alert);
-        const char *ssl_response = ev_str(ev, k_ssl_response);
-        const char *hs = ev_str(ev, k_handshake);
-        const char *neg = ev_str(ev, k_negotiation);
-        const char *auth = ev_str(ev, k_auth);
-        const char *end_reason = ev_str(ev, k_end_reason);
-        int tls_up = hs && strcmp(hs, "ok") == 0;
-        int tls = ev_bool(ev, "tls");
-        int startup = ev_bool(ev, "startup");
-        int tls_attempted = (ssl_response && strcmp(ssl_response, "S") == 0) ||
-                            (neg && strstr(neg, "direct") != NULL) ||
-                            (hs && strcmp(hs, "failed") == 0);
-        st_class c;
-
-        if (tls == 1)
-            tls_up = 1;
-        if (sqlstate && strcmp(sqlstate, "28P01") == 0) {
-            o.cls = ST_AUTH_FAILED;
-            o.evidence = "server event: FATAL 28P01 (authentication failed)";
-            return o;
-        }
-        if (sqlstate && strcmp(sqlstate, "42704") == 0) {
-            /* The startup packet carried a parameter the server does not
-             * know (FATAL 42704 "unrecognized configuration parameter"): the
-             * client forwarded one of its connection options (postgres.js
-             * sends sslrootcert) as a GUC. That is the client's
-             * configuration, not a TLS or authentication outcome. */
-            o.cls = ST_CLIENT_CONFIG_ERROR;
-            o.evidence = "server event: FATAL 42704 (a client option was sent as an unknown "
-                         "startup parameter)";
-            return o;
-        }
-        if (sqlstate && strcmp(sqlstate, "28000") == 0) {
-            /* require_secure_transport's FATAL comes on a session without
-             * TLS (PostgreSQL: pg_hba "no encryption"). */
-            o.cls = tls_up ? ST_AUTH_FAILED : ST_SSL_REQUIRED;
-            o.evidence = tls_up ? "server event: FATAL 28000 over TLS (rejected)"
-                                : "server event: FATAL 28000 on a plaintext session";
-            return o;
-        }
-        if ((c = alert_class(calert, &o.evidence, 1)) != ST_CLASS_NONE) {
-            /* bad_certificate and certificate_unknown say only "rejected":
-             * OpenSSL sends bad_certificate for a not-yet-valid or too-weak
-             * certificate, JSSE certificate_unknown for every failure, Go
-             * bad_certificate for a host name mismatch. A specific cause in
-             * the error text wins over them (unknown_ca and
-             * certificate_expired are specific and win over text). */
-            if (is_generic_alert(calert) && text_cls != ST_CLASS_NONE &&
-                text_cls != ST_UNTRUSTED_CHAIN) {
-                o.cls = text_cls;
-                o.evidence = "server event: generic certificate alert; the error text names "
-                             "the cause";
-                return o;
-            }
-            o.cls = c;
-            return o;
-        }
-        if ((c = alert_class(salert, &o.evidence, 0)) != ST_CLASS_NONE) {
-            o.cls = c;
-            return o;
-        }
-        if (ssl_response && strcmp(ssl_response, "N") == 0 && startup != 1) {
-            o.cls = ST_SERVER_REFUSED_SSL;
-            o.evidence = "server event: the server answered 'N' and the client gave up";
-            return o;
-        }
-        if (tls_up && startup != 1) {
-            /* libpq closes right after a completed handshake for a host name
-             * mismatch (fe-secure-common.c); other drivers say why in text. */
-            if (text_cls != ST_CLASS_NONE) {
-                o.cls = text_cls;
-                o.evidence = "server event: handshake completed, no startup; error text";
-            } else {
-                o.cls = ST_HOSTNAME_MISMATCH;
-                o.evidence = "server event: handshake completed, client closed before startup";
-            }
-            return o;
-        }
-        if (tls_attempted && !tls_up) {
-            /* 'S' (or a direct ClientHello) and the client went away without
-             * a TLS alert: libpq does this when it cannot load its root file
-             * (initialize_SSL fails before the ClientHello). */
-            o.cls = text_cls != ST_CLASS_NONE ? text_cls : ST_CLIENT_CONFIG_ERROR;
-            o.evidence = "server event: TLS started, the client closed without a TLS alert";
-            return o;
-        }
-        if (!tls_attempted && startup != 1 && end_reason &&
-            strstr(end_reason, "invalid length of startup packet")) {
-            o.cls = ST_SERVER_REFUSED_SSL;
-            o.evidence = "server event: a direct TLS ClientHello read as a bad startup packet "
-                         "(the server does not accept direct TLS)";
-            return o;
-        }
-        if ((auth && strcmp(auth, "failed") == 0) || ev_bool(ev, "auth") == 0) {
-            o.cls = text_cls == ST_AUTH_FAILED || text_cls == ST_CLASS_NONE ? ST_AUTH_FAILED
-                                                                            : text_cls;
-            o.evidence = "server event: authentication failed";
-            return o;
-        }
-    }
+    if (ev && classify_failed_event(ev, text_cls, &o))
+        return o;
     if (text_cls != ST_CLASS_NONE) {
         o.cls = text_cls;
         o.evidence = "error text pattern";

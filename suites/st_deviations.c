@@ -15,6 +15,11 @@ typedef struct deviation {
     char *source, *reason;
     char *sslmodes, *scenarios, *stores, *cases; /* space-separated globs, NULL = any */
     unsigned observed_mask, expected_mask;      /* bit per class, 0 = any */
+    /* A predicting entry (docs/suites.md "Predictions"): the one class the
+     * driver's documented behaviour gives, either fixed (predicts) or what
+     * libpq would give under another sslmode (acts_as = sslmode=MODE). */
+    st_class predicts;      /* ST_CLASS_NONE: not set */
+    char *acts_as_sslmode;  /* NULL: not set */
     int line;
 } deviation;
 
@@ -97,6 +102,7 @@ static int dhandler(void *user, const char *section, const char *name, const cha
             return dfail(c, lineno, "out of memory", NULL);
         d->v = nv;
         memset(&nv[d->n], 0, sizeof(*nv));
+        nv[d->n].predicts = ST_CLASS_NONE;
         nv[d->n].name = strdup(section);
         nv[d->n].line = lineno;
         d->n++;
@@ -125,6 +131,30 @@ static int dhandler(void *user, const char *section, const char *name, const cha
         *slot = strdup(value);
         return 1;
     }
+    if (strcmp(name, "predicts") == 0) {
+        st_class cls = st_class_parse(value);
+        if (cls == ST_CLASS_NONE)
+            return dfail(c, lineno, "not an outcome class (docs/expectations.md): ", value);
+        if (dv->predicts != ST_CLASS_NONE)
+            return dfail(c, lineno, "key given twice: ", name);
+        dv->predicts = cls;
+        return 1;
+    }
+    if (strcmp(name, "acts_as") == 0) {
+        static const char *const modes[] = {"disable", "allow",     "prefer",
+                                            "require", "verify-ca", "verify-full"};
+        int known = 0;
+        if (strncmp(value, "sslmode=", 8) == 0)
+            for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+                known |= strcmp(value + 8, modes[i]) == 0;
+        if (!known)
+            return dfail(c, lineno, "acts_as wants sslmode=<disable|allow|prefer|require|"
+                                    "verify-ca|verify-full>, not ", value);
+        if (dv->acts_as_sslmode)
+            return dfail(c, lineno, "key given twice: ", name);
+        dv->acts_as_sslmode = strdup(value + 8);
+        return 1;
+    }
     if (strcmp(name, "observed") == 0 || strcmp(name, "expected") == 0) {
         const char *bad = NULL;
         long m = class_mask(value, &bad);
@@ -138,7 +168,7 @@ static int dhandler(void *user, const char *section, const char *name, const cha
     }
     return dfail(c, lineno,
                  "unknown key (source reason sslmodes scenarios stores cases observed "
-                 "expected): ",
+                 "expected predicts acts_as): ",
                  name);
 }
 
@@ -154,6 +184,7 @@ void st_deviations_free(st_deviations *d)
         free(d->v[i].scenarios);
         free(d->v[i].stores);
         free(d->v[i].cases);
+        free(d->v[i].acts_as_sslmode);
     }
     free(d->v);
     free(d);
@@ -182,10 +213,24 @@ st_deviations *st_deviations_parse(const char *text, const char *origin, pgtls_e
                     "%s:%d: [%s] needs source = <link> and reason = <why>", c.origin,
                     d->v[i].line, d->v[i].name);
             c.failed = 1;
-        } else if (!d->v[i].observed_mask) {
+        } else if (d->v[i].predicts != ST_CLASS_NONE && d->v[i].acts_as_sslmode) {
             err_set(err, PGTLS_ERR_CONFIG,
-                    "%s:%d: [%s] needs observed = <the classes the client shows>", c.origin,
-                    d->v[i].line, d->v[i].name);
+                    "%s:%d: [%s] gives both predicts and acts_as: one prediction per entry",
+                    c.origin, d->v[i].line, d->v[i].name);
+            c.failed = 1;
+        } else if ((d->v[i].predicts != ST_CLASS_NONE || d->v[i].acts_as_sslmode) &&
+                   d->v[i].observed_mask) {
+            err_set(err, PGTLS_ERR_CONFIG,
+                    "%s:%d: [%s] predicts its class: drop observed = (a prediction names one "
+                    "class)",
+                    c.origin, d->v[i].line, d->v[i].name);
+            c.failed = 1;
+        } else if (!d->v[i].observed_mask && d->v[i].predicts == ST_CLASS_NONE &&
+                   !d->v[i].acts_as_sslmode) {
+            err_set(err, PGTLS_ERR_CONFIG,
+                    "%s:%d: [%s] needs observed = <the classes the client shows> (or a "
+                    "prediction: predicts = <class> or acts_as = sslmode=<mode>)",
+                    c.origin, d->v[i].line, d->v[i].name);
             c.failed = 1;
         }
     }
@@ -246,27 +291,66 @@ static int glob_any(const char *globs, const char *value)
     return hit;
 }
 
-int st_deviation_find(const st_deviations *d, const st_case *c, st_class expected,
-                      st_class observed, st_deviation_match *out)
+/* The class a predicting entry gives for c: fixed, or libpq's under its
+ * acts_as sslmode. ST_CLASS_NONE for an entry that lists observed classes. */
+static st_class predicted_class(const deviation *dv, const st_case *c, int libpq_major)
 {
+    st_case as;
+    if (dv->predicts != ST_CLASS_NONE)
+        return dv->predicts;
+    if (!dv->acts_as_sslmode)
+        return ST_CLASS_NONE;
+    as = *c;
+    as.sslmode = dv->acts_as_sslmode;
+    return st_expect(&as, libpq_major).cls;
+}
+
+static void set_match(st_deviation_match *out, const deviation *dv, st_class predicted)
+{
+    if (!out)
+        return;
+    out->name = dv->name;
+    out->source = dv->source;
+    out->reason = dv->reason;
+    out->predicted = predicted;
+}
+
+int st_deviation_judge(const st_deviations *d, const st_case *c, st_class expected,
+                       st_class observed, int libpq_major, st_deviation_match *out,
+                       st_deviation_match *out_missed)
+{
+    int missed = 0;
+    if (out_missed)
+        memset(out_missed, 0, sizeof(*out_missed));
     if (!d || observed == ST_CLASS_NONE)
         return 0;
     for (size_t i = 0; i < d->n; i++) {
         const deviation *dv = &d->v[i];
-        if (!(dv->observed_mask & (1u << observed)))
-            continue;
+        st_class predicted;
         if (dv->expected_mask &&
             (expected == ST_CLASS_NONE || !(dv->expected_mask & (1u << expected))))
             continue;
         if (!glob_any(dv->sslmodes, c->sslmode) || !glob_any(dv->scenarios, c->scenario) ||
             !glob_any(dv->stores, c->store) || !glob_any(dv->cases, c->id))
             continue;
-        if (out) {
-            out->name = dv->name;
-            out->source = dv->source;
-            out->reason = dv->reason;
+        predicted = predicted_class(dv, c, libpq_major);
+        if (predicted == ST_CLASS_NONE ? (dv->observed_mask & (1u << observed)) != 0
+                                       : predicted == observed) {
+            set_match(out, dv, predicted);
+            return 1;
         }
-        return 1;
+        /* A prediction that did not come true: remembered (the first one), a
+         * later entry may still cover the case. */
+        if (predicted != ST_CLASS_NONE && !missed && predicted != expected) {
+            set_match(out_missed, dv, predicted);
+            missed = 1;
+        }
     }
     return 0;
+}
+
+int st_deviation_find(const st_deviations *d, const st_case *c, st_class expected,
+                      st_class observed, st_deviation_match *out)
+{
+    return st_deviation_judge(d, c, expected, observed, 0, out, NULL);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "st.h"
+#include "vocab.h"
 
 /* What the client has loaded as trust anchors when TLS starts. */
 typedef enum {
@@ -42,21 +43,6 @@ static int streq(const char *a, const char *b)
     return a && b && strcmp(a, b) == 0;
 }
 
-/* TLSv1 -> 10, TLSv1.1 -> 11, TLSv1.2 -> 12, TLSv1.3 -> 13; "" or NULL -> 0. */
-static int proto_rank(const char *v)
-{
-    if (!v || !*v)
-        return 0;
-    if (strcmp(v, "TLSv1") == 0 || strcmp(v, "TLSv1.0") == 0)
-        return 10;
-    if (strcmp(v, "TLSv1.1") == 0)
-        return 11;
-    if (strcmp(v, "TLSv1.2") == 0)
-        return 12;
-    if (strcmp(v, "TLSv1.3") == 0)
-        return 13;
-    return -1;
-}
 
 /* The outcome of a plaintext session: the server's require_secure_transport
  * FATAL comes at startup, before authentication (R6); channel_binding=require
@@ -90,16 +76,16 @@ static st_expectation tls_outcome(const model *m)
 
     /* Protocol bounds: libpq's default minimum is TLSv1.2 (PG13+), and
      * OpenSSL 3 at security level >= 1 refuses TLS 1.0/1.1 anyway. */
-    client_min = proto_rank(c->ssl_min_protocol_version);
+    client_min = vc_tls_rank(c->ssl_min_protocol_version);
     if (client_min < 12)
         client_min = 12;
-    client_max = proto_rank(c->ssl_max_protocol_version);
+    client_max = vc_tls_rank(c->ssl_max_protocol_version);
     if (client_max <= 0)
         client_max = 13;
-    server_min = proto_rank(c->server_min_protocol);
+    server_min = vc_tls_rank(c->server_min_protocol);
     if (server_min <= 0)
         server_min = 10;
-    server_max = proto_rank(c->server_max_protocol);
+    server_max = vc_tls_rank(c->server_max_protocol);
     if (server_max <= 0)
         server_max = 13;
     if (client_min > server_max || server_min > client_max || client_min > client_max)
@@ -179,7 +165,7 @@ st_expectation st_expect(const st_case *c, int libpq_major)
                   "weak sslmode may not be used with sslrootcert=system (use verify-full)");
     /* R4: both bounds given and min > max. */
     if (c->ssl_min_protocol_version && c->ssl_max_protocol_version &&
-        proto_rank(c->ssl_min_protocol_version) > proto_rank(c->ssl_max_protocol_version))
+        vc_tls_rank(c->ssl_min_protocol_version) > vc_tls_rank(c->ssl_max_protocol_version))
         return mk(ST_CLIENT_CONFIG_ERROR, "R4", "invalid SSL protocol version range");
 
     /* Which root file libpq loads (initialize_SSL). */

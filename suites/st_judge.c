@@ -13,7 +13,8 @@ st_judgement st_judge(const st_case *c, const char *libpq_version, json_t *event
     memset(&j, 0, sizeof(j));
     j.expected = st_expect(c, st_libpq_major(libpq_version));
     j.observed = st_classify(events, result);
-    known = st_deviation_find(deviations, c, j.expected.cls, j.observed.cls, &j.deviation);
+    known = st_deviation_judge(deviations, c, j.expected.cls, j.observed.cls,
+                               st_libpq_major(libpq_version), &j.deviation, &j.missed_prediction);
     if (!known)
         memset(&j.deviation, 0, sizeof(j.deviation));
     j.verdict = st_verdict_for(j.expected.cls, j.observed.cls, known);

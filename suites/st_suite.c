@@ -10,6 +10,7 @@
 #include "paths.h"
 #include "pgtls-config.h"
 #include "st.h"
+#include "vocab.h"
 
 typedef struct strlist {
     char **v;
@@ -141,17 +142,12 @@ static int strlist_has(const strlist *l, const char *s)
 /* Splits on blanks and commas. */
 static int split_list(const char *value, strlist *out)
 {
-    const char *p = value;
-    while (*p) {
-        while (*p && (isspace((unsigned char)*p) || *p == ','))
-            p++;
-        const char *start = p;
-        while (*p && !isspace((unsigned char)*p) && *p != ',')
-            p++;
-        if (p > start && strlist_add(out, start, (size_t)(p - start)) < 0)
-            return -1;
-    }
-    return 0;
+    char **items = vc_split(value, " \t\n\v\f\r,", 0);
+    int rc = items ? 0 : -1;
+    for (size_t i = 0; items && items[i] && rc == 0; i++)
+        rc = strlist_add(out, items[i], strlen(items[i]));
+    vc_strv_free(items);
+    return rc;
 }
 
 static int fail(parse_ctx *ctx, int line, const char *fmt, ...)

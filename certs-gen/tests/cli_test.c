@@ -12,7 +12,7 @@
 #include "pgtls-config.h"
 #include "support.h"
 
-/* cli/commands.h: the entry point pgtls calls for `pgtls ca ...` */
+/* ca.h: the entry point pgtls calls for `pgtls ca ...` */
 int ca_cli_main(int argc, char **argv);
 
 /* Runs ca_cli_main with stdout and stderr captured; returns the status and

@@ -120,7 +120,7 @@ START_TEST(a_root_lookalike_copies_every_field_of_the_real_certificate)
 END_TEST
 
 /* Intermediates: no copy on disk, so the profile facts of
- * reference/azure-ca-hierarchy.md are asserted directly. */
+ * docs/catalogue.md ("Where the shipped look-alikes come from") are asserted directly. */
 static const struct {
     const char *name;
     const char *serial;
@@ -199,7 +199,7 @@ START_TEST(microsoft_forms_carry_ca_version_zero_and_the_subca_template_as_bmpst
 }
 END_TEST
 
-/* Extension order and criticality per reference/azure-ca-hierarchy.md
+/* Extension order and criticality per docs/catalogue.md (the real certificates)
  * ("Extensions, in order"); "!" marks critical. */
 #define BC "2.5.29.19"
 #define KU "2.5.29.15"

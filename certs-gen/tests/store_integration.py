@@ -310,6 +310,19 @@ def a_store_without_digicert_g2_misses_a_needed_root_for_the_new_chain(w):
 
 
 @test
+def a_pinned_old_intermediate_in_the_other_form_is_said_to_carry_the_old_chain(w):
+    w.ca("ms", "/C=US/O=Microsoft Corporation/CN=Microsoft RSA Root Certificate Authority 2017")
+    ica = w.ca("ica", "/C=US/O=Microsoft Corporation/CN=Microsoft Azure RSA TLS Issuing CA 03",
+               issuer="ms", pathlen=0)
+    rc, out, err = inspect(cat(w.p("s.pem"), MS2017, ica))
+    check(rc == 1 and "pinned intermediate (unsupported)" in out, out)
+    check(re.search(r"G2 form \(ICA 03/04/07/08\): +verifies only through the pinned "
+                    r"intermediate", out), out)
+    check("missing a needed root: DigiCert Global Root G2, for the new chain" in out, out)
+    check("for the old chain" not in out, out)
+
+
+@test
 def an_expired_root_is_listed_as_an_expired_entry(w):
     rc, out, err = inspect(cat(w.p("s.pem"), BALTIMORE, G2, MS2017))
     check("expired entries: 1" in out and "EXPIRED 2025-05-12" in out, out)

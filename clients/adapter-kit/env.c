@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cl_adapter.h"
+#include "vocab.h"
 
 extern char **environ;
 
@@ -33,17 +34,10 @@ void cl_env_init(void)
         startup_env[i] = strdup(environ[i]);
 }
 
-/* 1 for a variable a case must not inherit. */
+/* 1 for a variable a case must not inherit: the runner's list (vocab.h). */
 static int is_isolated(const char *entry)
 {
-    static const char *const names[] = {
-        "SSL_CERT_FILE=", "SSL_CERT_DIR=", "NODE_EXTRA_CA_CERTS=", NULL};
-    if (strncmp(entry, "PG", 2) == 0)
-        return 1;
-    for (int i = 0; names[i] != NULL; i++)
-        if (strncmp(entry, names[i], strlen(names[i])) == 0)
-            return 1;
-    return 0;
+    return vc_env_isolated(entry);
 }
 
 int cl_env_apply(const cl_case *c, pgtls_err *err)

@@ -116,7 +116,7 @@ START_TEST(a_trust_session_gets_the_parameter_set_key_data_and_ready)
     ck_assert(memmem(mio.out.data, mio.out.len, "client_encoding\0UTF8", 20));
     ck_assert(memmem(mio.out.data, mio.out.len, "DateStyle\0ISO, MDY", 18));
     ck_assert(memmem(mio.out.data, mio.out.len, "application_name\0unit", 21));
-    ck_assert_str_eq(ev.end, "client-close");
+    ck_assert_str_eq(ms_end_name(ev.end), "client-close");
     ck_assert_str_eq(ev.end_reason, "Terminate");
     ck_assert_int_eq(ev.queries, 1);
     ck_assert_str_eq(ev.application_name, "unit");
@@ -144,7 +144,7 @@ START_TEST(sslrequest_on_a_plaintext_scenario_gets_N_and_the_session_goes_on)
     ck_assert_int_eq(mio.out.data[0], 'N');
     ck_assert_int_eq(ev.ssl_response, 'N');
     ck_assert_str_eq(ev.tls_start, "sslrequest");
-    ck_assert_str_eq(ev.auth_result, "ok");
+    ck_assert_str_eq(ms_auth_result_name(ev.auth_result), "ok");
     ms_buf_cleanup(&mio.out);
     ms_buf_cleanup(&in);
     ms_profile_unref(p);
@@ -164,7 +164,7 @@ START_TEST(bytes_pipelined_after_sslrequest_get_fatal_08P01)
     ev = run(p, &in, &mio, &v);
     ck_assert_str_eq(err_field(&v, 'C'), "08P01");
     ck_assert_str_eq(err_field(&v, 'M'), "received unencrypted data after SSL request");
-    ck_assert_str_eq(ev.end, "protocol-error");
+    ck_assert_str_eq(ms_end_name(ev.end), "protocol-error");
     ms_buf_cleanup(&mio.out);
     ms_buf_cleanup(&in);
     ms_profile_unref(p);
@@ -185,7 +185,7 @@ START_TEST(require_secure_transport_refuses_plaintext_with_28000)
     ck_assert_str_eq(err_field(&v, 'C'), "28000");
     ck_assert_str_eq(err_field(&v, 'M'), "no pg_hba.conf entry for host \"127.0.0.1\", user "
                                          "\"pgtls\", database \"postgres\", no encryption");
-    ck_assert_str_eq(ev.end, "server-fatal");
+    ck_assert_str_eq(ms_end_name(ev.end), "server-fatal");
     ms_buf_cleanup(&mio.out);
     ms_buf_cleanup(&in);
     ms_profile_unref(p);
@@ -219,7 +219,7 @@ START_TEST(md5_authentication_checks_the_salted_hash)
     ck_assert_str_eq(err_field(&v, 'C'), "28P01");
     ck_assert_str_eq(err_field(&v, 'M'), "password authentication failed for user \"pgtls\"");
     ck_assert_str_eq(ev.auth_method, "md5");
-    ck_assert_str_eq(ev.auth_result, "failed");
+    ck_assert_str_eq(ms_auth_result_name(ev.auth_result), "failed");
     ms_buf_cleanup(&mio.out);
     /* With a fixed salt: "md5" + md5hex(md5hex(password || user) || salt). */
     md5_hex("pwpgtls", 7, inner);
@@ -235,7 +235,7 @@ START_TEST(md5_authentication_checks_the_salted_hash)
     ms_session_run_memory(p, in.data, in.len, &mio, &ev);
     view(&mio.out, &v);
     ck_assert_int_eq(memcmp(v.body[0] + 4, "\x01\x02\x03\x04", 4), 0);
-    ck_assert_str_eq(ev.auth_result, "ok");
+    ck_assert_str_eq(ms_auth_result_name(ev.auth_result), "ok");
     ck_assert_int_eq(v.types[1], 'R');
     ms_buf_cleanup(&mio.out);
     ms_buf_cleanup(&in);
@@ -263,8 +263,8 @@ START_TEST(cleartext_password_accepts_the_right_one_and_rejects_empty_and_wrong)
         fe_startup(&in, user_only);
         fe_msg(&in, 'p', cases[i].pw, cases[i].len);
         ev = run(p, &in, &mio, &v);
-        ck_assert_msg(!strcmp(ev.auth_result, cases[i].want_result), "case %zu: %s", i,
-                      ev.auth_result);
+        ck_assert_msg(!strcmp(ms_auth_result_name(ev.auth_result), cases[i].want_result), "case %zu: %s", i,
+                      ms_auth_result_name(ev.auth_result));
         ck_assert_str_eq(err_field(&v, 'C'), cases[i].sqlstate);
         ms_buf_cleanup(&mio.out);
         ms_buf_cleanup(&in);
@@ -458,7 +458,7 @@ START_TEST(an_unknown_message_type_gets_fatal_08P01)
     ev = run(p, &in, &mio, &v);
     ck_assert_str_eq(err_field(&v, 'M'), "invalid frontend message type 89");
     ck_assert_str_eq(err_field(&v, 'S'), "FATAL");
-    ck_assert_str_eq(ev.end, "protocol-error");
+    ck_assert_str_eq(ms_end_name(ev.end), "protocol-error");
     ms_buf_cleanup(&mio.out);
     ms_buf_cleanup(&in);
     ms_profile_unref(p);
@@ -480,7 +480,7 @@ START_TEST(message_lengths_under_4_or_over_the_cap_get_invalid_message_length)
         ms_buf_i32(&in, (int32_t)lens[i]);
         ev = run(p, &in, &mio, &v);
         ck_assert_str_eq(err_field(&v, 'M'), "invalid message length");
-        ck_assert_str_eq(ev.end, "protocol-error");
+        ck_assert_str_eq(ms_end_name(ev.end), "protocol-error");
         ms_buf_cleanup(&mio.out);
         ms_buf_cleanup(&in);
     }
@@ -503,7 +503,7 @@ START_TEST(every_truncation_of_a_session_ends_cleanly)
         ms_event ev;
         memset(&mio, 0, sizeof(mio));
         ms_session_run_memory(p, in.data, cut, &mio, &ev);
-        ck_assert_ptr_nonnull(ev.end);
+        ck_assert_int_ne(ev.end, MS_END_NONE);
         ck_assert(ev.end_reason[0] != 0);
         ms_buf_cleanup(&mio.out);
     }
@@ -535,7 +535,7 @@ START_TEST(startup_packet_errors_close_like_postgresql)
         memset(&mio, 0, sizeof(mio));
         ms_session_run_memory(p, (const uint8_t *)cases[i].bytes, cases[i].len, &mio, &ev);
         view(&mio.out, &v);
-        ck_assert_msg(!strcmp(ev.end, cases[i].end), "case %zu: %s (%s)", i, ev.end, ev.end_reason);
+        ck_assert_msg(!strcmp(ms_end_name(ev.end), cases[i].end), "case %zu: %s (%s)", i, ms_end_name(ev.end), ev.end_reason);
         ck_assert_msg(!strcmp(err_field(&v, 'C'), cases[i].sqlstate), "case %zu: %s", i,
                       err_field(&v, 'C'));
         ms_buf_cleanup(&mio.out);

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "commands.h"
 #include "fs.h"
 #include "rs.h"
 #include "rs_internal.h"
@@ -67,7 +66,7 @@ static int record(rs_matrix *m, int client, const st_case *c, json_t *result, js
 START_TEST(the_runner_builds_a_matrix_incrementally_and_writes_it_atomically)
 {
     pgtls_err err;
-    rs_run_info info = {"host-a", "default", "/fx", "cafe", "pgtls run"};
+    rs_run_info info = {"host-a", "default", "/fx", "cafe", "pgtls run", NULL, NULL};
     char *dir = ts_tmpdir_new("rs");
     char *path = fs_join(dir, "matrix.json");
     err_clear(&err);
@@ -695,6 +694,33 @@ START_TEST(the_digest_names_a_configuration_that_breaks_at_rotation_and_its_fix)
 }
 END_TEST
 
+START_TEST(the_summary_lists_connecting_where_it_should_refuse_first_as_security)
+{
+    pgtls_err err;
+    /* psql accepts a chain from a root it was not given: a security finding. */
+    rs_matrix *m = golden_changed("azure-old/root-ms2017/verify-full", PSQL, "fails",
+                                  "connected-tls");
+    err_clear(&err);
+    char *text = rs_render_security_markdown(rs_matrix_json(m), &err);
+    ck_assert_ptr_nonnull(text);
+    const char *row = strstr(text, "| psql 15.18 ");
+    ck_assert_msg(row && strstr(row, " | **1** | 1 |\n") == strchr(row, '\n') - strlen(" | **1** | 1 |"),
+                  "%s", text);
+    const char *list = strstr(text, "### Connected where it should have refused");
+    ck_assert_msg(list && strstr(list, "`psql`: `azure-old/root-ms2017/verify-full` (libpq: untrusted-chain)"),
+                  "%s", text);
+    free(text);
+    rs_matrix_free(m);
+    /* the golden matrix: node-postgres refuses where libpq connects (availability) */
+    m = load_golden();
+    text = rs_render_security_markdown(rs_matrix_json(m), &err);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_ptr_null(strstr(text, "### Connected where it should have refused"));
+    free(text);
+    rs_matrix_free(m);
+}
+END_TEST
+
 START_TEST(a_matrix_without_rotation_scenarios_has_no_digest)
 {
     pgtls_err err;
@@ -926,6 +952,7 @@ Suite *rs_diff_suite(void)
     tcase_add_test(tc, strict_diff_counts_a_changed_class_that_keeps_its_verdict);
     tcase_add_test(tc, the_digest_names_a_configuration_that_breaks_at_rotation_and_its_fix);
     tcase_add_test(tc, a_matrix_without_rotation_scenarios_has_no_digest);
+    tcase_add_test(tc, the_summary_lists_connecting_where_it_should_refuse_first_as_security);
     tcase_add_loop_test(tc, a_bad_accept_file_is_rejected, 0,
                         (int)(sizeof(bad_accepts) / sizeof(bad_accepts[0])));
     suite_add_tcase(s, tc);

@@ -1,8 +1,11 @@
 /* pgtls: unit tests of the classifier: rows of {events, result, class}. */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fs.h"
 #include "st.h"
+#include "support.h"
 
 static const struct {
     const char *name;
@@ -15,8 +18,9 @@ static const struct {
      "{\"connected\":true,\"tls\":true}", ST_CONNECTED_TLS},
     {"a connected plaintext session is connected-plain", "[{\"ssl_response\":\"N\",\"startup\":true}]",
      "{\"connected\":true,\"tls\":false}", ST_CONNECTED_PLAIN},
-    {"a connected client that cannot tell uses the server's tls flag",
-     "[{\"tls\":false,\"startup\":true}]", "{\"connected\":true,\"tls\":null}", ST_CONNECTED_PLAIN},
+    {"a connected client that cannot tell uses the server's handshake (none: plaintext)",
+     "[{\"tls_start\":\"none\",\"handshake\":\"none\",\"startup\":true}]",
+     "{\"connected\":true,\"tls\":null}", ST_CONNECTED_PLAIN},
     {"a connected client that cannot tell uses the server's handshake",
      "[{\"handshake\":\"ok\",\"startup\":true}]", "{\"connected\":true}", ST_CONNECTED_TLS},
     {"alert unknown_ca from the client is an untrusted chain",
@@ -46,37 +50,37 @@ static const struct {
      "{\"connected\":false,\"error\":\"server does not support SSL, but SSL was required\"}",
      ST_SERVER_REFUSED_SSL},
     {"FATAL 28000 on a plaintext session is ssl-required",
-     "[{\"negotiation\":\"plain\",\"tls\":false,\"startup\":true,\"fatal_sqlstate\":\"28000\"}]",
+     "[{\"tls_start\":\"none\",\"handshake\":\"none\",\"startup\":true,\"fatal\":{\"sqlstate\":\"28000\"}}]",
      "{\"connected\":false,\"error\":\"FATAL:  no pg_hba.conf entry for host, no encryption\"}",
      ST_SSL_REQUIRED},
     {"prefer's fallback: the last event (plaintext FATAL) decides over the TLS alert",
      "[{\"handshake\":\"failed\",\"client_alert\":\"unknown_ca\"},"
-     "{\"tls\":false,\"startup\":true,\"fatal\":{\"sqlstate\":\"28000\"}}]",
+     "{\"handshake\":\"none\",\"startup\":true,\"fatal\":{\"sqlstate\":\"28000\"}}]",
      "{\"connected\":false,\"error\":\"SSL error: certificate verify failed\\nFATAL: no encryption\"}",
      ST_SSL_REQUIRED},
     {"allow's retry: the last event (TLS alert) decides over the plaintext FATAL",
-     "[{\"tls\":false,\"startup\":true,\"fatal_sqlstate\":\"28000\"},"
+     "[{\"handshake\":\"none\",\"startup\":true,\"fatal\":{\"sqlstate\":\"28000\"}},"
      "{\"handshake\":\"failed\",\"client_alert\":\"unknown_ca\"}]",
      "{\"connected\":false,\"error\":\"FATAL: no encryption\\nSSL error: certificate verify failed\"}",
      ST_UNTRUSTED_CHAIN},
     {"FATAL 42704 for a forwarded client option is a client configuration error",
-     "[{\"ssl_response\":\"S\",\"handshake\":\"ok\",\"tls\":true,\"startup\":true,"
+     "[{\"ssl_response\":\"S\",\"handshake\":\"ok\",\"startup\":true,"
      "\"fatal\":{\"sqlstate\":\"42704\",\"message\":\"unrecognized configuration parameter\"}}]",
      "{\"connected\":false,\"error\":\"unrecognized configuration parameter \\\"sslrootcert\\\"\"}",
      ST_CLIENT_CONFIG_ERROR},
     {"FATAL 42704 on a plaintext session is a client configuration error, not ssl-required",
-     "[{\"ssl_response\":\"N\",\"tls\":false,\"startup\":true,\"fatal_sqlstate\":\"42704\"}]",
+     "[{\"ssl_response\":\"N\",\"handshake\":\"none\",\"startup\":true,\"fatal\":{\"sqlstate\":\"42704\"}}]",
      "{\"connected\":false,\"error\":\"x\"}", ST_CLIENT_CONFIG_ERROR},
-    {"FATAL 28P01 is auth-failed", "[{\"handshake\":\"ok\",\"startup\":true,\"fatal_sqlstate\":\"28P01\"}]",
+    {"FATAL 28P01 is auth-failed", "[{\"handshake\":\"ok\",\"startup\":true,\"fatal\":{\"sqlstate\":\"28P01\"}}]",
      "{\"connected\":false,\"error\":\"password authentication failed\"}", ST_AUTH_FAILED},
     {"FATAL 28000 over TLS is auth-failed",
-     "[{\"ssl_response\":\"S\",\"tls\":true,\"handshake\":\"ok\",\"startup\":true,\"fatal_sqlstate\":\"28000\"}]",
+     "[{\"ssl_response\":\"S\",\"handshake\":\"ok\",\"startup\":true,\"fatal\":{\"sqlstate\":\"28000\"}}]",
      "{\"connected\":false,\"error\":\"x\"}", ST_AUTH_FAILED},
     {"S then no ClientHello is a client configuration error",
-     "[{\"ssl_response\":\"S\",\"client_hello\":false,\"handshake\":\"none\"}]",
+     "[{\"ssl_response\":\"S\",\"handshake\":\"none\"}]",
      "{\"connected\":false,\"error\":\"weird\"}", ST_CLIENT_CONFIG_ERROR},
     {"S then no ClientHello with the libpq text is a client configuration error",
-     "[{\"ssl_response\":\"S\",\"client_hello\":false}]",
+     "[{\"ssl_response\":\"S\"}]",
      "{\"connected\":false,\"error\":\"root certificate file \\\"/x\\\" does not exist\\nEither provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification.\"}",
      ST_CLIENT_CONFIG_ERROR},
     {"no event and an option error is a client configuration error", "[]",
@@ -235,6 +239,89 @@ START_TEST(no_error_text_is_no_class)
 }
 END_TEST
 
+/* The field names of docs/event-log.md's field table: every backquoted
+ * name in the first column of a "| `name` | type | meaning |" row. */
+static json_t *documented_event_fields(void)
+{
+    char *path = ts_source_path("docs/event-log.md"), *text = NULL;
+    pgtls_err err;
+    json_t *names = json_object();
+    err_clear(&err);
+    ck_assert_msg(fs_read_file(path, 1 << 20, &text, NULL, &err) == 0, "%s", err.msg);
+    for (char *line = text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        if (strncmp(line, "| `", 3) == 0) {
+            char *cell_end = strchr(line + 1, '|');
+            for (char *p = line + 1; cell_end && p < cell_end;) {
+                char *open = strchr(p, '`'), *close = open ? strchr(open + 1, '`') : NULL;
+                if (!open || !close || close > cell_end)
+                    break;
+                *close = '\0';
+                json_object_set_new(names, open + 1, json_true());
+                p = close + 1;
+            }
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    free(path);
+    ck_assert_msg(json_object_size(names) >= 30, "docs/event-log.md: field table not found");
+    return names;
+}
+
+START_TEST(the_classifier_reads_only_fields_the_event_log_documents)
+{
+    json_t *doc = documented_event_fields();
+    const char *const *f = st_classify_event_fields();
+    ck_assert_ptr_nonnull(f[0]);
+    for (; *f; f++)
+        ck_assert_msg(json_object_get(doc, *f) != NULL,
+                      "the classifier reads \"%s\", which docs/event-log.md does not document", *f);
+    json_decref(doc);
+}
+END_TEST
+
+START_TEST(every_event_of_the_rows_uses_only_documented_fields)
+{
+    json_t *doc = documented_event_fields();
+    json_error_t je;
+    json_t *ev = rows[_i].events ? json_loads(rows[_i].events, 0, &je) : NULL;
+    size_t i;
+    json_t *e;
+    json_array_foreach(ev, i, e)
+    {
+        const char *key;
+        json_t *v;
+        json_object_foreach(e, key, v)
+        {
+            (void)v;
+            ck_assert_msg(json_object_get(doc, key) != NULL,
+                          "\"%s\": event field \"%s\" is not in docs/event-log.md", rows[_i].name,
+                          key);
+        }
+    }
+    json_decref(ev);
+    json_decref(doc);
+}
+END_TEST
+
+START_TEST(an_undocumented_spelling_of_a_field_is_not_read)
+{
+    /* "alert_received" is not the event log's name for the client's alert:
+     * the classifier must not see an alert here, only the error text. */
+    json_t *ev = json_loads("[{\"ssl_response\":\"S\",\"alert_received\":\"certificate_expired\","
+                            "\"tls_handshake\":\"failed\",\"fatal_sqlstate\":\"28P01\"}]",
+                            0, NULL);
+    json_t *res = json_loads("{\"connected\":false,\"error\":\"certificate verify failed\"}", 0, NULL);
+    st_observation o = st_classify(ev, res);
+    ck_assert_int_eq(o.cls, ST_UNTRUSTED_CHAIN);
+    json_decref(ev);
+    json_decref(res);
+}
+END_TEST
+
 Suite *st_classify_suite(void)
 {
     Suite *s = suite_create("st_classify");
@@ -245,6 +332,12 @@ Suite *st_classify_suite(void)
     tcase_add_loop_test(tc, error_text_patterns_classify_each_driver_family, 0,
                         (int)(sizeof(texts) / sizeof(texts[0])));
     tcase_add_test(tc, no_error_text_is_no_class);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("the event-log contract");
+    tcase_add_test(tc, the_classifier_reads_only_fields_the_event_log_documents);
+    tcase_add_loop_test(tc, every_event_of_the_rows_uses_only_documented_fields, 0,
+                        (int)(sizeof(rows) / sizeof(rows[0])));
+    tcase_add_test(tc, an_undocumented_spelling_of_a_field_is_not_read);
     suite_add_tcase(s, tc);
     return s;
 }

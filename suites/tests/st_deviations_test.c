@@ -75,6 +75,12 @@ static const struct {
     {"[a]\nsource =\n", "empty value"},
     {"[a]\nsource = s\nreason = r\nobserved = expired\n[b]\nsource = s\nreason = r\nobserved = expired\n[a]\nreason = x\n", ":10: deviation appears twice"},
     {"[a]\ngarbage\n", ":2: not a key = value line"},
+    {"[a]\nsource = s\nreason = r\npredicts = nope\n", ":4: not an outcome class"},
+    {"[a]\nsource = s\nreason = r\nacts_as = verify-full\n", ":4: acts_as wants sslmode="},
+    {"[a]\nsource = s\nreason = r\nacts_as = sslmode=strict\n", ":4: acts_as wants sslmode="},
+    {"[a]\nsource = s\nreason = r\npredicts = expired\nacts_as = sslmode=require\n",
+     "both predicts and acts_as"},
+    {"[a]\nsource = s\nreason = r\npredicts = expired\nobserved = expired\n", "drop observed"},
 };
 
 START_TEST(a_bad_deviation_file_is_rejected_with_its_line)
@@ -147,6 +153,57 @@ START_TEST(one_judgement_carries_expected_observed_deviation_and_verdict)
 }
 END_TEST
 
+START_TEST(a_predicting_entry_covers_only_the_class_it_predicts)
+{
+    pgtls_err err;
+    st_deviation_match m, missed;
+    err_clear(&err);
+    st_deviations *d = st_deviations_parse(
+        "[verify-full-for-every-tls-mode]\nsource = s\nreason = r\n"
+        "sslmodes = prefer require verify-ca\nexpected = connected-tls connected-plain\n"
+        "acts_as = sslmode=verify-full\n"
+        "[fixed]\nsource = s\nreason = r\nstores = none\npredicts = untrusted-chain\n",
+        "p.ini", &err);
+    ck_assert_msg(d != NULL, "%s", err.msg);
+    /* require on a chain that verifies with the wrong host name: libpq
+     * connects (connected-tls); under verify-full it is hostname-mismatch. */
+    st_case c = mkcase("wrong-host/root-g2/require", "wrong-host", "root-g2", "require");
+    c.root_kind = ST_ROOT_FILE;
+    c.server_ssl = 1;
+    c.host_match = 0;
+    c.verify = (char *)"ok";
+    c.server_min_protocol = (char *)"TLSv1.2";
+    c.server_max_protocol = (char *)"";
+    c.server_auth = (char *)"scram-sha-256";
+    ck_assert_int_eq(st_expect(&c, 0).cls, ST_CONNECTED_TLS);
+    ck_assert_int_eq(st_deviation_judge(d, &c, ST_CONNECTED_TLS, ST_HOSTNAME_MISMATCH, 0, &m,
+                                        &missed),
+                     1);
+    ck_assert_str_eq(m.name, "verify-full-for-every-tls-mode");
+    ck_assert_int_eq(m.predicted, ST_HOSTNAME_MISMATCH);
+    ck_assert_ptr_null(missed.name);
+    /* The same driver failing for another reason is not covered: both shown. */
+    ck_assert_int_eq(st_deviation_judge(d, &c, ST_CONNECTED_TLS, ST_UNTRUSTED_CHAIN, 0, &m,
+                                        &missed),
+                     0);
+    ck_assert_str_eq(missed.name, "verify-full-for-every-tls-mode");
+    ck_assert_int_eq(missed.predicted, ST_HOSTNAME_MISMATCH);
+    json_t *untrusted = json_pack("{s:b, s:s}", "connected", 0, "error",
+                                  "self-signed certificate in certificate chain");
+    st_judgement j = st_judge(&c, NULL, NULL, untrusted, d);
+    ck_assert_int_eq(j.verdict, ST_FAILS);
+    ck_assert_str_eq(j.missed_prediction.name, "verify-full-for-every-tls-mode");
+    json_decref(untrusted);
+    /* A fixed prediction. */
+    st_case n = c;
+    n.store = (char *)"none";
+    ck_assert_int_eq(st_deviation_judge(d, &n, ST_CONNECTED_TLS, ST_UNTRUSTED_CHAIN, 0, &m, NULL),
+                     1);
+    ck_assert_str_eq(m.name, "fixed");
+    st_deviations_free(d);
+}
+END_TEST
+
 START_TEST(every_shipped_deviation_file_parses)
 {
     static const char *const clients[] = {"node-postgres", "pgjdbc", "pgx", "openssl-s_client"};
@@ -170,6 +227,7 @@ Suite *st_deviations_suite(void)
     tcase_add_test(tc, a_client_without_a_file_has_no_deviations);
     tcase_add_test(tc, every_shipped_deviation_file_parses);
     tcase_add_test(tc, one_judgement_carries_expected_observed_deviation_and_verdict);
+    tcase_add_test(tc, a_predicting_entry_covers_only_the_class_it_predicts);
     suite_add_tcase(s, tc);
     return s;
 }
