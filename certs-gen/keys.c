@@ -69,7 +69,14 @@ EVP_PKEY *ca_key_generate(const char *type, pgtls_err *err)
 
 const char *ca_key_describe(EVP_PKEY *pkey, char *buf, size_t len)
 {
-    int id = EVP_PKEY_get_base_id(pkey);
+    int id;
+    if (!pkey) {
+        /* A certificate whose public key OpenSSL cannot decode (a corrupt or
+         * unknown algorithm, found by fuzzing `ca clone`). */
+        snprintf(buf, len, "unreadable");
+        return buf;
+    }
+    id = EVP_PKEY_get_base_id(pkey);
     if (id == EVP_PKEY_RSA) {
         snprintf(buf, len, "RSA-%d", EVP_PKEY_get_bits(pkey));
     } else if (id == EVP_PKEY_RSA_PSS) {

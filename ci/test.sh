@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test suite: sets up, builds, runs `meson test` (unit,
 # integration, clients, fidelity, fuzz), then the unit, integration and fuzz suites
-# again under ASan/UBSan (the fuzz corpus is worth most there), and the
-# "threads" suite under ThreadSanitizer. Exits non-zero when any test fails.
+# again under ASan/UBSan (the fuzz corpus is worth most there), the "threads"
+# suite under ThreadSanitizer, the fuzz targets with libFuzzer (clang), and the
+# mock's tests under valgrind. Exits non-zero when any test fails.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -35,9 +36,28 @@ if [ "${PGTLS_SKIP_TSAN:-0}" != 1 ]; then
     || status=1
 fi
 
+# The fuzz targets with libFuzzer (coverage-guided, ASan+UBSan), each for
+# -Dfuzz_seconds; only the targets are built (docs/fuzzing.md).
+if [ "${PGTLS_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null 2>&1; then
+  if [ ! -f build-fuzz/build.ninja ]; then
+    CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined \
+      -Db_lundef=false -Dtests=false >/dev/null || exit 2
+  fi
+  ninja -C build-fuzz $(cd build-fuzz && ls -d fuzz/fuzz-* | grep -v '\.p$') >/dev/null || exit 2
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C build-fuzz --no-rebuild --print-errorlogs --num-processes 2 --suite fuzz \
+    || status=1
+fi
+
+# The mock's unit tests and its fuzz target under valgrind (memcheck: invalid
+# accesses, uninitialised reads, leaks), docs/mockserver.md.
+if [ "${PGTLS_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
+  tests/valgrind-mock.sh build || status=1
+fi
+
 # One closing line any reader understands.
 python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
-  build-tsan/meson-logs/testlog.json <<'PY'
+  build-tsan/meson-logs/testlog.json build-fuzz/meson-logs/testlog.json <<'PY'
 import json, sys, os
 ok = bad = skip = 0
 for path in sys.argv[1:]:

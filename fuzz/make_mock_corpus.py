@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of fuzz/ms_fuzz.c into fuzz/corpus/mock (the recipe
+"""Writes the seed corpus of fuzz/targets/mock.c into fuzz/corpus/mock (the recipe
 of the committed files; rerun after changing the entry point's modes)."""
 import os
 import struct

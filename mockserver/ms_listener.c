@@ -1,7 +1,12 @@
 /* pgtls mockserver: the server object of ms.h. One acceptor thread polls
  * every listener; each connection runs ms_session_run on its own detached
  * thread with a small stack; the event of a connection is written before it
- * stops counting as open, so ms_server_wait_idle means "all events out". */
+ * stops counting as open, so ms_server_wait_idle means "all events out".
+ * A thread whose connection ended waits a while (IDLE_KEEP_MS, at most
+ * MAX_IDLE_WORKERS of them) for the next accepted connection rather than
+ * exiting: a warm thread keeps OpenSSL's per-thread state (DRBG, error
+ * queue), its malloc arena and its stack pages, which a new thread pays for
+ * again on every handshake (docs/performance.md). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +32,8 @@
 
 #define CONN_STACK_SIZE (512 * 1024)
 #define HARD_EXTRA_CONNECTIONS 256 /* beyond max_connections we close at once */
+#define IDLE_KEEP_MS 2000          /* how long a finished thread waits for the next connection */
+#define MAX_IDLE_WORKERS 64        /* idle threads kept at most */
 
 typedef struct listener {
     int id;
@@ -36,6 +43,11 @@ typedef struct listener {
     int port;
     ms_profile *prof; /* guarded by the server mutex */
     int open;
+    /* Scheduled rotation (ms_server_rotate_after): after `rotate_after`
+     * accepted connections, new ones get rotate_prof. Guarded by the mutex. */
+    ms_profile *rotate_prof;
+    char *rotate_scenario;
+    long accepted, rotate_after;
 } listener;
 
 typedef struct conn_node {
@@ -45,6 +57,7 @@ typedef struct conn_node {
     ms_activity pub; /* published copy of c.act, guarded by the server mutex */
     int published;
     struct conn_node *prev, *next;
+    struct conn_node *qnext; /* hand-off queue to an idle thread */
 } conn_node;
 
 struct ms_server {
@@ -58,6 +71,9 @@ struct ms_server {
     size_t num_ls, cap_ls;
     conn_node *conns;
     int num_conns;
+    conn_node *queue, *queue_tail; /* accepted, waiting for an idle thread */
+    int queued, idle_workers, workers;
+    pthread_cond_t work_cv;
     int wake[2];
     int stop_pipe[2]; /* written once at stop; every connection polls it */
     pthread_t acceptor;
@@ -71,6 +87,20 @@ struct ms_server {
 };
 
 /* ---- event delivery ---- */
+
+/* Moves a listener's pending rotation in (server mutex held): new
+ * connections get the new profile, open ones keep their reference. */
+static void swap_in_rotation(listener *l)
+{
+    ms_profile *old = l->prof;
+    l->prof = l->rotate_prof;
+    l->rotate_prof = NULL;
+    free(l->scenario);
+    l->scenario = l->rotate_scenario;
+    l->rotate_scenario = NULL;
+    l->rotate_after = 0;
+    ms_profile_unref(old);
+}
 
 static void emit(ms_server *s, const ms_event *ev)
 {
@@ -140,27 +170,57 @@ static void *conn_thread(void *arg)
 {
     conn_node *n = arg;
     ms_server *s = n->srv;
-    listener *l = n->l;
-    ms_session_run(&n->c);
-    ms_tls_conn_free(&n->c);
-    pthread_mutex_lock(&s->mu);
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        s->conns = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    pthread_mutex_unlock(&s->mu);
-    close(n->c.fd);
-    emit(s, &n->c.ev);
-    ms_conn_cleanup(&n->c);
-    free(n);
-    pthread_mutex_lock(&s->mu);
-    l->open--;
-    s->num_conns--;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
+    for (;;) {
+        listener *l = n->l;
+        struct timespec ts;
+        ms_session_run(&n->c);
+        ms_tls_conn_free(&n->c);
+        pthread_mutex_lock(&s->mu);
+        if (n->prev)
+            n->prev->next = n->next;
+        else
+            s->conns = n->next;
+        if (n->next)
+            n->next->prev = n->prev;
+        pthread_mutex_unlock(&s->mu);
+        close(n->c.fd);
+        emit(s, &n->c.ev);
+        ms_conn_cleanup(&n->c);
+        free(n);
+        n = NULL;
+        pthread_mutex_lock(&s->mu);
+        l->open--;
+        s->num_conns--;
+        pthread_cond_broadcast(&s->cv);
+        /* Stay warm for the next connection a while (see the top). */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += IDLE_KEEP_MS / 1000;
+        ts.tv_nsec += (IDLE_KEEP_MS % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (s->idle_workers < MAX_IDLE_WORKERS) {
+            s->idle_workers++;
+            while (!s->queue && !atomic_load(&s->stopping))
+                if (pthread_cond_timedwait(&s->work_cv, &s->mu, &ts) != 0)
+                    break;
+            s->idle_workers--;
+        }
+        if (s->queue) {
+            n = s->queue;
+            s->queue = n->qnext;
+            if (!s->queue)
+                s->queue_tail = NULL;
+            s->queued--;
+            pthread_mutex_unlock(&s->mu);
+            continue;
+        }
+        s->workers--;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        return NULL;
+    }
 }
 
 static void peer_of(const struct sockaddr_storage *ss, char *addr, size_t cap, int *port)
@@ -199,10 +259,16 @@ static int accept_one(ms_server *s, listener *l)
     n->l = l;
     n->c.io = &ms_socket_io;
     n->c.fd = fd;
+    /* accept_one runs with the server mutex held */
     n->c.prof = ms_profile_ref(l->prof);
+    l->accepted++;
+    if (l->rotate_prof && l->rotate_after > 0 && l->accepted >= l->rotate_after)
+        swap_in_rotation(l); /* the next connection gets the new chain */
     n->c.stopping = &s->stopping;
     n->c.stop_fd = s->stop_pipe[0];
     n->c.timeout_ms = s->opts.timeout_ms;
+    n->c.auth_timeout_ms = s->opts.auth_timeout_ms;
+    n->c.auth_deadline_ms = ms_mono_ms() + s->opts.auth_timeout_ms;
     n->c.activity = activity_cb;
     n->c.activity_ud = s;
     n->c.publish = publish_cb;
@@ -227,6 +293,18 @@ static int accept_one(ms_server *s, listener *l)
         s->conns->prev = n;
     s->conns = n;
     hard_limit = s->opts.max_connections + HARD_EXTRA_CONNECTIONS;
+    if (s->num_conns <= hard_limit && s->idle_workers > s->queued) {
+        /* A warm thread is waiting: hand the connection over. */
+        n->qnext = NULL;
+        if (s->queue_tail)
+            s->queue_tail->qnext = n;
+        else
+            s->queue = n;
+        s->queue_tail = n;
+        s->queued++;
+        pthread_cond_signal(&s->work_cv);
+        return 0;
+    }
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, CONN_STACK_SIZE);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -256,6 +334,7 @@ static int accept_one(ms_server *s, listener *l)
         pthread_cond_broadcast(&s->cv);
         return 0;
     }
+    s->workers++;
     pthread_attr_destroy(&attr);
     return 0;
 }
@@ -351,6 +430,8 @@ ms_server *ms_server_new(const ms_options *opts, pgtls_err *err)
         s->opts.max_connections = 4096;
     if (s->opts.timeout_ms <= 0)
         s->opts.timeout_ms = 10000;
+    if (s->opts.auth_timeout_ms <= 0)
+        s->opts.auth_timeout_ms = 60000;
     s->bind_addr = strdup(opts->bind_addr && opts->bind_addr[0] ? opts->bind_addr : "127.0.0.1");
     s->fixtures_dir = strdup(opts->fixtures_dir ? opts->fixtures_dir : "fixtures");
     s->opts.bind_addr = s->bind_addr;
@@ -360,6 +441,7 @@ ms_server *ms_server_new(const ms_options *opts, pgtls_err *err)
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->log_mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->work_cv, NULL);
     if (!s->bind_addr || !s->fixtures_dir) {
         err_set(err, PGTLS_ERR_NOMEM, "out of memory");
         goto fail;
@@ -533,6 +615,86 @@ fail:
     return -1;
 }
 
+static ms_profile *profile_for(ms_server *s, listener *l, const char *scenario, pgtls_err *err)
+{
+    const fx_scenario *sc;
+    ms_profile *prof = NULL;
+    pthread_mutex_lock(&s->mu); /* a reload may swap s->idx */
+    sc = fx_scenario_find(s->idx, scenario);
+    if (!sc)
+        err_set(err, PGTLS_ERR_USAGE, "no scenario named %s in %s/index.json (see pgtls ca list)",
+                scenario, s->fixtures_dir);
+    else
+        prof = ms_profile_new(sc, (const char *const *)l->overrides, err);
+    pthread_mutex_unlock(&s->mu);
+    return prof;
+}
+
+static listener *listener_at(ms_server *s, int id)
+{
+    listener *l = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (id >= 0 && (size_t)id < s->num_ls)
+        l = s->ls[id];
+    pthread_mutex_unlock(&s->mu);
+    return l;
+}
+
+int ms_server_rotate(ms_server *s, int listener_id, const char *scenario, char *old_out,
+                     size_t old_len, pgtls_err *err)
+{
+    listener *l = listener_at(s, listener_id);
+    ms_profile *prof;
+    char *name;
+    if (!l)
+        return err_set(err, PGTLS_ERR_USAGE, "no listener %d", listener_id);
+    prof = profile_for(s, l, scenario, err);
+    if (!prof)
+        return -1;
+    if (!(name = strdup(scenario))) {
+        ms_profile_unref(prof);
+        return err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&s->mu);
+    if (old_out)
+        snprintf(old_out, old_len, "%s", l->scenario);
+    ms_profile_unref(l->rotate_prof); /* a newer rotation replaces a pending one */
+    free(l->rotate_scenario);
+    l->rotate_prof = prof;
+    l->rotate_scenario = name;
+    swap_in_rotation(l);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+int ms_server_rotate_after(ms_server *s, int listener_id, const char *scenario, long connections,
+                           pgtls_err *err)
+{
+    listener *l = listener_at(s, listener_id);
+    ms_profile *prof;
+    char *name;
+    if (!l)
+        return err_set(err, PGTLS_ERR_USAGE, "no listener %d", listener_id);
+    if (connections < 1)
+        return err_set(err, PGTLS_ERR_USAGE, "rotation after %ld connections: give 1 or more",
+                       connections);
+    prof = profile_for(s, l, scenario, err);
+    if (!prof)
+        return -1;
+    if (!(name = strdup(scenario))) {
+        ms_profile_unref(prof);
+        return err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&s->mu);
+    ms_profile_unref(l->rotate_prof);
+    free(l->rotate_scenario);
+    l->rotate_prof = prof;
+    l->rotate_scenario = name;
+    l->rotate_after = l->accepted + connections;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
 int ms_server_listen(ms_server *s, const char *scenario, int port, int *out_port, pgtls_err *err)
 {
     return ms_server_listen_ex(s, scenario, port, NULL, out_port, err);
@@ -697,8 +859,9 @@ void ms_server_stop(ms_server *s)
         ssize_t w = write(s->stop_pipe[1], "s", 1);
         (void)w;
     }
-    for (int round = 0; s->num_conns > 0; round++) {
+    for (int round = 0; s->num_conns > 0 || s->workers > 0; round++) {
         struct timespec ts;
+        pthread_cond_broadcast(&s->work_cv); /* idle threads: exit now */
         if (round >= 4)
             for (n = s->conns; n; n = n->next)
                 shutdown(n->c.fd, SHUT_RD);
@@ -725,6 +888,8 @@ void ms_server_free(ms_server *s)
         if (l->fd >= 0)
             close(l->fd);
         ms_profile_unref(l->prof);
+        ms_profile_unref(l->rotate_prof);
+        free(l->rotate_scenario);
         free(l->scenario);
         free_list(l->overrides);
         free(l);
@@ -743,6 +908,7 @@ void ms_server_free(ms_server *s)
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->log_mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->work_cv);
     free(s->bind_addr);
     free(s->fixtures_dir);
     free(s);

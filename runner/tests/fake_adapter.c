@@ -3,6 +3,8 @@
  * timeouts, crashes and garbage without a real client.
  *
  *   rn-fake-adapter [--hang ID] [--crash ID] [--garbage ID] [--extra-line ID] [--no-hello]
+ *                   [--flood ID] (8 MiB on stdout without a newline, then waits)
+ *                   [--exit ID]  (exits 0 without answering: gone mid-batch)
  *                   [--bad-hello] [--slow-hello MS] [--delay-ms MS] [--no-version]
  *                   [--describe]   (flags before --describe apply to it)
  *
@@ -22,7 +24,8 @@ static const char *hello_without_version =
 
 int main(int argc, char **argv)
 {
-    const char *hang = NULL, *crash = NULL, *garbage = NULL, *extra = NULL;
+    const char *hang = NULL, *crash = NULL, *garbage = NULL, *extra = NULL, *flood = NULL,
+               *exit_at = NULL;
     int no_hello = 0, bad_hello = 0, slow_hello = 0, delay_ms = 0, no_version = 0;
     char line[65536];
 
@@ -33,6 +36,10 @@ int main(int argc, char **argv)
             crash = argv[++i];
         else if (strcmp(argv[i], "--extra-line") == 0 && i + 1 < argc)
             extra = argv[++i];
+        else if (strcmp(argv[i], "--flood") == 0 && i + 1 < argc)
+            flood = argv[++i];
+        else if (strcmp(argv[i], "--exit") == 0 && i + 1 < argc)
+            exit_at = argv[++i];
         else if (strcmp(argv[i], "--garbage") == 0 && i + 1 < argc)
             garbage = argv[++i];
         else if (strcmp(argv[i], "--delay-ms") == 0 && i + 1 < argc)
@@ -83,6 +90,18 @@ int main(int argc, char **argv)
             fprintf(stderr, "fake: crashing on %s\n", id);
             fflush(stderr);
             abort();
+        } else if (flood && strcmp(id, flood) == 0) {
+            static char chunk[65536];
+            memset(chunk, 'x', sizeof(chunk));
+            for (int k = 0; k < 128; k++)
+                if (fwrite(chunk, 1, sizeof(chunk), stdout) != sizeof(chunk))
+                    break;
+            fflush(stdout);
+            for (;;)
+                pause();
+        } else if (exit_at && strcmp(id, exit_at) == 0) {
+            fprintf(stderr, "fake: leaving mid-batch on %s\n", id);
+            return 0;
         } else if (garbage && strcmp(id, garbage) == 0) {
             printf("Segmentation fault? no, just garbage\n");
         } else {

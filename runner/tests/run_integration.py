@@ -38,6 +38,10 @@ def run(argv, **kw):
     return subprocess.run(argv, **kw)
 
 
+class SkipTest(Exception):
+    pass
+
+
 def rows(matrix):
     """(case id, client key, result) for every row of a matrix.json."""
     for case in matrix["cases"]:
@@ -254,6 +258,94 @@ def two_adapters_with_one_build_key_do_not_overwrite_each_others_rows():
         check(len(list(rows(m))) == len(m["cases"]), "rows != cases")
 
 
+def an_adapter_that_prints_garbage_floods_8mib_or_exits_mid_batch_gives_crashed_rows_is_restarted_and_loses_none():
+    ids = case_ids(small_suite())
+    garbage, flood, gone = ids[1], ids[3], ids[5]
+    with tempfile.TemporaryDirectory() as tmp:
+        cdir = fake_clients_dir(tmp, "fake", ["--garbage", garbage, "--flood", flood,
+                                              "--exit", gone])
+        out = os.path.join(tmp, "out")
+        t0 = time.time()
+        p = run([pgtls(), "run", "--clients-dir", cdir, "--suite", small_suite(),
+                 "--fixtures", fixtures(), "--out", out, "--jobs", "1", "--no-progress",
+                 "--timeout-ms", "2000", "--grace-ms", "500"])
+        check(time.time() - t0 < 60, "run took %.0f s" % (time.time() - t0))
+        with open(os.path.join(out, "matrix.json")) as f:
+            m = json.load(f)
+        check(m["run"]["incomplete"] is False, "run marked incomplete")
+        by_id = {i: r for i, _, r in rows(m)}
+        check(sorted(by_id) == sorted(ids), "rows %d, cases %d" % (len(by_id), len(ids)))
+        for cid, what in ((garbage, "not a result object"), (flood, "longer than"),
+                          (gone, "exited during the case")):
+            r = by_id[cid]
+            check(r["observed"] == "client-crashed" and r["verdict"] == "error"
+                  and what in json.dumps(r), "%s: %s" % (cid, json.dumps(r)[:400]))
+        others = [r for i, r in by_id.items() if i not in (garbage, flood, gone)]
+        check(all(r["observed"] != "client-crashed" for r in others),
+              "a good case was hit: %s" % [r["observed"] for r in others])
+        # Each bad case killed (or lost) the adapter; the cases after it were
+        # answered, so it was restarted each time.
+        after = [i for i in ids if ids.index(i) > ids.index(gone)]
+        check(after and all(by_id[i]["connected"] for i in after),
+              "no answer after the adapter left mid-batch: %s" % [by_id[i] for i in after][:2])
+        check(p.returncode == 1, "exit %d (an error row is a failure)" % p.returncode)
+
+
+def a_full_output_disk_gives_a_clear_error_and_keeps_the_last_good_matrix():
+    """A 2 MiB tmpfs in a private mount namespace (root only; skipped
+    otherwise) is filled up while a run writes to it."""
+    import shutil as _sh
+    if os.geteuid() != 0 or not _sh.which("unshare") or not _sh.which("mount"):
+        raise SkipTest("needs root with unshare(1) and mount(8) for a private tmpfs")
+    ids = case_ids(small_suite())
+    with tempfile.TemporaryDirectory() as tmp:
+        mnt = os.path.join(tmp, "disk")
+        os.makedirs(mnt)
+        cdir = fake_clients_dir(tmp, "slow", ["--delay-ms", "700"])
+        out = os.path.join(mnt, "out")
+        script = os.path.join(tmp, "fill.py")
+        with open(script, "w") as f:
+            f.write("""
+import json, os, subprocess, sys, time
+mnt, out, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt], check=True)
+p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+mj = os.path.join(out, "matrix.json")
+end = time.time() + 30
+while time.time() < end and not os.path.exists(mj):
+    time.sleep(0.02)
+time.sleep(0.3)
+good = open(mj).read()
+with open(os.path.join(mnt, "filler"), "wb") as f:   # fill the disk
+    try:
+        while True:
+            f.write(b"\\0" * 65536)
+            f.flush()
+    except OSError:
+        pass
+so, se = p.communicate(timeout=120)
+print(json.dumps({"rc": p.returncode, "stderr": se, "stdout": so[-2000:],
+                  "good_rows": sum(len(c["results"]) for c in json.loads(good)["cases"]),
+                  "final": open(mj).read()}))
+""")
+        r = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, script,
+                            mnt, out, pgtls(), "run", "--clients-dir", cdir, "--suite",
+                            small_suite(), "--fixtures", fixtures(), "--out", out, "--jobs", "1",
+                            "--no-progress"], capture_output=True, text=True, timeout=180)
+        if r.returncode != 0 and "mount" in r.stderr and "permission" in r.stderr.lower():
+            raise SkipTest("cannot mount a tmpfs here: %s" % r.stderr.strip()[-200:])
+        check(r.returncode == 0, "helper failed: %s" % r.stderr[-2000:])
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        check(res["rc"] == 2, "exit %s on a full disk (want 2): %s" % (res["rc"], res["stderr"][-500:]))
+        check("No space left on device" in res["stderr"] and "matrix" in res["stderr"],
+              "no clear error on a full disk: %r" % res["stderr"][-500:])
+        final = json.loads(res["final"])  # still a valid matrix: the last good write
+        n = sum(len(c["results"]) for c in final["cases"])
+        check(n == res["good_rows"] and 0 < n < len(ids) and final["run"]["incomplete"] is True,
+              "kept matrix has %d rows, incomplete=%s (the last good write had %d)"
+              % (n, final["run"]["incomplete"], res["good_rows"]))
+
+
 def a_run_into_a_folder_under_out_moves_out_latest_to_it():
     """README: the report lands in out/latest after ci/main.sh, which names its
     own out/run-<stamp> folder; a folder elsewhere leaves out/latest alone."""
@@ -321,6 +413,8 @@ TESTS = {f.__name__: f for f in (
     repro_exec_of_a_case_gives_the_class_the_run_observed,
     repro_prints_the_mock_and_a_one_shot_adapter_command,
     unknown_clients_and_bad_flags_are_usage_errors,
+    an_adapter_that_prints_garbage_floods_8mib_or_exits_mid_batch_gives_crashed_rows_is_restarted_and_loses_none,
+    a_full_output_disk_gives_a_clear_error_and_keeps_the_last_good_matrix,
     a_run_into_a_folder_under_out_moves_out_latest_to_it,
     explain_shows_rule_evidence_chain_fix_and_repro_of_one_cell,
 )}
@@ -340,6 +434,9 @@ def main():
         return 1
     try:
         TESTS[ARGS.test]()
+    except SkipTest as e:
+        print("SKIP %s: %s" % (ARGS.test, e))
+        return 77
     except AssertionError as e:
         print("FAIL %s: %s" % (ARGS.test, e))
         return 1
