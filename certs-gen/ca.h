@@ -112,6 +112,15 @@ int ca_clone_to_dir(const char *chain_path, const char *prefix, const char *out_
 int ca_translate_store(const char *store_path, const char *password, const char *fixtures_dir,
                        const char *host, const char *out_dir, FILE *report, pgtls_err *err);
 
+/* The catalogue sections of a captured chain (as ca_clone_chain prints them)
+ * meant to be appended to the catalogue fixtures_dir was generated from: the
+ * missing issuer is that catalogue's look-alike with the issuer's subject when
+ * there is one (no stand-in), and every clone is marked a look-alike (so a
+ * customer's copy of a captured certificate translates to its clone).
+ * Returns 0, or -1 with a message in err. */
+int ca_clone_into_world(const char *chain_path, const char *prefix, const char *fixtures_dir,
+                        FILE *out, pgtls_err *err);
+
 /* ---- Command entry point (the pgtls binary calls it) ---- */
 
 /* `pgtls ca ...`: argv[0] is the subcommand name; returns the exit status

@@ -155,7 +155,7 @@ static int write_cert(ca_cert *c, const char *dir, json_t *certs, pgtls_err *err
     int der_len;
     BIGNUM *bn = NULL;
     char nb[32], na[32], ktype[32];
-    json_t *obj;
+    json_t *obj, *differs = NULL;
     int result = -1;
     ca_cert *ca_ca = c;
 
@@ -176,13 +176,22 @@ static int write_cert(ca_cert *c, const char *dir, json_t *certs, pgtls_err *err
     ENSURE(digest_hex && subject && issuer && serial, err, PGTLS_ERR_NOMEM, "out of memory");
     iso_time(X509_get0_notBefore(c->x509), nb, sizeof(nb));
     iso_time(X509_get0_notAfter(c->x509), na, sizeof(na));
-    obj = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s}",
+    if (c->num_differs) {
+        differs = json_object();
+        ENSURE(differs, err, PGTLS_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < c->num_differs; i++)
+            ENSURE(json_object_set_new(differs, c->differs[i].key,
+                                       json_string(c->differs[i].value)) == 0,
+                   err, PGTLS_ERR_NOMEM, "out of memory");
+    }
+    obj = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:o?}",
                     "role", c->role, "subject", subject, "issuer", issuer, "serial", serial,
                     "self_signed", c->issuer == c, "not_before", nb, "not_after", na, "key",
                     c->key->name, "key_type", ca_key_describe(c->key->pkey, ktype, sizeof(ktype)),
                     "signature", OBJ_nid2ln(X509_get_signature_nid(c->x509)), "sha256", digest_hex,
                     "pem", pem_rel, "der", der_rel, "lookalike_of", c->lookalike_of, "description",
-                    c->description ? c->description : "");
+                    c->description ? c->description : "", "differs", differs);
+    differs = NULL; /* json_pack's "o" took the reference, even on failure */
     ENSURE(obj && json_object_set_new(certs, c->name, obj) == 0, err, PGTLS_ERR_NOMEM,
            "out of memory");
     result = 0;
@@ -197,6 +206,7 @@ out:
     BN_free(bn);
     free(digest_hex);
     OPENSSL_free(der);
+    json_decref(differs);
     return result;
 }
 

@@ -63,6 +63,20 @@ int ms_server_wait_idle(ms_server *s, int listener_id, int timeout_ms);
  * open ones keep theirs. Returns 0 if OK, -1 with err (old config kept). */
 int ms_server_reload(ms_server *s, pgtls_err *err);
 
+/* Live rotation (docs/mockserver.md "Live rotation"): from now on, new
+ * connections of listener_id get `scenario`'s chain and settings (with the
+ * listener's overrides); open connections keep theirs, and every event names
+ * the scenario its connection got. Writes the scenario served before to
+ * old_out (may be NULL). Returns 0, or -1 with err (unknown scenario or
+ * listener, bad files: nothing changes). */
+int ms_server_rotate(ms_server *s, int listener_id, const char *scenario, char *old_out,
+                     size_t old_len, pgtls_err *err);
+
+/* Schedules that rotation after `connections` more accepted connections of
+ * listener_id (the Nth still gets the current chain). Same contract. */
+int ms_server_rotate_after(ms_server *s, int listener_id, const char *scenario, long connections,
+                           pgtls_err *err);
+
 /* Number of connections of listener_id open right now (-1: no such
  * listener). For tests and the CLI's status. */
 int ms_server_open_connections(ms_server *s, int listener_id);
@@ -88,5 +102,12 @@ void ms_print_connect_hint(FILE *f, const char *fixtures_dir, const char *scenar
 /* `pgtls mock ...`: argv[0] is the subcommand name; returns the exit status
  * (0 ok, 1 findings or failures, 2 usage or input error). */
 int ms_cli_main(int argc, char **argv);
+
+/* `pgtls mock --cert FILE --key FILE [--ca FILE]`: writes a one-scenario
+ * ("own") fixtures index into a new private temporary folder that names the
+ * user's files by absolute path (the key is never copied). Returns the folder
+ * (heap; remove it with ms_userfiles_remove) or NULL with err. */
+char *ms_userfiles_fixtures(const char *cert, const char *key, const char *ca, pgtls_err *err);
+void ms_userfiles_remove(char *dir);
 
 #endif

@@ -43,6 +43,11 @@ typedef struct listener {
     int port;
     ms_profile *prof; /* guarded by the server mutex */
     int open;
+    /* Scheduled rotation (ms_server_rotate_after): after `rotate_after`
+     * accepted connections, new ones get rotate_prof. Guarded by the mutex. */
+    ms_profile *rotate_prof;
+    char *rotate_scenario;
+    long accepted, rotate_after;
 } listener;
 
 typedef struct conn_node {
@@ -82,6 +87,20 @@ struct ms_server {
 };
 
 /* ---- event delivery ---- */
+
+/* Moves a listener's pending rotation in (server mutex held): new
+ * connections get the new profile, open ones keep their reference. */
+static void swap_in_rotation(listener *l)
+{
+    ms_profile *old = l->prof;
+    l->prof = l->rotate_prof;
+    l->rotate_prof = NULL;
+    free(l->scenario);
+    l->scenario = l->rotate_scenario;
+    l->rotate_scenario = NULL;
+    l->rotate_after = 0;
+    ms_profile_unref(old);
+}
 
 static void emit(ms_server *s, const ms_event *ev)
 {
@@ -240,7 +259,11 @@ static int accept_one(ms_server *s, listener *l)
     n->l = l;
     n->c.io = &ms_socket_io;
     n->c.fd = fd;
+    /* accept_one runs with the server mutex held */
     n->c.prof = ms_profile_ref(l->prof);
+    l->accepted++;
+    if (l->rotate_prof && l->rotate_after > 0 && l->accepted >= l->rotate_after)
+        swap_in_rotation(l); /* the next connection gets the new chain */
     n->c.stopping = &s->stopping;
     n->c.stop_fd = s->stop_pipe[0];
     n->c.timeout_ms = s->opts.timeout_ms;
@@ -592,6 +615,86 @@ fail:
     return -1;
 }
 
+static ms_profile *profile_for(ms_server *s, listener *l, const char *scenario, pgtls_err *err)
+{
+    const fx_scenario *sc;
+    ms_profile *prof = NULL;
+    pthread_mutex_lock(&s->mu); /* a reload may swap s->idx */
+    sc = fx_scenario_find(s->idx, scenario);
+    if (!sc)
+        err_set(err, PGTLS_ERR_USAGE, "no scenario named %s in %s/index.json (see pgtls ca list)",
+                scenario, s->fixtures_dir);
+    else
+        prof = ms_profile_new(sc, (const char *const *)l->overrides, err);
+    pthread_mutex_unlock(&s->mu);
+    return prof;
+}
+
+static listener *listener_at(ms_server *s, int id)
+{
+    listener *l = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (id >= 0 && (size_t)id < s->num_ls)
+        l = s->ls[id];
+    pthread_mutex_unlock(&s->mu);
+    return l;
+}
+
+int ms_server_rotate(ms_server *s, int listener_id, const char *scenario, char *old_out,
+                     size_t old_len, pgtls_err *err)
+{
+    listener *l = listener_at(s, listener_id);
+    ms_profile *prof;
+    char *name;
+    if (!l)
+        return err_set(err, PGTLS_ERR_USAGE, "no listener %d", listener_id);
+    prof = profile_for(s, l, scenario, err);
+    if (!prof)
+        return -1;
+    if (!(name = strdup(scenario))) {
+        ms_profile_unref(prof);
+        return err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&s->mu);
+    if (old_out)
+        snprintf(old_out, old_len, "%s", l->scenario);
+    ms_profile_unref(l->rotate_prof); /* a newer rotation replaces a pending one */
+    free(l->rotate_scenario);
+    l->rotate_prof = prof;
+    l->rotate_scenario = name;
+    swap_in_rotation(l);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+int ms_server_rotate_after(ms_server *s, int listener_id, const char *scenario, long connections,
+                           pgtls_err *err)
+{
+    listener *l = listener_at(s, listener_id);
+    ms_profile *prof;
+    char *name;
+    if (!l)
+        return err_set(err, PGTLS_ERR_USAGE, "no listener %d", listener_id);
+    if (connections < 1)
+        return err_set(err, PGTLS_ERR_USAGE, "rotation after %ld connections: give 1 or more",
+                       connections);
+    prof = profile_for(s, l, scenario, err);
+    if (!prof)
+        return -1;
+    if (!(name = strdup(scenario))) {
+        ms_profile_unref(prof);
+        return err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&s->mu);
+    ms_profile_unref(l->rotate_prof);
+    free(l->rotate_scenario);
+    l->rotate_prof = prof;
+    l->rotate_scenario = name;
+    l->rotate_after = l->accepted + connections;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
 int ms_server_listen(ms_server *s, const char *scenario, int port, int *out_port, pgtls_err *err)
 {
     return ms_server_listen_ex(s, scenario, port, NULL, out_port, err);
@@ -785,6 +888,8 @@ void ms_server_free(ms_server *s)
         if (l->fd >= 0)
             close(l->fd);
         ms_profile_unref(l->prof);
+        ms_profile_unref(l->rotate_prof);
+        free(l->rotate_scenario);
         free(l->scenario);
         free_list(l->overrides);
         free(l);

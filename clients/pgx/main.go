@@ -398,6 +398,9 @@ func main() {
 	out := bufio.NewWriter(os.Stdout)
 	name := "pgx"
 	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "--pool-check" {
+		os.Exit(poolCheck(args[1:]))
+	}
 	if len(args) >= 2 && args[0] == "--client-name" {
 		name, args = args[1], args[2:]
 	}

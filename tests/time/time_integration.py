@@ -245,7 +245,251 @@ def timeline_bad_input_is_one_line_and_exit_2():
                   "%s: %d %r" % (args, p.returncode, p.stderr))
 
 
-TESTS = [timeline_on_a_pinned_ica03_store_names_the_first_break_date,
+def served_issuer(port):
+    import re
+    s = run(["openssl", "s_client", "-starttls", "postgres", "-showcerts", "-connect",
+             "127.0.0.1:%d" % port], input="", timeout=30)
+    pems = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", s.stdout, re.S)
+    check(pems, "no chain from port %d: %s" % (port, s.stderr))
+    return run(["openssl", "x509", "-noout", "-issuer"], input=pems[0]).stdout.strip()
+
+
+def start_mock(tmp, extra):
+    import re
+    fx = os.path.join(ARGS.build, "time-it", "fx-today")
+    check(run([pgtls(), "ca", "gen", "--out", fx]).returncode == 0, "ca gen")
+    log = os.path.join(tmp, "events.jsonl")
+    p = subprocess.Popen([pgtls(), "mock", "--fixtures", fx, "--event-log", log,
+                          "--scenario", "azure-old", "--rotate-to", "azure-new"] + extra,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    line = p.stdout.readline()
+    m = re.search(r"port=(\d+)", line)
+    check(m, "no listening line: %r" % line)
+    return p, int(m.group(1)), log
+
+
+def answer(p, prefixes=("rotated ", "error ")):
+    """The next line of the mock's stdout that answers an admin command or a
+    schedule (the connect hint lines before it are skipped)."""
+    for line in p.stdout:
+        if line.startswith(prefixes):
+            return line
+    return ""
+
+
+def events(log, want):
+    import time
+    for _ in range(100):
+        evs = [json.loads(l) for l in open(log)] if os.path.exists(log) else []
+        if len(evs) >= want:
+            return sorted(evs, key=lambda e: e.get("pid", 0))
+        time.sleep(0.05)
+    raise AssertionError("want %d events in %s, got %d" % (want, log, len(evs)))
+
+
+def mock_rotates_after_n_connections_and_the_event_log_names_each_connections_chain():
+    with tempfile.TemporaryDirectory() as tmp:
+        p, port, log = start_mock(tmp, ["--rotate-after-connections", "2"])
+        try:
+            issuers = [served_issuer(port) for _ in range(3)]
+            check("Issuing CA 03" in issuers[0] and "Issuing CA 03" in issuers[1] and
+                  "OCSP 02" in issuers[2], "connections 1-2 old chain, 3 new: %s" % issuers)
+            evs = events(log, 3)
+            check([e["scenario"] for e in evs] == ["azure-old", "azure-old", "azure-new"],
+                  "event log: %s" % [e["scenario"] for e in evs])
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+
+
+def mock_admin_rotate_keeps_open_connections_on_their_chain():
+    import time
+    with tempfile.TemporaryDirectory() as tmp:
+        p, port, log = start_mock(tmp, ["--admin", "stdin"])
+        held = None
+        try:
+            # a connection held open across the rotation (TLS up, startup pending)
+            held = subprocess.Popen(["openssl", "s_client", "-starttls", "postgres", "-connect",
+                                     "127.0.0.1:%d" % port], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            for line in held.stdout:
+                if "Verify return code" in line or "---" in line and "Server certificate" in line:
+                    break
+            p.stdin.write("rotate\n")
+            p.stdin.flush()
+            got = answer(p)
+            check(got.startswith("rotated listener=0 from=azure-old to=azure-new by=admin"),
+                  "admin answer: %r" % got)
+            check("OCSP 02" in served_issuer(port), "a new connection gets the new chain")
+            held.stdin.close()
+            held.wait(timeout=30)
+            evs = events(log, 2)
+            check([e["scenario"] for e in evs] == ["azure-old", "azure-new"],
+                  "the connection opened before the rotation keeps the old chain: %s"
+                  % [e["scenario"] for e in evs])
+            p.stdin.write("serve no-such-scenario\n")
+            p.stdin.flush()
+            check(answer(p).startswith("error listener=0 no scenario named"),
+                  "a bad admin command answers an error and changes nothing")
+            check("OCSP 02" in served_issuer(port), "still the new chain")
+        finally:
+            if held and held.poll() is None:
+                held.kill()
+            p.terminate()
+            p.wait(timeout=30)
+
+
+def mock_rotates_after_t_seconds_and_rejects_conflicting_schedules():
+    import time
+    with tempfile.TemporaryDirectory() as tmp:
+        p, port, log = start_mock(tmp, ["--rotate-after-seconds", "2"])
+        try:
+            check("Issuing CA 03" in served_issuer(port), "old chain before the schedule")
+            check(answer(p).startswith("rotated listener=0 from=azure-old to=azure-new "
+                                       "by=schedule"), "schedule line")
+            check("OCSP 02" in served_issuer(port), "new chain after 2 s")
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+    for extra, words in ((["--rotate-to", "azure-new", "--rotate-after-seconds", "5",
+                           "--rotate-after-connections", "3"], "conflict"),
+                         (["--rotate-at", "2020-01-01T00:00:00Z", "--rotate-to", "azure-new"],
+                          "future time"),
+                         (["--rotate-after-connections", "3"], "needs a --rotate-to")):
+        p = run([pgtls(), "mock", "--scenario", "azure-old"] + extra, timeout=30)
+        lines = p.stderr.strip().splitlines()
+        check(p.returncode == 2 and len(lines) == 1 and words in lines[0],
+              "%s: %d %r" % (extra, p.returncode, p.stderr))
+
+
+def multi_host_failover_to_a_replica_on_another_root_fails_for_a_client_trusting_only_the_primarys():
+    # One mock process: the primary on the old chain under DigiCert Global
+    # Root G2 (azure-old), a read replica created later on Microsoft RSA Root
+    # CA 2017 (azure-old-ms2017). psql (libpq) with a multi-host string.
+    import re
+    import socket
+    fx = os.path.join(ARGS.build, "time-it", "fx-today")
+    check(run([pgtls(), "ca", "gen", "--out", fx]).returncode == 0, "ca gen")
+    idx = json.load(open(os.path.join(fx, "index.json")))
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "events.jsonl")
+        p = subprocess.Popen([pgtls(), "mock", "--fixtures", fx, "--event-log", log,
+                              "--scenario", "azure-old", "--scenario", "azure-old-ms2017"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            ports = []
+            for line in p.stdout:
+                m = re.search(r"^listening scenario=\S+ addr=\S+ port=(\d+)", line)
+                if m:
+                    ports.append(m.group(1))
+                if len(ports) == 2:
+                    break
+            dead = socket.socket()
+            dead.bind(("127.0.0.1", 0))
+            dead_port = str(dead.getsockname()[1])
+            dead.close()  # nothing listens there: the primary is down
+            host = idx["scenarios"]["azure-old"]["host"]
+            env = dict(os.environ, PGPASSWORD=idx["scenarios"]["azure-old"]["server"]["password"],
+                       PGCONNECT_TIMEOUT="5")
+
+            def psql(port_list, store):
+                conninfo = ("host=%s,%s hostaddr=127.0.0.1,127.0.0.1 port=%s user=%s dbname=postgres "
+                            "sslmode=verify-full sslrootcert=%s target_session_attrs=any"
+                            % (host, host, port_list, idx["scenarios"]["azure-old"]["server"]["user"],
+                               os.path.join(fx, "stores", store + ".pem")))
+                return run(["psql", "-X", "-w", "-A", "-t", "-c", "select 1", conninfo], env=env,
+                           timeout=60)
+
+            # primary up: the first host answers
+            r = psql("%s,%s" % (ports[0], ports[1]), "root-g2")
+            check(r.returncode == 0, "primary reachable: %s" % r.stderr)
+            # primary down: libpq moves to the replica, which it cannot verify
+            r = psql("%s,%s" % (dead_port, ports[1]), "root-g2")
+            attempts = re.findall(r'port (\d+) failed: ([^\n]*)', r.stderr)
+            check(r.returncode != 0 and [a[0] for a in attempts] == [dead_port, ports[1]] and
+                  "refused" in attempts[0][1] and "certificate verify failed" in attempts[1][1],
+                  "want a refused primary then an unverifiable replica: %r" % r.stderr)
+            # trusting both roots (as the service advises for replicas) it connects
+            r = psql("%s,%s" % (dead_port, ports[1]), "azure-bundle")
+            check(r.returncode == 0, "the bundle trusts the replica's root: %s" % r.stderr)
+            evs = events(log, 3)
+            got = [(e["listener"], e["scenario"]) for e in evs]
+            check(got == [(0, "azure-old"), (1, "azure-old-ms2017"), (1, "azure-old-ms2017")],
+                  "which host each attempt reached: %s" % got)
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+
+
+def pool_across_rotation(driver, store):
+    """Runs one driver's pool against a mock that rotates from the old chain
+    (azure-old-ms2017, under Microsoft RSA Root CA 2017) to the new one
+    (azure-new, under DigiCert Global Root G2) after 2 connections."""
+    import re
+    fx = os.path.join(ARGS.build, "time-it", "fx-today")
+    check(run([pgtls(), "ca", "gen", "--out", fx]).returncode == 0, "ca gen")
+    idx = json.load(open(os.path.join(fx, "index.json")))
+    sc = idx["scenarios"]["azure-old-ms2017"]
+    ca = os.path.join(fx, "stores", store + ".pem")
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "events.jsonl")
+        p = subprocess.Popen([pgtls(), "mock", "--fixtures", fx, "--event-log", log,
+                              "--scenario", "azure-old-ms2017", "--rotate-to", "azure-new",
+                              "--rotate-after-connections", "2"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            port = re.search(r"port=(\d+)", p.stdout.readline()).group(1)
+            if driver == "pg.Pool":
+                argv = ["node", os.path.join(ARGS.src, "tests", "time", "pools", "pg_pool.js"),
+                        port, sc["host"], sc["server"]["user"], sc["server"]["password"], ca]
+            else:
+                conn = ("host=127.0.0.1 port=%s user=%s password=%s dbname=postgres "
+                        "sslmode=verify-full sslrootcert=%s" % (port, sc["server"]["user"],
+                                                                sc["server"]["password"], ca))
+                argv = [os.path.join(ARGS.src, "clients", "pgx", "pgx-adapter"), "--pool-check",
+                        conn, sc["host"]]
+            r = run(argv, timeout=120)
+            check(r.returncode == 0, "%s pool check: %s %s" % (driver, r.stdout, r.stderr))
+            rep = json.loads(r.stdout.strip().splitlines()[-1])
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+        evs = [json.loads(l) for l in open(log)]
+    return rep, evs
+
+
+def pools_of_pg_and_pgx_keep_old_connections_and_meet_the_new_chain_on_new_ones():
+    for driver in ("pg.Pool", "pgxpool"):
+        if driver == "pgxpool" and not os.path.exists(os.path.join(ARGS.src, "clients", "pgx",
+                                                                   "pgx-adapter")):
+            raise AssertionError("clients/pgx/pgx-adapter is not built (clients/pgx/install)")
+        # trusting only the old root: the pool keeps serving from its old
+        # connections, new ones fail, the old ones still serve afterwards
+        rep, evs = pool_across_rotation(driver, "root-ms2017")
+        check(rep["before"] == 2 and rep["reused_ok"] == 2 and rep["new_ok"] == 0 and
+              len(rep["new_errors"]) == 2 and rep["after_ok"] == 2,
+              "%s with root-ms2017 across the rotation: %s" % (driver, rep))
+        check(sorted(e["scenario"] for e in evs).count("azure-old-ms2017") == 2 and
+              any(e["scenario"] == "azure-new" for e in evs),
+              "%s: the event log names two old-chain and new-chain connections: %s"
+              % (driver, [e["scenario"] for e in evs]))
+        # trusting both roots: new connections get the new chain and work
+        rep, evs = pool_across_rotation(driver, "azure-bundle")
+        check(rep["reused_ok"] == 2 and rep["new_ok"] == 2 and rep["after_ok"] == 2,
+              "%s with the bundle across the rotation: %s" % (driver, rep))
+        check(sorted(e["scenario"] for e in evs) ==
+              ["azure-new", "azure-new", "azure-old-ms2017", "azure-old-ms2017"],
+              "%s: two old-chain then two new-chain connections: %s"
+              % (driver, [e["scenario"] for e in evs]))
+
+
+TESTS = [pools_of_pg_and_pgx_keep_old_connections_and_meet_the_new_chain_on_new_ones,
+         multi_host_failover_to_a_replica_on_another_root_fails_for_a_client_trusting_only_the_primarys,
+         mock_rotates_after_n_connections_and_the_event_log_names_each_connections_chain,
+         mock_admin_rotate_keeps_open_connections_on_their_chain,
+         mock_rotates_after_t_seconds_and_rejects_conflicting_schedules,
+         timeline_on_a_pinned_ica03_store_names_the_first_break_date,
          timeline_for_libpq_on_the_old_china_root_breaks_at_the_spring_festival_change,
          timeline_bad_input_is_one_line_and_exit_2,
          mock_as_of_serves_the_chain_dated_as_of_that_day,
