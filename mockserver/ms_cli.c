@@ -162,7 +162,7 @@ int ms_cli_main(int argc, char **argv)
                                              {"set", required_argument, NULL, 'S'},
                                              {"timeout-ms", required_argument, NULL, 't'},
                                              {"max-connections", required_argument, NULL, 'm'},
-                                             {"auth-timeout-ms", required_argument, NULL, 'T'},
+                                             {"auth-timeout-ms", required_argument, NULL, 1010},
                                              {"as-of", required_argument, NULL, 'A'},
                                              {"cert", required_argument, NULL, 1001},
                                              {"key", required_argument, NULL, 1002},
@@ -237,7 +237,7 @@ int ms_cli_main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'T':
+        case 1010:
             if (parse_int(optarg, 1, 86400000, &o.auth_timeout_ms) < 0) {
                 fprintf(stderr, "pgtls mock: --auth-timeout-ms '%s' is not a positive number\n",
                         optarg);
