@@ -162,16 +162,16 @@ int ms_cli_main(int argc, char **argv)
                                              {"set", required_argument, NULL, 'S'},
                                              {"timeout-ms", required_argument, NULL, 't'},
                                              {"max-connections", required_argument, NULL, 'm'},
-                                             {"auth-timeout-ms", required_argument, NULL, 1010},
+                                             {"auth-timeout-ms", required_argument, NULL, 1004},
                                              {"as-of", required_argument, NULL, 'A'},
-                                             {"cert", required_argument, NULL, 1001},
-                                             {"key", required_argument, NULL, 1002},
-                                             {"ca", required_argument, NULL, 1003},
                                              {"rotate-to", required_argument, NULL, 'R'},
-                                             {"rotate-after-connections", required_argument, NULL, 'C'},
+                                             {"rotate-after-connections", required_argument, NULL, 'N'},
                                              {"rotate-after-seconds", required_argument, NULL, 'T'},
                                              {"rotate-at", required_argument, NULL, 'W'},
-                                             {"admin", required_argument, NULL, 'a'},
+                                             {"admin", required_argument, NULL, 'D'},
+                                             {"cert", required_argument, NULL, 'C'},
+                                             {"key", required_argument, NULL, 'K'},
+                                             {"ca", required_argument, NULL, 'a'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *scenarios[MAX_LISTENERS], *settings[MAX_LISTENERS + 1];
@@ -237,7 +237,7 @@ int ms_cli_main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 1010:
+        case 1004:
             if (parse_int(optarg, 1, 86400000, &o.auth_timeout_ms) < 0) {
                 fprintf(stderr, "pgtls mock: --auth-timeout-ms '%s' is not a positive number\n",
                         optarg);
@@ -258,15 +258,6 @@ int ms_cli_main(int argc, char **argv)
             }
             as_of_arg = optarg;
             break;
-        case 1001:
-            own_cert = optarg;
-            break;
-        case 1002:
-            own_key = optarg;
-            break;
-        case 1003:
-            own_ca = optarg;
-            break;
         case 'R':
             if (num_sc == 0) {
                 fprintf(stderr, "pgtls mock: --rotate-to '%s' must follow a --scenario\n", optarg);
@@ -274,10 +265,10 @@ int ms_cli_main(int argc, char **argv)
             }
             rotate_to[num_sc - 1] = optarg;
             break;
-        case 'C':
+        case 'N':
         case 'T':
         case 'W': {
-            const char *flag = opt == 'C' ? "--rotate-after-connections"
+            const char *flag = opt == 'N' ? "--rotate-after-connections"
                                : opt == 'T' ? "--rotate-after-seconds"
                                             : "--rotate-at";
             int v = 0;
@@ -298,19 +289,28 @@ int ms_cli_main(int argc, char **argv)
             } else if (parse_int(optarg, 1, 100000000, &v) < 0) {
                 fprintf(stderr, "pgtls mock: %s '%s' must be a positive number\n", flag, optarg);
                 return 2;
-            } else if (opt == 'C') {
+            } else if (opt == 'N') {
                 rot.after_connections = v;
             } else {
                 rot.at = time(NULL) + v;
             }
             break;
         }
-        case 'a':
+        case 'D':
             if (strcmp(optarg, "stdin") != 0) {
                 fprintf(stderr, "pgtls mock: --admin '%s': the admin channel is 'stdin'\n", optarg);
                 return 2;
             }
             admin_stdin = 1;
+            break;
+        case 'C':
+            own_cert = optarg;
+            break;
+        case 'K':
+            own_key = optarg;
+            break;
+        case 'a':
+            own_ca = optarg;
             break;
         case 'h':
             usage(stdout);

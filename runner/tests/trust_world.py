@@ -273,6 +273,40 @@ def stores_lists_real_snapshots_with_their_azure_roots_and_verdicts():
         check(p.returncode == 2 and "no such file" in p.stderr, p.stderr)
 
 
+def own_trust_rows_connect_where_the_real_store_verifies_and_fail_on_the_short_chain():
+    """The rotation answer users look for first: with their own default trust,
+    the drivers that verify against the platform or runtime store connect to
+    the old and new chains and fail on the short one (no store on this host
+    holds Microsoft TLS RSA Root G2), as against a real Azure server."""
+    ensure_fixtures()
+    wanted = {"pgx": "verify-full", "node-postgres": "verify-full",
+              "node-postgres-node24": "verify-full", "pgjdbc-javatrust": "verify-full",
+              "tokio-postgres": "require"}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out")
+        p = run([pgtls(), "run", "--clients", ",".join(wanted), "--stores", "default",
+                 "--scenarios", "azure-old,azure-new,azure-new-short", "--sslmodes",
+                 "require,verify-full", "--fixtures", fixtures(), "--no-gen", "--out", out,
+                 "--no-progress", "--jobs", "1"], timeout=600)
+        check(p.returncode in (0, 1), "run: %s" % p.stderr)
+        check("trust world: /etc/ssl/certs/ca-certificates.crt" in p.stdout, p.stdout[:300])
+        with open(os.path.join(out, "matrix.json")) as f:
+            m = json.load(f)
+        got = {}
+        for case in m["cases"]:
+            for key, res in case["results"].items():
+                got[(case["id"], key.split(" ")[0])] = res["observed"]
+        for client, mode in wanted.items():
+            if not any(k[1] == client for k in got):
+                print("%s not installed: skipped" % client)
+                continue
+            for sc, want in (("azure-old", "connected-tls"), ("azure-new", "connected-tls"),
+                             ("azure-new-short", "untrusted-chain")):
+                cid = "%s/default/%s" % (sc, mode)
+                check(got.get((cid, client)) == want,
+                      "%s %s: %s, want %s" % (client, cid, got.get((cid, client)), want))
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()

@@ -222,13 +222,9 @@ def timeline_for_libpq_on_the_old_china_root_breaks_at_the_spring_festival_chang
         check(p.returncode == 1 and "breaks 2026-03-04" in p.stdout,
               "libpq trusting DigiCert Global Root CA only: %d %s %s" % (p.returncode, p.stdout, p.stderr))
         p, out = timeline(tmp, "--client", "libpq", "--conninfo", "sslmode=verify-full",
-                          "--store", "azure-bundle")
-        # the bundle (G2, MS 2017, DigiCert Global Root CA, MS TLS G2) has no
-        # Baltimore: Single Server's old chain never verifies, everything else survives
-        single = [l for l in p.stdout.splitlines() if "single-server" in l]
-        check(p.returncode == 1 and p.stdout.count("survives through 2026-12-31") == 3 and
-              len(single) == 1 and "never connects (from 2022-11-30" in single[0],
-              "the full bundle survives every flexible group: %s %s" % (p.stdout, p.stderr))
+                          "--store", "azure-bundle", "--group", "flexible-other-regions")
+        check(p.returncode == 0 and "survives through 2026-12-31" in p.stdout,
+              "the Azure bundle survives the flexible rotation: %s %s" % (p.stdout, p.stderr))
 
 
 def timeline_bad_input_is_one_line_and_exit_2():
