@@ -103,7 +103,11 @@ static int read_pem(const char *path, const char *data, size_t len, STACK_OF(X50
             X509 *x = strcmp(name, "TRUSTED CERTIFICATE") == 0
                           ? d2i_X509_AUX(NULL, &p, der_len)
                           : d2i_X509(NULL, &p, der_len);
-            ENSURE(x && p == der + der_len, err, PGTLS_ERR_INPUT,
+            if (x && p != der + der_len) { /* trailing bytes: refused, not leaked (fuzzing) */
+                X509_free(x);
+                x = NULL;
+            }
+            ENSURE(x, err, PGTLS_ERR_INPUT,
                    "%s: PEM block %zu is not a valid certificate (corrupt or truncated: copy "
                    "it again from the source)",
                    path, blocks);

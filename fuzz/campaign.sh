@@ -3,7 +3,7 @@
 # (docs/fuzzing.md), niced, a working copy of each seed corpus, and one table:
 # executions, coverage, findings per target.
 #
-#   fuzz/campaign.sh BUILD_DIR SECONDS_PER_TARGET [PARALLEL] [OUT_DIR]
+#   [TARGETS="a b"] fuzz/campaign.sh BUILD_DIR SECONDS_PER_TARGET [PARALLEL] [OUT_DIR]
 #
 # BUILD_DIR: CC=clang meson setup BUILD_DIR -Dfuzzing=true
 #   -Db_sanitize=address,undefined -Db_lundef=false -Dtests=false
@@ -21,6 +21,8 @@ targets=""
 for f in "$build"/fuzz/fuzz-*; do
     [ -f "$f" ] && [ -x "$f" ] && targets="$targets ${f##*/fuzz-}"
 done
+# TARGETS="a b" limits the campaign to those targets.
+targets=${TARGETS:-$targets}
 [ -n "$targets" ] || { echo "campaign: no fuzz targets in $build/fuzz (build with -Dfuzzing=true)" >&2; exit 2; }
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
