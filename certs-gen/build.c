@@ -142,10 +142,16 @@ out:
     return result;
 }
 
-static int set_validity(ca_cert *c, X509 *x, time_t now, pgtls_err *err)
+static int set_validity(const ca_catalogue *cat, ca_cert *c, X509 *x, time_t now, pgtls_err *err)
 {
-    time_t nb = c->nb.relative ? now + (time_t)c->nb.value : (time_t)c->nb.value;
-    time_t na = c->na.relative ? now + (time_t)c->na.value : (time_t)c->na.value;
+    /* As of a date D, an absolute date moves by (now - D): its distance from
+     * the real clock is then its distance from D, which every client sees
+     * whatever its clock source. Relative dates stay relative to now (a
+     * certificate issued "30 days ago" as of D). */
+    time_t nb = c->nb.relative ? now + (time_t)c->nb.value
+                               : (time_t)(c->nb.value + cat->as_of_shift);
+    time_t na = c->na.relative ? now + (time_t)c->na.value
+                               : (time_t)(c->na.value + cat->as_of_shift);
     if (na < nb)
         return err_set(err, PGTLS_ERR_CONFIG,
                        "certificate '%s': not_after falls before not_before once relative dates "
@@ -258,7 +264,7 @@ int ca_build_cert(ca_catalogue *cat, ca_cert *c, time_t now, pgtls_err *err)
     TRY(set_serial(cat, c, x, err));
     TRY_OSSL(X509_set_subject_name(x, c->subject_dn), err, "subject of %s", c->name);
     TRY_OSSL(X509_set_issuer_name(x, c->issuer->subject_dn), err, "issuer of %s", c->name);
-    TRY(set_validity(c, x, now, err));
+    TRY(set_validity(cat, c, x, now, err));
     TRY_OSSL(X509_set_pubkey(x, c->key->pkey), err, "public key of %s", c->name);
     TRY(add_extensions(cat, c, x, c->issuer == c ? x : c->issuer->x509, err));
     TRY(sign_cert(cat, c, x, err));

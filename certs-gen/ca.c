@@ -93,7 +93,60 @@ static int replaceable(const char *dir)
     return ok;
 }
 
+int ca_as_of_parse(const char *text, time_t *out, pgtls_err *err)
+{
+    ca_when w;
+    char buf[40];
+    size_t n = text ? strlen(text) : 0;
+
+    /* A bare date means noon UTC of that day: an expiry at 23:59:59 that day
+     * has not happened yet, one the day before has. */
+    if (n == 10)
+        snprintf(buf, sizeof(buf), "%sT12:00:00Z", text);
+    else
+        snprintf(buf, sizeof(buf), "%s", text ? text : "");
+    if (n == 0 || n >= sizeof(buf) || ca_when_parse(buf, &w) < 0 || w.relative)
+        return err_set(err, PGTLS_ERR_USAGE,
+                       "--as-of '%s' is not a date (write YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)",
+                       text ? text : "");
+    if (w.value >= CA_AS_OF_MAX)
+        return err_set(err, PGTLS_ERR_USAGE,
+                       "--as-of %s is after 2050 (the fixtures are not dated that far: choose "
+                       "a date up to 2050-12-31)",
+                       text);
+    *out = (time_t)w.value;
+    return 0;
+}
+
+static int as_of_check(const ca_catalogue *cat, time_t as_of, pgtls_err *err)
+{
+    const ca_cert *first = NULL;
+    for (size_t i = 0; i < cat->num_certs; i++) {
+        const ca_cert *c = &cat->certs[i];
+        if (!c->nb.relative && (!first || c->nb.value < first->nb.value))
+            first = c;
+    }
+    if (first && (long long)as_of < first->nb.value) {
+        char day[32];
+        time_t t = (time_t)first->nb.value;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+        return err_set(err, PGTLS_ERR_USAGE,
+                       "--as-of is before the fixtures' earliest not-before (%s, certificate "
+                       "'%s'): choose a date from %s on",
+                       day, first->name, day);
+    }
+    return 0;
+}
+
 int ca_gen(const char *catalogue, const char *out_dir, const char *key_cache, pgtls_err *err)
+{
+    return ca_gen_as_of(catalogue, out_dir, key_cache, 0, err);
+}
+
+int ca_gen_as_of(const char *catalogue, const char *out_dir, const char *key_cache, time_t as_of,
+                 pgtls_err *err)
 {
     ca_catalogue *cat = NULL;
     char *cache = NULL, *tmp = NULL, *parent = NULL, *slash;
@@ -111,6 +164,11 @@ int ca_gen(const char *catalogue, const char *out_dir, const char *key_cache, pg
     cat = ca_catalogue_load(catalogue, err);
     if (!cat)
         goto out;
+    if (as_of) {
+        TRY(as_of_check(cat, as_of, err));
+        cat->as_of = as_of;
+        cat->as_of_shift = (long long)now - (long long)as_of;
+    }
     cache = key_cache ? strdup(key_cache) : ca_keys_default_cache(cat->name);
     ENSURE(cache, err, PGTLS_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < cat->num_keys; i++)
@@ -161,6 +219,12 @@ out:
 int ca_gen_if_stale(const char *catalogue, const char *out_dir, const char *key_cache,
                     long max_age_s, pgtls_err *err)
 {
+    return ca_gen_if_stale_as_of(catalogue, out_dir, key_cache, max_age_s, 0, err);
+}
+
+int ca_gen_if_stale_as_of(const char *catalogue, const char *out_dir, const char *key_cache,
+                          long max_age_s, time_t as_of, pgtls_err *err)
+{
     char *index_path = NULL, *text = NULL, *own_cat = NULL;
     size_t text_len = 0;
     json_t *idx = NULL;
@@ -188,13 +252,21 @@ int ca_gen_if_stale(const char *catalogue, const char *out_dir, const char *key_
             char hexmd[65], when_s[32];
             const char *sha = json_string_value(json_object_get(idx, "catalogue_sha256"));
             const char *when = json_string_value(json_object_get(idx, "generated_at"));
+            const char *prev_as_of = json_string_value(json_object_get(idx, "as_of"));
+            char want_as_of[32] = "";
             ca_when w;
+            if (as_of) {
+                struct tm tm;
+                gmtime_r(&as_of, &tm);
+                strftime(want_as_of, sizeof(want_as_of), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            }
             EVP_Digest(text, text_len, md, NULL, EVP_sha256(), NULL);
             for (int i = 0; i < 32; i++)
                 snprintf(hexmd + 2 * i, 3, "%02x", md[i]);
             snprintf(when_s, sizeof(when_s), "%s", when ? when : "");
             if (sha && strcmp(sha, hexmd) == 0 && ca_when_parse(when_s, &w) == 0 && !w.relative &&
-                time(NULL) - (time_t)w.value < max_age_s)
+                time(NULL) - (time_t)w.value < max_age_s &&
+                strcmp(prev_as_of ? prev_as_of : "", want_as_of) == 0)
                 fresh = 1;
         }
     }
@@ -206,7 +278,7 @@ int ca_gen_if_stale(const char *catalogue, const char *out_dir, const char *key_
         free(own_cat);
         return 0;
     }
-    rc = ca_gen(catalogue, out_dir, key_cache, err) < 0 ? -1 : 1;
+    rc = ca_gen_as_of(catalogue, out_dir, key_cache, as_of, err) < 0 ? -1 : 1;
     free(own_cat);
     return rc;
 }

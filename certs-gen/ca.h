@@ -9,6 +9,7 @@
 
 #include <openssl/x509.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -26,6 +27,28 @@ int ca_gen(const char *catalogue, const char *out_dir, const char *key_cache, pg
  * -1 with a message in err. */
 int ca_gen_if_stale(const char *catalogue, const char *out_dir, const char *key_cache,
                     long max_age_s, pgtls_err *err);
+
+/* The latest date --as-of accepts (2051-01-01T00:00:00Z, exclusive). */
+#define CA_AS_OF_MAX ((time_t)2556144000LL)
+
+/* Parses an --as-of date: YYYY-MM-DD (noon UTC of that day) or
+ * YYYY-MM-DDTHH:MM:SSZ, up to 2050. Returns 0, or -1 with a one-line message
+ * in err (PGTLS_ERR_USAGE). */
+int ca_as_of_parse(const char *text, time_t *out, pgtls_err *err);
+
+/* ca_gen dated as of `as_of` (0: today): every absolute date of the catalogue
+ * moves by (now - as_of), so each certificate's validity relative to the real
+ * clock is what it is relative to as_of; certificates are signed with the
+ * same keys. Declarations about time (ok / expired / not-yet-valid) are
+ * recomputed for that date. index.json records "as_of". A date before the
+ * catalogue's earliest absolute not-before is refused (PGTLS_ERR_USAGE). */
+int ca_gen_as_of(const char *catalogue, const char *out_dir, const char *key_cache, time_t as_of,
+                 pgtls_err *err);
+
+/* ca_gen_if_stale for fixtures dated as of `as_of` (0: today): a folder
+ * dated otherwise is regenerated. */
+int ca_gen_if_stale_as_of(const char *catalogue, const char *out_dir, const char *key_cache,
+                          long max_age_s, time_t as_of, pgtls_err *err);
 
 /* Re-checks every verification and host-match declaration of a generated
  * fixtures folder with OpenSSL's X509_verify_cert. Prints one line per
@@ -79,14 +102,24 @@ int ca_clone_to_dir(const char *chain_path, const char *prefix, const char *out_
 /* A customer's trust store over the look-alike world: writes into out_dir
  * (an existing empty folder) an overlay fixtures folder whose index.json is
  * fixtures_dir's plus a store "customer": every certificate of store_path
- * (any format ca_store_read reads) with a look-alike twin (same subject and
- * issuer) replaced by the twin, a pinned Azure server certificate replaced by
+ * (any format ca_store_read reads) with a look-alike twin (ca_twin_of: same
+ * subject, issuer and serial) replaced by the twin, a pinned Azure server
+ * certificate (which has no twin) replaced by
  * the old chain's leaf, every other certificate kept; with its verify result
  * declared for every scenario, and every scenario's host set to `host` (when
  * not NULL) with host_match recomputed. Prints the translation to report (may
  * be NULL). Returns 0, or -1 with a message in err. */
 int ca_translate_store(const char *store_path, const char *password, const char *fixtures_dir,
                        const char *host, const char *out_dir, FILE *report, pgtls_err *err);
+
+/* The catalogue sections of a captured chain (as ca_clone_chain prints them)
+ * meant to be appended to the catalogue fixtures_dir was generated from: the
+ * missing issuer is that catalogue's look-alike with the issuer's subject when
+ * there is one (no stand-in), and every clone is marked a look-alike (so a
+ * customer's copy of a captured certificate translates to its clone).
+ * Returns 0, or -1 with a message in err. */
+int ca_clone_into_world(const char *chain_path, const char *prefix, const char *fixtures_dir,
+                        FILE *out, pgtls_err *err);
 
 /* ---- Command entry point (the pgtls binary calls it) ---- */
 

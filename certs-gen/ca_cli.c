@@ -11,6 +11,7 @@
 #include "ca.h"
 #include "ca_internal.h"
 #include "ca_translate.h"
+#include "compare.h"
 #include "fixtures.h"
 #include "fs.h"
 
@@ -20,12 +21,12 @@ static const char ca_usage[] =
     "usage: pgtls ca COMMAND [OPTIONS]\n\n"
     "the built-in CA: look-alike Azure hierarchies, breakage cases and trust stores\n"
     "declared in a catalogue (docs/catalogue.md).\n\ncommands:\n"
-    "  gen [--catalogue FILE] [--out DIR] [--key-cache DIR]\n"
+    "  gen [--catalogue FILE] [--out DIR] [--key-cache DIR] [--as-of DATE]\n"
     "                 generate every chain, key and trust store, plus DIR/index.json\n"
     "  list [--fixtures DIR]   scenarios with their chains, one line each, and the stores\n"
-    "  show NAME [--fixtures DIR]\n"
+    "  show NAME [--fixtures DIR] [--compare FILE]\n"
     "                 print a generated certificate (openssl x509 -text style), its role\n"
-    "                 and where it is used\n"
+    "                 and where it is used; or compare it field by field with FILE\n"
     "  verify [--fixtures DIR] re-check every declared verification result (exit 1 on a\n"
     "                 mismatch)\n"
     "  inspect STORE [--password PASS] [--os-store FILE] [--fixtures DIR]\n"
@@ -43,7 +44,7 @@ static const char ca_usage[] =
 
 typedef struct opts {
     const char *catalogue, *out, *key_cache, *fixtures, *password, *os_store, *name, *format,
-        *mode;
+        *mode, *as_of, *compare;
     const char *positional;
     int help;
 } opts;
@@ -88,6 +89,10 @@ static int parse_opts(int argc, char **argv, const char *allowed, opts *o)
             slot = &o->format;
         else if (strcmp(name, "--mode") == 0)
             slot = &o->mode;
+        else if (strcmp(name, "--as-of") == 0)
+            slot = &o->as_of;
+        else if (strcmp(name, "--compare") == 0)
+            slot = &o->compare;
         if (!slot || !strstr(allowed, name)) {
             fprintf(stderr, "pgtls ca %s: unknown option '%s' (see 'pgtls ca %s --help')\n",
                     argv[0], name, argv[0]);
@@ -111,20 +116,24 @@ static int cmd_gen(int argc, char **argv)
     opts o;
     pgtls_err err;
     long long t0 = time_now_ms();
-    if (parse_opts(argc, argv, "--catalogue --out --key-cache", &o) < 0)
+    time_t as_of = 0;
+    if (parse_opts(argc, argv, "--catalogue --out --key-cache --as-of", &o) < 0)
         return 2;
     if (o.help) {
-        printf("usage: pgtls ca gen [--catalogue FILE] [--out DIR] [--key-cache DIR]\n\n"
+        printf("usage: pgtls ca gen [--catalogue FILE] [--out DIR] [--key-cache DIR] [--as-of DATE]\n\n"
                "Builds every certificate, chain, key and trust store of the catalogue into DIR\n"
                "(default " DEFAULT_FIXTURES ") with DIR/index.json (docs/fixtures-index.md).\n"
                "Keys are cached per catalogue name (default $XDG_CACHE_HOME/pgtls/keys/<name>)\n"
                "and reused; output is written next to DIR and renamed into place.\n"
+               "--as-of DATE (YYYY-MM-DD, up to 2050): every certificate is re-dated so that its\n"
+               "validity today is what it is on DATE (docs/rotation-in-time.md).\n"
                "catalogue default: %s\n",
                ca_default_catalogue());
         return 0;
     }
     err_clear(&err);
-    if (ca_gen(o.catalogue, o.out ? o.out : DEFAULT_FIXTURES, o.key_cache, &err) < 0) {
+    if ((o.as_of && ca_as_of_parse(o.as_of, &as_of, &err) < 0) ||
+        ca_gen_as_of(o.catalogue, o.out ? o.out : DEFAULT_FIXTURES, o.key_cache, as_of, &err) < 0) {
         fprintf(stderr, "pgtls ca gen: %s\n", err.msg);
         return err_exit_status(err.code);
     }
@@ -187,6 +196,53 @@ static int cmd_list(int argc, char **argv)
     return 0;
 }
 
+/* `ca show NAME --compare FILE`: the comparison table, with the catalogue's
+ * declared differences applied. Returns the exit status. */
+static int show_compare(const char *name, X509 *ours, json_t *declared, const char *path)
+{
+    pgtls_err err;
+    X509 *real;
+    ca_compare *cmp = NULL;
+    const char *field;
+    json_t *reason;
+    size_t undeclared;
+    int status = 2;
+
+    err_clear(&err);
+    real = ca_compare_load_cert(path, &err);
+    if (!real) {
+        fprintf(stderr, "pgtls ca show: %s\n", err.msg);
+        goto out;
+    }
+    cmp = ca_compare_new(ours, real, &err);
+    if (!cmp) {
+        fprintf(stderr, "pgtls ca show: %s\n", err.msg);
+        goto out;
+    }
+    json_object_foreach(declared, field, reason)
+    {
+        err_clear(&err);
+        if (ca_compare_declare(cmp, field, json_string_value(reason), &err) < 0)
+            printf("note: %s: %s\n", name, err.msg);
+    }
+    {
+        char *subject = ca_dn_string(X509_get_subject_name(real));
+        printf("%s compared with %s (%s):\n", name, path, subject ? subject : "?");
+        free(subject);
+    }
+    ca_compare_print(cmp, stdout);
+    undeclared = ca_compare_num_undeclared(cmp);
+    if (undeclared)
+        printf("%zu field(s) differ undeclared\n", undeclared);
+    else
+        printf("identical but for key-derived fields and declared differences\n");
+    status = undeclared ? 1 : 0;
+out:
+    ca_compare_free(cmp);
+    X509_free(real);
+    return status;
+}
+
 static int cmd_show(int argc, char **argv)
 {
     opts o;
@@ -198,12 +254,16 @@ static int cmd_show(int argc, char **argv)
     X509 *x = NULL;
     int status = 2;
 
-    if (parse_opts(argc, argv, "NAME --fixtures", &o) < 0)
+    if (parse_opts(argc, argv, "NAME --fixtures --compare", &o) < 0)
         return 2;
     if (o.help) {
-        printf("usage: pgtls ca show NAME [--fixtures DIR]\n\nPrints a generated certificate "
-               "the way 'openssl x509 -text' does, its role, and the chains and stores that "
-               "hold it.\n");
+        printf("usage: pgtls ca show NAME [--fixtures DIR] [--compare FILE]\n\nPrints a "
+               "generated certificate the way 'openssl x509 -text' does, its role, and the "
+               "chains and stores that hold it.\nWith --compare FILE (PEM or DER), prints "
+               "instead a field-by-field DER comparison with that certificate (the real one "
+               "the look-alike copies): same, DIFFERS, declared (a difference the catalogue "
+               "declares with its reason) or key-derived (public key, signature, key "
+               "identifiers). Exit 1 when a field differs undeclared.\n");
         return 0;
     }
     if (!o.positional) {
@@ -226,6 +286,10 @@ static int cmd_show(int argc, char **argv)
     x = in ? PEM_read_bio_X509(in, NULL, NULL, NULL) : NULL;
     if (!x) {
         fprintf(stderr, "pgtls ca show: cannot read %s (regenerate with 'pgtls ca gen')\n", pem);
+        goto out;
+    }
+    if (o.compare) {
+        status = show_compare(o.positional, x, json_object_get(cert, "differs"), o.compare);
         goto out;
     }
     out = BIO_new_fp(stdout, BIO_NOCLOSE);

@@ -27,6 +27,12 @@ typedef struct ca_key {
     char *cache_path;
 } ca_key;
 
+typedef struct ca_kv {
+    char *key;
+    char *value;
+    int line;
+} ca_kv;
+
 typedef struct ca_ext {
     char *name;  /* OpenSSL extension name or dotted OID */
     char *value; /* OpenSSL x509v3_config syntax, may start with "critical," */
@@ -59,6 +65,9 @@ typedef struct ca_cert {
     char *role;
     int role_line;
     char *lookalike_of;
+    ca_kv *differs; /* declared differences from the real certificate: key = field, value = reason */
+    size_t num_differs;
+    int differs_none; /* "differs = -": none, and none copied through `like` */
     char *description;
     char *like; /* copy unset fields and extensions from this certificate */
     int like_line;
@@ -90,12 +99,6 @@ typedef struct ca_store {
     ca_cert **resolved;
     char *description;
 } ca_store;
-
-typedef struct ca_kv {
-    char *key;
-    char *value;
-    int line;
-} ca_kv;
 
 typedef struct ca_scenario {
     char *name;
@@ -136,6 +139,8 @@ typedef struct ca_catalogue {
     char *ossl_conf_text; /* [ossl NAME] sections as an OpenSSL config */
     CONF *ossl_conf;
     unsigned char sha256[32];
+    time_t as_of;          /* 0: today; else the date the fixtures are dated as of */
+    long long as_of_shift; /* seconds added to every absolute date (now - as_of) */
 } ca_catalogue;
 
 /* catalogue.c */

@@ -396,3 +396,9 @@ out:
     free(aliases);
     return result;
 }
+
+int ca_store_verify_chain(STACK_OF(X509) *chain, STACK_OF(X509) *trusted, char *out,
+                          size_t out_len, pgtls_err *err)
+{
+    return ca_verify_chain(chain, trusted, 0, out, out_len, err);
+}

@@ -113,6 +113,13 @@ int ca_store_write_hashed_dir(STACK_OF(X509) *certs, const char *dir, pgtls_err 
 int ca_store_write_p12(STACK_OF(X509) *certs, const char *password, const char *path,
                        pgtls_err *err);
 
+/* X509_verify_cert of chain (leaf first) against the trusted set at the
+ * current time, default flags, security level 2: writes "ok", "untrusted",
+ * "expired", "not-yet-valid", "too-weak" or "error:<reason>" into out.
+ * Returns 0, or -1 with err on a setup error. */
+int ca_store_verify_chain(STACK_OF(X509) *chain, STACK_OF(X509) *trusted, char *out,
+                          size_t out_len, pgtls_err *err);
+
 /* Hex SHA-256 of a certificate's DER into out[65]. */
 void ca_cert_sha256_hex(X509 *cert, char out[65]);
 

@@ -435,6 +435,48 @@ static int handle_cert(parse_state *ps, ca_cert *c, const char *key, const char 
             e[-1] = '\0';
         return 0;
     }
+    if (strcmp(key, "differs") == 0) {
+        /* differs = FIELD: reason (a declared difference from the real
+         * certificate, see compare.h); "differs = -" declares none */
+        /* FIELD may hold a colon itself (ext:NAME): ": " separates */
+        const char *colon = strstr(value, ": ");
+        ca_kv *n;
+        char *joined;
+        if (ps->continuation && c->num_differs > 0 && strcmp(ps->prev_key, "differs") == 0) {
+            ca_kv *last = &c->differs[c->num_differs - 1];
+            joined = str_printf("%s %s", last->value, value);
+            if (!joined)
+                return err_set(ps->err, PGTLS_ERR_NOMEM, "out of memory");
+            free(last->value);
+            last->value = joined;
+            return 0;
+        }
+        if (strcmp(value, "-") == 0) {
+            c->differs_none = 1;
+            return 0;
+        }
+        if (!colon || colon == value || !colon[2])
+            return cat_err(ps->err, ps->cat->path, ps->line,
+                           "differs = '%s' needs the form 'FIELD: reason' (e.g. 'notAfter: kept "
+                           "valid so the old chain still works', 'ext:subjectAltName: ...')",
+                           value);
+        n = grow(c->differs, &c->num_differs, sizeof(*c->differs));
+        if (!n)
+            return err_set(ps->err, PGTLS_ERR_NOMEM, "out of memory");
+        c->differs = n;
+        n = &c->differs[c->num_differs - 1];
+        n->key = strndup(value, (size_t)(colon - value));
+        colon++;
+        while (*colon == ' ')
+            colon++;
+        n->value = strdup(colon);
+        n->line = ps->line;
+        if (!n->key || !n->value)
+            return err_set(ps->err, PGTLS_ERR_NOMEM, "out of memory");
+        for (char *e = n->key + strlen(n->key); e > n->key && e[-1] == ' '; e--)
+            e[-1] = '\0';
+        return 0;
+    }
 #define F(k, field, linef)                                                                         \
     if (strcmp(key, k) == 0)                                                                       \
     return set_once(ps, &c->field, linef, key, value)
@@ -454,7 +496,7 @@ static int handle_cert(parse_state *ps, ca_cert *c, const char *key, const char 
 #undef F
     return unknown_key(ps, key,
                        "key, key_type, issuer, subject, dn_string, serial, not_before, not_after, "
-                       "signature, role, lookalike_of, description, like, ext");
+                       "signature, role, lookalike_of, differs, description, like, ext");
 }
 
 static int handle_scenario(parse_state *ps, ca_scenario *sc, const char *key, const char *value)
@@ -804,6 +846,20 @@ static int resolve_cert_like(ca_catalogue *cat, ca_cert *c, pgtls_err *err)
                 bk = &cat->keys[i];
         if (bk && bk->type && copy_str(&c->key_type, &c->key_type_line, bk->type, c->like_line) < 0)
             return err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+    }
+    if (!c->num_differs && !c->differs_none) {
+        /* declared differences come with the copied fields */
+        for (size_t i = 0; i < base->num_differs; i++) {
+            ca_kv *n = grow(c->differs, &c->num_differs, sizeof(*c->differs));
+            if (!n)
+                return err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+            c->differs = n;
+            n[c->num_differs - 1].key = strdup(base->differs[i].key);
+            n[c->num_differs - 1].value = strdup(base->differs[i].value);
+            n[c->num_differs - 1].line = base->differs[i].line;
+            if (!n[c->num_differs - 1].key || !n[c->num_differs - 1].value)
+                return err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+        }
     }
     for (size_t i = 0; i < base->num_exts; i++) {
         ca_ext *n = grow(merged, &num_merged, sizeof(*merged));
@@ -1270,6 +1326,11 @@ void ca_catalogue_free(ca_catalogue *cat)
         free(c->lookalike_of);
         free(c->description);
         free(c->like);
+        for (size_t j = 0; j < c->num_differs; j++) {
+            free(c->differs[j].key);
+            free(c->differs[j].value);
+        }
+        free(c->differs);
         for (size_t j = 0; j < c->num_exts; j++) {
             free(c->exts[j].name);
             free(c->exts[j].value);

@@ -16,6 +16,7 @@
 
 #include "ca.h"
 #include "ca_internal.h"
+#include "fixtures.h"
 #include "fs.h"
 
 /* INI lines are at most 200 characters: long values continue on indented
@@ -141,12 +142,35 @@ static char *first_dns_name(X509 *x)
 
 /* Writes the catalogue sections for the chain sk (leaf first) to out.
  * Sets *out_stand_in when the top certificate's issuer is missing. */
+/* The catalogue name of a look-alike in world (index.json "certs") whose
+ * subject is the given name, or NULL. */
+static const char *world_cert_named(json_t *world, const X509_NAME *subject)
+{
+    char *want = ca_dn_string(subject);
+    const char *name, *found = NULL;
+    json_t *c;
+    json_object_foreach(world, name, c)
+    {
+        const char *s = json_string_value(json_object_get(c, "subject"));
+        if (!found && want && s && json_is_string(json_object_get(c, "lookalike_of")) &&
+            strcmp(s, want) == 0 && !strstr(name, "real-dates") && !strstr(name, "expired"))
+            found = name;
+    }
+    free(want);
+    return found;
+}
+
+/* world: NULL, or the "certs" of a fixtures index the sections will join;
+ * then the missing issuer is that world's look-alike of it when there is
+ * one (no stand-in), and each clone says it is a look-alike (so a store's
+ * real certificate finds it as its twin). */
 static void clone_sections(STACK_OF(X509) * sk, const char *label, const char *prefix, FILE *out,
-                           int *out_stand_in)
+                           int *out_stand_in, json_t *world)
 {
     X509 *x;
     int n = sk_X509_num(sk), top = -1, stand_in = 0;
     const char *base = strrchr(label, '/') ? strrchr(label, '/') + 1 : label;
+    const char *world_issuer = NULL;
     char *host = NULL;
 
     for (int i = 0; i < n; i++) {
@@ -157,7 +181,8 @@ static void clone_sections(STACK_OF(X509) * sk, const char *label, const char *p
         up = X509_self_signed(x, 0) == 1 ? i : issuer_index(sk, i);
         if (up < 0) {
             top = i;
-            stand_in = 1;
+            world_issuer = world ? world_cert_named(world, X509_get_issuer_name(x)) : NULL;
+            stand_in = !world_issuer;
         } else if (up == i) {
             top = i;
         }
@@ -170,8 +195,12 @@ static void clone_sections(STACK_OF(X509) * sk, const char *label, const char *p
             fprintf(out, "issuer = self\n");
         else if (up >= 0)
             fprintf(out, "issuer = %s-%d\n", prefix, up);
+        else if (world_issuer)
+            fprintf(out, "issuer = %s\n", world_issuer);
         else
             fprintf(out, "issuer = %s-issuer\n", prefix);
+        if (world)
+            fprintf(out, "lookalike_of = certificate %d of %.100s\n", i, base);
         print_dn(out, "subject", X509_get_subject_name(x));
         {
             BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
@@ -209,7 +238,9 @@ static void clone_sections(STACK_OF(X509) * sk, const char *label, const char *p
     for (int i = 0; i < n; i++) /* as the server sent it, a root included */
         fprintf(out, "%s%s-%d", i ? ", " : "", prefix, i);
     fprintf(out, "\n\n[store %s-root]\nkind = roots\ncerts = ", prefix);
-    if (stand_in)
+    if (world_issuer)
+        fprintf(out, "%s\n\n", world_issuer);
+    else if (stand_in)
         fprintf(out, "%s-issuer\n\n", prefix);
     else
         fprintf(out, "%s-%d\n\n", prefix, top >= 0 ? top : n - 1);
@@ -249,7 +280,7 @@ int ca_clone_chain(const char *path, const char *prefix, FILE *out, pgtls_err *e
     fprintf(out, "; cloned by 'pgtls ca clone %s': same fields, our keys.\n", path);
     fprintf(out, "; Append to a catalogue (docs/catalogue.md), then 'pgtls ca gen' and 'pgtls ca "
                  "verify'.\n\n");
-    clone_sections(sk, path, prefix, out, NULL);
+    clone_sections(sk, path, prefix, out, NULL, NULL);
     sk_X509_pop_free(sk, X509_free);
     return 0;
 }
@@ -314,7 +345,7 @@ int ca_clone_to_dir(const char *path, const char *prefix, const char *out_dir, F
         free(host);
     }
     fputc('\n', cat);
-    clone_sections(sk, path, prefix, cat, &stand_in);
+    clone_sections(sk, path, prefix, cat, &stand_in, NULL);
     {
         int closed = fclose(cat);
         cat = NULL; /* closed either way */
@@ -399,5 +430,26 @@ out:
     free(final_cat);
     free(index_path);
     free(abs_parent);
+    return result;
+}
+
+int ca_clone_into_world(const char *chain_path, const char *prefix, const char *fixtures_dir,
+                        FILE *out, pgtls_err *err)
+{
+    fx_index *idx = fx_index_load(fixtures_dir, err);
+    STACK_OF(X509) *sk = NULL;
+    int result = -1;
+    if (!idx)
+        goto out;
+    sk = read_chain(chain_path, err);
+    if (!sk)
+        goto out;
+    fprintf(out, "\n; the chain captured in %s, cloned with our keys\n\n", chain_path);
+    clone_sections(sk, chain_path, prefix, out, NULL,
+                   json_object_get(fx_index_json(idx), "certs"));
+    result = 0;
+out:
+    sk_X509_pop_free(sk, X509_free);
+    fx_index_free(idx);
     return result;
 }

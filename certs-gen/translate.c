@@ -1,9 +1,10 @@
 /* pgtls certs-gen: a customer's trust store over the look-alike world.
  *
  * Each real certificate of the store that has a look-alike twin in the
- * fixtures (same subject and same issuer, so the two forms of ICA 03 and the
- * self-signed and cross-signed Microsoft TLS RSA Root G2 stay apart) is
- * replaced by its twin; a pinned Azure server certificate is replaced by the
+ * fixtures is replaced by its twin (ca_translate.h: same subject, issuer and
+ * serial number, so the two forms of ICA 03 and the self-signed and
+ * cross-signed Microsoft TLS RSA Root G2 stay apart); a pinned Azure server
+ * certificate (no twin: every server has its own) is replaced by the
  * leaf the old chain serves (the one a customer pinned before the
  * rotation); every other certificate stays as it is (it anchors nothing the
  * mock sends, as in the real world). The structure of the customer's trust
@@ -23,6 +24,7 @@
 
 #include "ca.h"
 #include "ca_internal.h"
+#include "ca_translate.h"
 #include "fixtures.h"
 #include "fs.h"
 
@@ -45,33 +47,6 @@ static STACK_OF(X509) * load_pem_all(const char *path)
     BIO_free(b);
     ERR_clear_error();
     return sk;
-}
-
-/* Prefer the twin as Azure serves it today over re-dated variants. */
-static int variant_rank(const char *name)
-{
-    return strstr(name, "real-dates") || strstr(name, "expired") ? 1 : 0;
-}
-
-/* The name of x's twin in the index, or NULL. */
-static const char *find_twin(json_t *certs, X509 *x)
-{
-    char *subject = ca_dn_string(X509_get_subject_name(x));
-    char *issuer = ca_dn_string(X509_get_issuer_name(x));
-    const char *name, *best = NULL;
-    json_t *c;
-    json_object_foreach(certs, name, c)
-    {
-        if (!json_is_string(json_object_get(c, "lookalike_of")) || !subject || !issuer)
-            continue;
-        if (strcmp(json_string_value(json_object_get(c, "subject")), subject) == 0 &&
-            strcmp(json_string_value(json_object_get(c, "issuer")), issuer) == 0 &&
-            (!best || variant_rank(name) < variant_rank(best)))
-            best = name;
-    }
-    free(subject);
-    free(issuer);
-    return best;
 }
 
 static int is_azure_leaf(X509 *x)
@@ -110,66 +85,80 @@ int ca_translate_store(const char *store_path, const char *password, const char 
                        const char *host, const char *out_dir, FILE *report, pgtls_err *err)
 {
     fx_index *idx = NULL;
-    STACK_OF(X509) *customer = NULL, *translated = sk_X509_new_null();
-    char **aliases = NULL, format[160], *abs_fx = NULL, *dir = NULL, *pem = NULL, *p12 = NULL;
+    ca_twins *twins = NULL;
+    ca_translation tr;
+    STACK_OF(X509) *customer = NULL, *translated = NULL;
+    char format[160] = "", *abs_fx = NULL, *dir = NULL, *pem = NULL, *p12 = NULL;
     char *text = NULL, *index_path = NULL;
-    json_t *root = NULL, *certs, *names = json_array();
+    json_t *root = NULL, *names = json_array();
     const char *old_leaf = NULL;
-    int result = -1, n;
+    X509 *old_leaf_x509 = NULL;
+    int result = -1;
 
-    ENSURE(translated && names, err, PGTLS_ERR_NOMEM, "out of memory");
+    memset(&tr, 0, sizeof(tr));
+    ENSURE(names, err, PGTLS_ERR_NOMEM, "out of memory");
     idx = fx_index_load(fixtures_dir, err);
     if (!idx)
         goto out;
-    customer = ca_store_read(store_path, password, format, sizeof(format), err);
-    if (!customer)
+    twins = ca_twins_load(fixtures_dir, err);
+    if (!twins)
         goto out;
-    n = sk_X509_num(customer);
+    if (store_path) {
+        customer = ca_store_read(store_path, password, format, sizeof(format), err);
+        if (!customer)
+            goto out;
+    } else {
+        customer = sk_X509_new_null();
+        ENSURE(customer, err, PGTLS_ERR_NOMEM, "out of memory");
+    }
+    TRY(ca_translate(twins, customer, CA_TRANSLATE_REPLACE, &tr, err));
+    translated = tr.certs;
     root = json_deep_copy(fx_index_json(idx));
     ENSURE(root, err, PGTLS_ERR_NOMEM, "out of memory");
-    certs = json_object_get(root, "certs");
     old_leaf = json_string_value(
         json_object_get(json_object_get(json_object_get(root, "chains"), "azure-old-03"), "leaf"));
-    aliases = calloc((size_t)n + 1, sizeof(*aliases));
-    ENSURE(aliases, err, PGTLS_ERR_NOMEM, "out of memory");
-    if (report)
+    if (report && store_path)
         fprintf(report, "store %s (%s): %d certificate(s) over the look-alike world\n", store_path,
-                format, n);
-    for (int i = 0; i < n; i++) {
-        X509 *x = sk_X509_value(customer, i), *use = NULL;
-        const char *twin = find_twin(certs, x);
-        char *subject = ca_dn_string(X509_get_subject_name(x));
-        const char *how;
-        if (!twin && old_leaf && is_azure_leaf(x)) {
-            twin = old_leaf;
-            how = "pinned server certificate: replaced by the leaf the old chain serves";
-        } else {
-            how = twin ? "replaced by its look-alike twin" : "no twin: kept as it is";
+                format, sk_X509_num(customer));
+    for (size_t i = 0; i < tr.num_entries; i++) {
+        const ca_translate_entry *e = &tr.entries[i];
+        X509 *x = sk_X509_value(customer, (int)i);
+        const char *name = e->twin ? e->twin : e->lookalike;
+        char how[256];
+        if (e->twin)
+            snprintf(how, sizeof(how), "replaced by its look-alike twin: %s", e->twin);
+        else if (e->lookalike)
+            snprintf(how, sizeof(how), "already the look-alike %s", e->lookalike);
+        else
+            snprintf(how, sizeof(how), "no twin (no look-alike with its subject, issuer and "
+                                       "serial): kept as it is");
+        if (!name && old_leaf && is_azure_leaf(x)) {
+            /* every server has its own certificate: a pinned one stands for
+             * the leaf the old chain serves, the one pinned before the
+             * rotation */
+            char *leaf_pem = fx_cert_pem(idx, old_leaf);
+            old_leaf_x509 = leaf_pem ? load_pem(leaf_pem) : NULL;
+            free(leaf_pem);
+            ENSURE(old_leaf_x509, err, PGTLS_ERR_IO,
+                   "cannot read the look-alike %s in %s (regenerate with 'pgtls ca gen')",
+                   old_leaf, fixtures_dir);
+            for (int k = 0; k < sk_X509_num(translated); k++)
+                if (X509_cmp(sk_X509_value(translated, k), x) == 0) {
+                    X509_free(sk_X509_set(translated, k, old_leaf_x509));
+                    old_leaf_x509 = NULL; /* owned by translated now */
+                    break;
+                }
+            X509_free(old_leaf_x509);
+            old_leaf_x509 = NULL;
+            name = old_leaf;
+            snprintf(how, sizeof(how),
+                     "pinned server certificate: replaced by the leaf the old chain serves: %s",
+                     old_leaf);
         }
-        if (twin) {
-            char *twin_pem = fx_cert_pem(idx, twin);
-            use = twin_pem ? load_pem(twin_pem) : NULL;
-            free(twin_pem);
-            ENSURE(use, err, PGTLS_ERR_IO,
-                   "cannot read the look-alike %s in %s (regenerate with 'pgtls ca gen')", twin,
-                   fixtures_dir);
-            json_array_append_new(names, json_string(twin));
-        } else {
-            use = X509_dup(x);
-            ENSURE(use, err, PGTLS_ERR_NOMEM, "out of memory");
-        }
-        if (!sk_X509_push(translated, use)) {
-            X509_free(use);
-            free(subject);
-            err_set(err, PGTLS_ERR_NOMEM, "out of memory");
-            goto out;
-        }
-        aliases[i] = str_printf("customer-%d", i);
+        if (name)
+            json_array_append_new(names, json_string(name));
         if (report)
-            fprintf(report, "  %-3d %s\n      %s%s%s\n", i + 1, subject ? subject : "?", how,
-                    twin ? ": " : "", twin ? twin : "");
-        free(subject);
-        ENSURE(aliases[i], err, PGTLS_ERR_NOMEM, "out of memory");
+            fprintf(report, "  %-3zu %s\n      %s\n", i + 1, e->subject, how);
     }
 
     /* the overlay folder */
@@ -181,24 +170,27 @@ int ca_translate_store(const char *store_path, const char *password, const char 
     TRY(link_into(abs_fx, out_dir, "stores", err));
     dir = fs_join(out_dir, "customer");
     ENSURE(dir, err, PGTLS_ERR_NOMEM, "out of memory");
-    TRY(fs_mkdir_p(dir, 0755, err));
     pem = fs_join(dir, "store.pem");
     p12 = fs_join(dir, "store.p12");
     ENSURE(pem && p12, err, PGTLS_ERR_NOMEM, "out of memory");
-    {
-        BIO *b = BIO_new_file(pem, "w");
-        int ok = b != NULL;
+    if (store_path) {
+        BIO *b;
+        int ok;
+        TRY(fs_mkdir_p(dir, 0755, err));
+        b = BIO_new_file(pem, "w");
+        ok = b != NULL;
         for (int i = 0; ok && i < sk_X509_num(translated); i++)
             ok = PEM_write_bio_X509(b, sk_X509_value(translated, i));
         ok = BIO_free(b) && ok;
         ENSURE(ok, err, PGTLS_ERR_IO, "cannot write %s", pem);
+        TRY(ca_store_write_p12(translated, "changeit", p12, err));
+        json_object_set_new(json_object_get(root, "stores"), "customer",
+                            json_pack("{s:s, s:O, s:s, s:s, s:s, s:n, s:s}", "kind", "roots",
+                                      "certs", names, "pem", "customer/store.pem", "p12",
+                                      "customer/store.p12", "p12_password", "changeit",
+                                      "system_dir", "description",
+                                      "the customer's store, translated"));
     }
-    TRY(ca_write_p12(translated, aliases, "changeit", p12, err));
-    json_object_set_new(json_object_get(root, "stores"), "customer",
-                        json_pack("{s:s, s:O, s:s, s:s, s:s, s:n, s:s}", "kind", "roots", "certs",
-                                  names, "pem", "customer/store.pem", "p12",
-                                  "customer/store.p12", "p12_password", "changeit", "system_dir",
-                                  "description", "the customer's store, translated"));
     {
         /* what libpq would conclude for each scenario, and the host */
         const char *sname;
@@ -213,7 +205,8 @@ int ca_translate_store(const char *store_path, const char *password, const char 
             char verdict[128] = "untrusted";
             free(path);
             if (sent && sk_X509_num(sent) > 0) {
-                TRY(ca_verify_chain(sent, translated, 0, verdict, sizeof(verdict), err));
+                if (store_path)
+                    TRY(ca_verify_chain(sent, translated, 0, verdict, sizeof(verdict), err));
                 if (host) {
                     json_object_set_new(sc, "host", json_string(host));
                     json_object_set_new(sc, "host_match",
@@ -222,7 +215,7 @@ int ca_translate_store(const char *store_path, const char *password, const char 
                 }
             }
             sk_X509_pop_free(sent, X509_free);
-            if (json_is_object(json_object_get(sc, "verify")))
+            if (store_path && json_is_object(json_object_get(sc, "verify")))
                 json_object_set_new(json_object_get(sc, "verify"), "customer",
                                     json_string(verdict));
         }
@@ -233,11 +226,9 @@ int ca_translate_store(const char *store_path, const char *password, const char 
     TRY(fs_write_file(index_path, text, strlen(text), 0644, err));
     result = 0;
 out:
-    for (int i = 0; aliases && customer && i < sk_X509_num(customer); i++)
-        free(aliases[i]);
-    free(aliases);
+    ca_translation_cleanup(&tr);
+    ca_twins_free(twins);
     sk_X509_pop_free(customer, X509_free);
-    sk_X509_pop_free(translated, X509_free);
     json_decref(root);
     json_decref(names);
     fx_index_free(idx);

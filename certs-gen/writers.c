@@ -155,7 +155,7 @@ static int write_cert(ca_cert *c, const char *dir, json_t *certs, pgtls_err *err
     int der_len;
     BIGNUM *bn = NULL;
     char nb[32], na[32], ktype[32];
-    json_t *obj;
+    json_t *obj, *differs = NULL;
     int result = -1;
     ca_cert *ca_ca = c;
 
@@ -176,13 +176,22 @@ static int write_cert(ca_cert *c, const char *dir, json_t *certs, pgtls_err *err
     ENSURE(digest_hex && subject && issuer && serial, err, PGTLS_ERR_NOMEM, "out of memory");
     iso_time(X509_get0_notBefore(c->x509), nb, sizeof(nb));
     iso_time(X509_get0_notAfter(c->x509), na, sizeof(na));
-    obj = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s}",
+    if (c->num_differs) {
+        differs = json_object();
+        ENSURE(differs, err, PGTLS_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < c->num_differs; i++)
+            ENSURE(json_object_set_new(differs, c->differs[i].key,
+                                       json_string(c->differs[i].value)) == 0,
+                   err, PGTLS_ERR_NOMEM, "out of memory");
+    }
+    obj = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:o?}",
                     "role", c->role, "subject", subject, "issuer", issuer, "serial", serial,
                     "self_signed", c->issuer == c, "not_before", nb, "not_after", na, "key",
                     c->key->name, "key_type", ca_key_describe(c->key->pkey, ktype, sizeof(ktype)),
                     "signature", OBJ_nid2ln(X509_get_signature_nid(c->x509)), "sha256", digest_hex,
                     "pem", pem_rel, "der", der_rel, "lookalike_of", c->lookalike_of, "description",
-                    c->description ? c->description : "");
+                    c->description ? c->description : "", "differs", differs);
+    differs = NULL; /* json_pack's "o" took the reference, even on failure */
     ENSURE(obj && json_object_set_new(certs, c->name, obj) == 0, err, PGTLS_ERR_NOMEM,
            "out of memory");
     result = 0;
@@ -197,6 +206,7 @@ out:
     BN_free(bn);
     free(digest_hex);
     OPENSSL_free(der);
+    json_decref(differs);
     return result;
 }
 
@@ -350,15 +360,61 @@ static json_t *server_json(ca_catalogue *cat, ca_scenario *sc)
     return obj;
 }
 
+static int is_time_result(const char *r)
+{
+    return strcmp(r, "ok") == 0 || strcmp(r, "expired") == 0 || strcmp(r, "not-yet-valid") == 0;
+}
+
+/* As of a date, the catalogue's declarations about time ("ok", "expired",
+ * "not-yet-valid") may no longer hold: a chain declared ok may have expired
+ * by then, one declared expired may still be valid. Recomputes the result
+ * with X509_verify_cert on the re-dated certificates and writes it to out
+ * when both the declaration and the result are about time and differ.
+ * Returns 1 when out holds a new result, 0 when the declaration stands. */
+static int as_of_verify(ca_catalogue *cat, ca_scenario *sc, ca_store *st, const char *declared,
+                        char *out, size_t out_len)
+{
+    ca_chain *ch = ca_catalogue_chain(cat, sc->chain);
+    STACK_OF(X509) *chain = NULL, *trusted = NULL;
+    pgtls_err ignored = {0};
+    int changed = 0;
+
+    if (!ch || !is_time_result(declared) || strcmp(st->kind, "missing") == 0 ||
+        strcmp(st->kind, "empty") == 0 || st->num_certs == 0)
+        return 0;
+    chain = sk_X509_new_null();
+    trusted = sk_X509_new_null();
+    if (!chain || !trusted)
+        goto out;
+    for (size_t i = 0; i < ch->num_certs; i++)
+        if (!ch->resolved[i]->x509 || !sk_X509_push(chain, ch->resolved[i]->x509))
+            goto out;
+    for (size_t i = 0; i < st->num_certs; i++)
+        if (!st->resolved[i]->x509 || !sk_X509_push(trusted, st->resolved[i]->x509))
+            goto out;
+    if (ca_verify_chain(chain, trusted, 0, out, out_len, &ignored) == 0 && is_time_result(out) &&
+        strcmp(out, declared) != 0)
+        changed = 1;
+out:
+    sk_X509_free(chain); /* the certificates belong to the catalogue */
+    sk_X509_free(trusted);
+    return changed;
+}
+
 static int write_scenario(ca_catalogue *cat, ca_scenario *sc, json_t *scenarios, pgtls_err *err)
 {
     int no_tls = strcmp(sc->chain, "none") == 0;
     json_t *verify = json_object(), *server = server_json(cat, sc), *obj;
     ENSURE(verify && server, err, PGTLS_ERR_NOMEM, "out of memory");
     if (!no_tls)
-        for (size_t i = 0; i < cat->num_stores; i++)
-            json_object_set_new(verify, cat->stores[i].name,
-                                json_string(ca_scenario_verify(cat, sc, &cat->stores[i])));
+        for (size_t i = 0; i < cat->num_stores; i++) {
+            const char *declared = ca_scenario_verify(cat, sc, &cat->stores[i]);
+            char dated[160];
+            if (cat->as_of && declared &&
+                as_of_verify(cat, sc, &cat->stores[i], declared, dated, sizeof(dated)) == 1)
+                declared = dated;
+            json_object_set_new(verify, cat->stores[i].name, json_string(declared));
+        }
     obj = json_pack("{s:s, s:s?, s:s, s:b, s:O, s:O}", "description",
                     sc->description ? sc->description : "", "chain", no_tls ? NULL : sc->chain,
                     "host", sc->host ? sc->host : cat->default_host, "host_match",
@@ -404,6 +460,15 @@ int ca_write_fixtures(ca_catalogue *cat, const char *dir, time_t now, pgtls_err 
                      sha ? sha : "", "generated_at", when, "default_host", cat->default_host,
                      "certs", certs, "chains", chains, "stores", stores, "scenarios", scenarios);
     ENSURE(root && sha, err, PGTLS_ERR_NOMEM, "out of memory");
+    if (cat->as_of) {
+        /* as_of: the date the fixtures are dated as of (docs/rotation-in-time.md) */
+        char day[32];
+        gmtime_r(&cat->as_of, &tm);
+        strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        ENSURE(json_object_set_new(root, "as_of", json_string(day)) == 0 &&
+                   json_object_set_new(root, "as_of_shift_s", json_integer(cat->as_of_shift)) == 0,
+               err, PGTLS_ERR_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < cat->num_certs; i++)
         TRY(write_cert(&cat->certs[i], dir, certs, err));
     for (size_t i = 0; i < cat->num_chains; i++)

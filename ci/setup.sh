@@ -25,6 +25,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+# Real trust-store snapshots for `pgtls stores` (pinned with hashes).
+if [ "${PGTLS_SKIP_CLIENT_INSTALL:-0}" != 1 ]; then
+  echo "setup: stores/install"
+  stores/install
+fi
+# Real PostgreSQL servers of majors 16-18 for the fidelity suite's major axis
+# (docs/fidelity.md), pinned by fidelity/servers/package-lock.json.
+echo "setup: fidelity/servers/install"
+fidelity/servers/install
+
 # Client adapters install their drivers from their own registries.
 if [ "${PGTLS_SKIP_CLIENT_INSTALL:-0}" != 1 ]; then
   for inst in clients/*/install; do

@@ -33,6 +33,8 @@ static const struct command {
     {"run", run_main, "run the compatibility matrix against the embedded mock (or --against-real)"},
     {"repro", rn_cli_repro, "print (or --exec) the commands that replay one case"},
     {"clients", rn_cli_clients, "list detected clients with their versions"},
+    {"stores", rn_cli_stores, "real trust-store snapshots: Azure roots held, verdict per chain"},
+    {"timeline", rn_cli_timeline, "the first date a client breaks over the rotation calendar"},
     {"report", rs_cli_report, "render, merge and diff matrix.json files"},
     {"explain", rs_cli_explain, "explain one cell of a matrix: rule, evidence, deviation, fix"},
     {"fidelity", fd_dispatch_main, "compare the mock with a real PostgreSQL; run cases against one"},

@@ -99,6 +99,18 @@ static int load_scenario(fx_index *idx, const char *name, json_t *js, fx_scenari
     sc->server.client_cert = get_bool(server, "client_cert", 0);
     sc->server.server_version = get_str(server, "server_version", "16.9");
     sc->server.direct_tls = get_bool(server, "direct_tls", 1);
+    sc->server.clientcert = get_str(server, "clientcert", "");
+    {
+        static const char *const files[] = {"ssl_ca_file", "ssl_crl_file", "ssl_crl_dir"};
+        const char **dst[] = {&sc->server.ssl_ca_file, &sc->server.ssl_crl_file,
+                              &sc->server.ssl_crl_dir};
+        for (size_t i = 0; i < 3; i++) {
+            const char *rel = get_str(server, files[i], NULL);
+            *dst[i] = rel && *rel ? abs_path(idx, rel) : NULL;
+            if (rel && *rel && !*dst[i])
+                return err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+        }
+    }
     return 0;
 }
 

@@ -26,6 +26,10 @@ typedef struct fx_server {
     int client_cert;               /* request a client certificate */
     const char *server_version;    /* e.g. "16.9" */
     int direct_tls;                /* accept PG17 direct TLS */
+    const char *ssl_ca_file;       /* absolute paths, NULL when absent: client */
+    const char *ssl_crl_file;      /* certificate CA and revocation lists */
+    const char *ssl_crl_dir;
+    const char *clientcert;        /* pg_hba option: "" | verify-ca | verify-full */
 } fx_server;
 
 typedef struct fx_scenario {

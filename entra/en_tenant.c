@@ -222,7 +222,7 @@ static int parse_config(en_tenant *t, const char *path, pgtls_err *err)
 {
     static const char *const top_keys[] = {"tenant_id",      "subscription_id",  "resource_group",
                                            "token_lifetime_s", "fault",          "retry_after_s",
-                                           "default_identity", "identities",     NULL};
+                                           "default_identity", "identities",     "clock_skew_s", NULL};
     static const char *const id_keys[] = {"name", "kind", "client_id", "object_id",
                                           "mi_res_id", "role", NULL};
     int result = -1;
@@ -264,6 +264,13 @@ static int parse_config(en_tenant *t, const char *path, pgtls_err *err)
         ENSURE(json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 3600,
                err, PGTLS_ERR_CONFIG, "%s: retry_after_s must be an integer in 0..3600", path);
         t->retry_after_s = (long)json_integer_value(v);
+    }
+    t->clock_skew_s = 300;
+    v = json_object_get(root, "clock_skew_s");
+    if (v) {
+        ENSURE(json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 3600,
+               err, PGTLS_ERR_CONFIG, "%s: clock_skew_s must be an integer in 0..3600", path);
+        t->clock_skew_s = (long)json_integer_value(v);
     }
     ids = json_object_get(root, "identities");
     ENSURE(json_is_array(ids) && json_array_size(ids) >= 1 &&

@@ -51,6 +51,7 @@ typedef struct en_tenant {
     char default_identity[128];
     long lifetime_s;
     long retry_after_s; /* of the throttle fault */
+    long clock_skew_s;  /* allowed by the mock's validator on exp and nbf (default 300) */
     en_fault fault;
     en_identity ids[EN_MAX_IDENTITIES];
     size_t num_ids;

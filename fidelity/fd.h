@@ -55,6 +55,9 @@ typedef struct fd_conf_paths {
     const char *socket_dir;
     const char *cert_file; /* NULL when the scenario has no TLS */
     const char *key_file;
+    const char *ca_file;  /* ssl_ca_file, ssl_crl_file, ssl_crl_dir: NULL when */
+    const char *crl_file; /* the scenario has none */
+    const char *crl_dir;
 } fd_conf_paths;
 
 /* The postgresql.conf fragment for scenario sc. Returns a heap string the
@@ -85,6 +88,8 @@ fd_real *fd_real_new(const char *bindir, pgtls_err *err);
 
 /* Major version of the server binaries (15 for Debian 12). */
 int fd_real_pg_major(const fd_real *r);
+/* The server's full version as `postgres -V` prints it ("17.10"). */
+const char *fd_real_server_version(const fd_real *r);
 
 /* Configures the cluster for scenario sc and (re)starts the server; returns
  * when it accepts connections. Creates/updates the scenario's role (password

@@ -10,7 +10,7 @@
 #include "fs.h"
 #include "vocab.h"
 
-static const char *const hba_methods[] = {"trust", "password", "md5", "scram-sha-256"};
+static const char *const hba_methods[] = {"trust", "password", "md5", "scram-sha-256", "cert"};
 
 static int is_hba_method(const char *auth)
 {
@@ -92,6 +92,16 @@ const char *fd_scenario_unexpressible(const fx_scenario *sc, int pg_major)
     if (s->client_cert)
         return "the index names no client CA for ssl_ca_file, so a real server cannot send "
                "the same CertificateRequest";
+    if (!strcmp(s->auth, "cert") && (!s->ssl || !s->require_secure_transport || !s->ssl_ca_file))
+        return "auth cert needs TLS, hostssl rules (require_secure_transport) and an "
+               "ssl_ca_file (hba.c, be-secure-openssl.c)";
+    if (s->clientcert && *s->clientcert &&
+        ((strcmp(s->clientcert, "verify-ca") && strcmp(s->clientcert, "verify-full")) ||
+         !s->ssl || !s->require_secure_transport || !s->ssl_ca_file))
+        return "clientcert needs verify-ca or verify-full, TLS, hostssl rules "
+               "(require_secure_transport) and an ssl_ca_file (hba.c)";
+    if (s->ssl_crl_dir && pg_major < 14)
+        return "ssl_crl_dir needs PostgreSQL 14";
     if (!s->user || !*s->user || strlen(s->user) > 63)
         return "the scenario's user is empty or longer than NAMEDATALEN-1 (63) bytes";
     return NULL;
@@ -213,8 +223,11 @@ char *fd_render_conf(const fx_scenario *sc, int pg_major, const fd_conf_paths *p
         TRY(conf_add(&buf, "ssl_cert_file", paths->cert_file, err));
         TRY(conf_add(&buf, "ssl_key_file", paths->key_file, err));
         /* An empty ssl_ca_file: no CertificateRequest (the mock sends none
-         * unless client_cert, which is not expressible). */
-        TRY(conf_add(&buf, "ssl_ca_file", "", err));
+         * unless client_cert, which is not expressible, or ssl_ca_file). */
+        TRY(conf_add(&buf, "ssl_ca_file", paths->ca_file ? paths->ca_file : "", err));
+        TRY(conf_add(&buf, "ssl_crl_file", paths->crl_file ? paths->crl_file : "", err));
+        if (pg_major >= 14)
+            TRY(conf_add(&buf, "ssl_crl_dir", paths->crl_dir ? paths->crl_dir : "", err));
         TRY(conf_add(&buf, "ssl_min_protocol_version", s->ssl_min_protocol_version, err));
         TRY(conf_add(&buf, "ssl_max_protocol_version", s->ssl_max_protocol_version, err));
         /* TLS 1.0/1.1 sign the handshake with SHA-1/MD5, which OpenSSL 3
@@ -281,6 +294,8 @@ char *fd_render_hba(const fx_scenario *sc, pgtls_err *err)
                           sc->name);
     return str_printf("# Written by pgtls fidelity for scenario %s.\n"
                       "local    all all              trust\n"
-                      "%-8s all all 127.0.0.1/32 %s\n",
-                      sc->name, type, s->auth);
+                      "%-8s all all 127.0.0.1/32 %s%s%s\n",
+                      sc->name, type, s->auth,
+                      s->clientcert && *s->clientcert ? " clientcert=" : "",
+                      s->clientcert && *s->clientcert ? s->clientcert : "");
 }

@@ -6,6 +6,7 @@
 #include "fd.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -40,12 +41,14 @@ struct fd_real {
     char *sockdir;  /* dir/sock */
     char *log_path; /* dir/server.log */
     char *cert_path, *key_path;
+    char *ca_path, *crl_path, *crl_dir; /* dir/ca.crt, dir/crl.pem, dir/crldir */
     char *weak_conf; /* dir/openssl-seclevel0.cnf */
     int weak_chain;  /* the current scenario's chain needs security level 0 */
     int drop;        /* 1: children run as uid/gid */
     uid_t uid;
     gid_t gid;
     int pg_major;
+    char server_version[32]; /* `postgres -V`: "17.10" */
     int port;
     pid_t pid; /* running postmaster, 0 when stopped */
 };
@@ -245,6 +248,48 @@ static int copy_owned(const fd_real *r, const char *src, const char *dst, mode_t
     return rc;
 }
 
+/* The scenario's client CA and CRL files, copied where the server user can
+ * read them (the fixtures folder may be private to the harness' user); a
+ * CRL directory is copied file by file. */
+static int copy_client_ca_files(const fd_real *r, const fx_scenario *sc, pgtls_err *err)
+{
+    const fx_server *s = &sc->server;
+    DIR *d = NULL;
+    struct dirent *de;
+    int result = -1;
+
+    if (s->ssl_ca_file)
+        TRY(copy_owned(r, s->ssl_ca_file, r->ca_path, 0644, err));
+    if (s->ssl_crl_file)
+        TRY(copy_owned(r, s->ssl_crl_file, r->crl_path, 0644, err));
+    if (s->ssl_crl_dir) {
+        TRY(fs_mkdir_p(r->crl_dir, 0755, err));
+        TRY(give(r, r->crl_dir, err));
+        d = opendir(s->ssl_crl_dir);
+        ENSURE(d, err, PGTLS_ERR_IO, "fidelity: ssl_crl_dir %s: %s", s->ssl_crl_dir,
+               strerror(errno));
+        while ((de = readdir(d))) {
+            char *src, *dst;
+            int rc;
+            if (de->d_name[0] == '.')
+                continue;
+            src = fs_join(s->ssl_crl_dir, de->d_name);
+            dst = fs_join(r->crl_dir, de->d_name);
+            rc = src && dst ? copy_owned(r, src, dst, 0644, err)
+                            : err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+            free(src);
+            free(dst);
+            if (rc < 0)
+                goto out;
+        }
+    }
+    result = 0;
+out:
+    if (d)
+        closedir(d);
+    return result;
+}
+
 /* Makes sure the `postgres` system user exists (Debian's postgresql package
  * creates it; a bare container may not have it). */
 static int server_user(fd_real *r, pgtls_err *err)
@@ -284,7 +329,7 @@ fd_real *fd_real_new(const char *bindir, pgtls_err *err)
     fd_real *r = calloc(1, sizeof(*r));
     const char *tmp = getenv("TMPDIR");
     char *initdb = NULL, *postgres = NULL, *conf = NULL, *version = NULL, *ilog = NULL;
-    char *conf_text = NULL, *ver = NULL, *appended = NULL;
+    char *conf_text = NULL, *ver = NULL, *appended = NULL, *vlog = NULL, *vtext = NULL;
     size_t conf_len = 0;
     fd_real *result = NULL;
 
@@ -307,8 +352,13 @@ fd_real *fd_real_new(const char *bindir, pgtls_err *err)
     r->log_path = fs_join(r->dir, "server.log");
     r->cert_path = fs_join(r->dir, "server-chain.pem");
     r->key_path = fs_join(r->dir, "server.key");
+    r->ca_path = fs_join(r->dir, "ca.crt");
+    r->crl_path = fs_join(r->dir, "crl.pem");
+    r->crl_dir = fs_join(r->dir, "crldir");
     ilog = fs_join(r->dir, "initdb.log");
-    ENSURE(r->datadir && r->sockdir && r->log_path && r->cert_path && r->key_path && ilog, err,
+    ENSURE(r->datadir && r->sockdir && r->log_path && r->cert_path && r->key_path && r->ca_path &&
+               r->crl_path && r->crl_dir && ilog,
+           err,
            PGTLS_ERR_NOMEM, "out of memory");
     TRY(server_user(r, err));
     TRY(give(r, r->dir, err));
@@ -328,6 +378,23 @@ fd_real *fd_real_new(const char *bindir, pgtls_err *err)
     r->pg_major = atoi(ver);
     ENSURE(r->pg_major >= 10, err, PGTLS_ERR_CONFIG,
            "fidelity: %s says version '%s'; PostgreSQL 10 or later is needed", version, ver);
+    /* The full version, for the mock's server_version profile. */
+    vlog = fs_join(r->dir, "version.log");
+    ENSURE(vlog, err, PGTLS_ERR_NOMEM, "out of memory");
+    {
+        char *const argv[] = {postgres, "-V", NULL};
+        const char *at;
+        if (run(r, argv, vlog, FD_INITDB_TIMEOUT_MS, err) < 0) {
+            err_prefix(err, "fidelity: postgres -V");
+            goto out;
+        }
+        TRY(fs_read_file(vlog, 256, &vtext, NULL, err));
+        at = strstr(vtext, "(PostgreSQL) ");
+        ENSURE(at && atoi(at + 13) == r->pg_major, err, PGTLS_ERR_CONFIG,
+               "fidelity: %s -V printed '%s', not PostgreSQL %d", postgres, vtext, r->pg_major);
+        snprintf(r->server_version, sizeof(r->server_version), "%.*s",
+                 (int)strspn(at + 13, "0123456789."), at + 13);
+    }
     /* Our per-scenario settings live in pgtls.conf, included last so they
      * win over initdb's defaults. */
     conf = fs_join(r->datadir, "postgresql.conf");
@@ -347,6 +414,8 @@ out:
     free(conf);
     free(version);
     free(ilog);
+    free(vlog);
+    free(vtext);
     free(conf_text);
     free(ver);
     free(appended);
@@ -356,6 +425,11 @@ out:
 int fd_real_pg_major(const fd_real *r)
 {
     return r ? r->pg_major : 0;
+}
+
+const char *fd_real_server_version(const fd_real *r)
+{
+    return r ? r->server_version : "";
 }
 
 int fd_real_port(const fd_real *r)
@@ -585,6 +659,7 @@ int fd_real_start(fd_real *r, const fx_scenario *sc, pgtls_err *err)
     if (r->weak_chain)
         TRY(write_weak_conf(r, err));
     if (sc->server.ssl) {
+        TRY(copy_client_ca_files(r, sc, err));
         TRY(copy_owned(r, sc->chain_pem, r->cert_path, 0644, err));
         /* The server checks the key: owned by its user and 0600
          * (be-secure-common.c check_ssl_key_file_permissions). */
@@ -602,6 +677,9 @@ int fd_real_start(fd_real *r, const fx_scenario *sc, pgtls_err *err)
         paths.socket_dir = r->sockdir;
         paths.cert_file = sc->server.ssl ? r->cert_path : NULL;
         paths.key_file = sc->server.ssl ? r->key_path : NULL;
+        paths.ca_file = sc->server.ssl && sc->server.ssl_ca_file ? r->ca_path : NULL;
+        paths.crl_file = sc->server.ssl && sc->server.ssl_crl_file ? r->crl_path : NULL;
+        paths.crl_dir = sc->server.ssl && sc->server.ssl_crl_dir ? r->crl_dir : NULL;
         free(conf);
         conf = fd_render_conf(sc, r->pg_major, &paths, err);
         if (!conf)
@@ -669,6 +747,9 @@ void fd_real_free(fd_real *r)
     free(r->log_path);
     free(r->cert_path);
     free(r->key_path);
+    free(r->ca_path);
+    free(r->crl_path);
+    free(r->crl_dir);
     free(r->weak_conf);
     free(r);
 }

@@ -394,7 +394,18 @@ int fd_compare_main(int argc, char **argv)
             i = j;
             continue;
         }
-        listener = real_only ? 0 : ms_server_listen(ms, scen, 0, &mock_port, &err);
+        {
+            /* The mock plays the real server's major (its server_version
+             * profile; direct TLS from 17 on), whatever the scenario says. */
+            char version_kv[64], direct_kv[32];
+            const char *settings[] = {version_kv, direct_kv, NULL};
+            snprintf(version_kv, sizeof(version_kv), "server_version=%s",
+                     fd_real_server_version(real));
+            snprintf(direct_kv, sizeof(direct_kv), "direct_tls=%s",
+                     sc->server.direct_tls && fd_real_pg_major(real) >= 17 ? "true" : "false");
+            listener = real_only ? 0
+                                 : ms_server_listen_ex(ms, scen, 0, settings, &mock_port, &err);
+        }
         if (listener < 0 || fd_real_start(real, sc, &err) < 0)
             goto fail;
         scen_covered++;

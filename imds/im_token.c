@@ -128,7 +128,10 @@ int im_handle(const en_tenant *t, const im_request *req, long long now, im_respo
     memset(out, 0, sizeof(*out));
     out->content_type = "application/json; charset=utf-8";
     snprintf(keys_path, sizeof(keys_path), "/%s/discovery/keys", t->tenant_id);
-    if (!strcmp(req->path, TOKEN_PATH)) {
+    /* One trailing slash is accepted: MSAL for Node appends it to
+     * AZURE_POD_IDENTITY_AUTHORITY_HOST + the token path, and the services
+     * that variable points at (AKS pod identity) answer it. */
+    if (!strcmp(req->path, TOKEN_PATH) || !strcmp(req->path, TOKEN_PATH "/")) {
         if (strcmp(req->method, "GET") != 0) {
             snprintf(out->extra_headers, sizeof(out->extra_headers), "Allow: GET\r\n");
             return error_json(out, 405, "invalid_request", "The request method is not supported");

@@ -84,4 +84,11 @@ void ms_print_connect_hint(FILE *f, const char *fixtures_dir, const char *scenar
  * (0 ok, 1 findings or failures, 2 usage or input error). */
 int ms_cli_main(int argc, char **argv);
 
+/* `pgtls mock --cert FILE --key FILE [--ca FILE]`: writes a one-scenario
+ * ("own") fixtures index into a new private temporary folder that names the
+ * user's files by absolute path (the key is never copied). Returns the folder
+ * (heap; remove it with ms_userfiles_remove) or NULL with err. */
+char *ms_userfiles_fixtures(const char *cert, const char *key, const char *ca, pgtls_err *err);
+void ms_userfiles_remove(char *dir);
+
 #endif

@@ -3,12 +3,14 @@
  *   pgtls mock --scenario NAME [--port N] [--scenario NAME2 [--port M]] ...
  *              [--fixtures DIR] [--listen ADDR] [--event-log FILE|-]
  *              [--set key=value]... [--timeout-ms N] [--max-connections N]
+ *              [--as-of DATE]
  *
  * Prints one line per listener, "listening scenario=NAME addr=ADDR port=N",
  * then serves until SIGTERM/SIGINT (exit 0); SIGHUP reloads the fixtures. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +18,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "ca.h"
 #include "err.h"
 #include "ms.h"
+#include "fs.h"
 
 #define MAX_LISTENERS 256
 
@@ -36,6 +40,16 @@ static void usage(FILE *f)
                "                      (auth=md5, ssl_max_protocol_version=TLSv1.2, ...)\n"
                "  --timeout-ms N      timeout of every read (default 10000)\n"
                "  --max-connections N over it clients get FATAL 53300 (default 4096)\n"
+               "  --as-of DATE        serve fixtures re-dated so each certificate's validity is\n"
+               "                      what it is on DATE (YYYY-MM-DD, up to 2050), generated into\n"
+               "                      DIR-as-of-DATE (docs/rotation-in-time.md)\n"
+               "  --cert FILE --key FILE [--ca FILE]\n"
+               "                      serve your own chain (PEM, server certificate first) and key\n"
+               "                      without a catalogue (scenario \"own\"), or under the\n"
+               "                      --scenario given; --ca names the root that verifies it. An\n"
+               "                      encrypted key needs --set ssl_passphrase_command='PROG ARGS'\n"
+               "                      (run without a shell, %%p = prompt) or --set\n"
+               "                      ssl_passphrase_file=FILE; the mock never prompts\n"
                "Signals: SIGTERM/SIGINT stop (exit 0), SIGHUP reloads the fixtures.\n");
 }
 
@@ -71,12 +85,19 @@ int ms_cli_main(int argc, char **argv)
                                              {"set", required_argument, NULL, 'S'},
                                              {"timeout-ms", required_argument, NULL, 't'},
                                              {"max-connections", required_argument, NULL, 'm'},
+                                             {"as-of", required_argument, NULL, 'A'},
+                                             {"cert", required_argument, NULL, 'C'},
+                                             {"key", required_argument, NULL, 'K'},
+                                             {"ca", required_argument, NULL, 'a'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *scenarios[MAX_LISTENERS], *settings[MAX_LISTENERS + 1];
     int ports[MAX_LISTENERS], ids[MAX_LISTENERS];
     int num_sc = 0, num_set = 0, opt, status = 2, i, event_fd = -1, close_event_fd = 0;
-    const char *event_log = NULL;
+    const char *event_log = NULL, *as_of_arg = NULL;
+    const char *own_cert = NULL, *own_key = NULL, *own_ca = NULL;
+    char *as_of_dir = NULL, *own_dir = NULL, *own_settings[2] = {NULL, NULL};
+    time_t as_of = 0;
     ms_options o;
     ms_server *s = NULL;
     pgtls_err err;
@@ -133,6 +154,22 @@ int ms_cli_main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'A':
+            if (ca_as_of_parse(optarg, &as_of, &err) < 0) {
+                fprintf(stderr, "pgtls mock: %s\n", err.msg);
+                return 2;
+            }
+            as_of_arg = optarg;
+            break;
+        case 'C':
+            own_cert = optarg;
+            break;
+        case 'K':
+            own_key = optarg;
+            break;
+        case 'a':
+            own_ca = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -140,6 +177,32 @@ int ms_cli_main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
+    }
+    if (own_cert || own_key || own_ca) {
+        /* Your own chain and key: served by path (the key is never copied),
+         * under a --scenario's settings or, without one, a scenario "own"
+         * of a one-scenario index made for it. */
+        if (!own_cert || !own_key || num_set + 2 > MAX_LISTENERS) {
+            fprintf(stderr, "pgtls mock: --cert FILE and --key FILE go together (--ca FILE "
+                            "names the root that verifies them)\n");
+            return 2;
+        }
+        if (num_sc == 0) {
+            own_dir = ms_userfiles_fixtures(own_cert, own_key, own_ca, &err);
+            if (!own_dir) {
+                fprintf(stderr, "pgtls mock: %s\n", err.msg);
+                return 2;
+            }
+            o.fixtures_dir = own_dir;
+            ports[num_sc] = 0;
+            scenarios[num_sc++] = "own";
+        }
+        own_settings[0] = str_printf("chain_pem=%s", own_cert);
+        own_settings[1] = str_printf("key_pem=%s", own_key);
+        if (!own_settings[0] || !own_settings[1])
+            goto fail;
+        settings[num_set++] = own_settings[0];
+        settings[num_set++] = own_settings[1];
     }
     settings[num_set] = NULL;
     if (optind < argc || num_sc == 0) {
@@ -149,6 +212,24 @@ int ms_cli_main(int argc, char **argv)
             fprintf(stderr, "pgtls mock: name at least one --scenario\n");
         usage(stderr);
         return 2;
+    }
+    if (as_of) {
+        /* Dated fixtures beside the given ones, from the same catalogue. */
+        char *index = str_printf("%s/index.json", o.fixtures_dir);
+        char *catalogue = NULL;
+        json_error_t jerr;
+        json_t *prev = index ? json_load_file(index, 0, &jerr) : NULL;
+        const char *cat = json_string_value(json_object_get(prev, "catalogue"));
+        catalogue = cat ? strdup(cat) : NULL;
+        json_decref(prev);
+        free(index);
+        as_of_dir = str_printf("%s-as-of-%s", o.fixtures_dir, as_of_arg);
+        if (!as_of_dir || ca_gen_if_stale_as_of(catalogue, as_of_dir, NULL, 3600, as_of, &err) < 0) {
+            free(catalogue);
+            goto fail;
+        }
+        free(catalogue);
+        o.fixtures_dir = as_of_dir;
     }
     if (event_log) {
         if (!strcmp(event_log, "-"))
@@ -221,5 +302,9 @@ out:
     ms_server_free(s);
     if (close_event_fd)
         close(event_fd);
+    free(as_of_dir);
+    ms_userfiles_remove(own_dir);
+    free(own_settings[0]);
+    free(own_settings[1]);
     return status;
 }

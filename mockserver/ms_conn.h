@@ -25,6 +25,10 @@ typedef struct ms_profile {
     char *ssl_min_protocol_version, *ssl_max_protocol_version, *ssl_ciphers, *ssl_tls13_ciphers,
         *ssl_groups, *auth, *user, *password, *server_version;
     char *chain_pem, *key_pem;
+    int user_files; /* chain_pem/key_pem are the user's own (--set, --cert/--key), not fixtures */
+    char *ssl_passphrase_command, *ssl_passphrase_file; /* for an encrypted key_pem */
+    char *ssl_ca_file, *ssl_crl_file, *ssl_crl_dir; /* "" or NULL: none (ms_clientcert.c) */
+    char *clientcert; /* pg_hba clientcert: "" | verify-ca | verify-full */
     SSL_CTX *ctx;         /* NULL when ssl = 0 */
     uint8_t cb_hash[64];  /* tls-server-end-point of the leaf (RFC 5929) */
     size_t cb_len;        /* 0: cannot be computed, PLUS is not offered */
@@ -96,7 +100,7 @@ typedef struct ms_event {
     int startup; /* a StartupMessage was parsed */
     char protocol[12];
     char user[64], database[64], application_name[64];
-    const char *auth_method; /* trust | password | md5 | scram-sha-256 | scram-sha-256-plus */
+    const char *auth_method; /* trust | password | md5 | scram-sha-256 | scram-sha-256-plus | cert | entra */
     ms_auth_result auth_result;
     int queries;
     int cancel_request;
@@ -181,10 +185,30 @@ struct ms_conn {
     int pid;
     int32_t cancel_key;
     int tls_active;
+    int peer_cert_valid; /* a client certificate verified against ssl_ca_file */
+    char peer_cn[256];   /* its subject's CN */
+    /* pg_stat_ssl's client_dn, client_serial, issuer_dn (be_tls_get_peer_*) */
+    char peer_dn[64], peer_serial[64], peer_issuer[64];
     char tx;
     int ignore_till_sync;
     ms_stmt stmts[MS_MAX_STMTS], portals[MS_MAX_STMTS];
 };
+
+/* ---- client certificates (ms_clientcert.c) ---- */
+/* ssl_ca_file / ssl_crl_file / ssl_crl_dir into ctx as PostgreSQL's
+ * be_tls_init loads them (CertificateRequest with the CA names, verification,
+ * CRL checks); nothing when ssl_ca_file is empty. */
+int ms_clientcert_setup_ctx(const ms_profile *p, SSL_CTX *ctx, pgtls_err *err);
+/* After a completed handshake: whether a verified certificate came, its CN. */
+void ms_clientcert_note_peer(ms_conn *c, SSL *ssl);
+/* The `cert` method's checks (auth.c): 0, or -1 with the FATAL in e. */
+int ms_clientcert_check(const ms_conn *c, const char *user, ms_pgerr *e);
+/* pg_hba `clientcert=verify-ca|verify-full` on another method, before
+ * authentication: a verified certificate is required. 0 or -1 with e. */
+int ms_clientcert_required(const ms_conn *c, ms_pgerr *e);
+/* After the method succeeded, clientcert=verify-full: the CN must be the
+ * user, else the method's own failure (auth.c auth_failed). 0 or -1 with e. */
+int ms_clientcert_verify_full(const ms_conn *c, const char *user, ms_pgerr *e);
 
 /* Prepares c (zeroes the state, keeps the creator's fields). */
 void ms_conn_init(ms_conn *c);

@@ -100,7 +100,7 @@ int ms_entra_check(ms_entra *e, const char *user, const char *token, size_t len,
     x.audience = EN_AUDIENCE_OSSRDBMS;
     x.issuer = e->issuer;
     x.now = now;
-    x.skew_s = 300; /* Entra ID's usual allowance for clock skew */
+    x.skew_s = e->tenant->clock_skew_s; /* Entra ID's usual allowance: 5 minutes */
     st = en_jwt_verify(token, len, &x, &c, why, why_cap);
     switch (st) {
     case EN_JWT_OK:

@@ -493,6 +493,12 @@ static void activity_value(const ms_activity *a, int col, int self_pid, char *ou
     case 5:
     case 6:
     case 7:
+        if (!a->ssl || !a->client_cert)
+            *is_null = 1;
+        else
+            snprintf(out, cap, "%s",
+                     col == 5 ? a->client_dn : col == 6 ? a->client_serial : a->issuer_dn);
+        break;
     case 12:
         *is_null = 1;
         break;
@@ -585,7 +591,14 @@ static int parse_item(ms_qctx *q, const lexed *L, size_t *i, item *it, ms_result
                 snprintf(it->value, sizeof(it->value), "%s", v ? v : "");
             } else if (!strcmp(fn, "ssl_client_cert_present") && !arg) {
                 it->oid = MS_OID_BOOL;
-                snprintf(it->value, sizeof(it->value), "f");
+                snprintf(it->value, sizeof(it->value), "%s",
+                         q->self && q->self->ssl && q->self->client_cert ? "t" : "f");
+            } else if (!strcmp(fn, "ssl_client_serial") && !arg) {
+                /* sslinfo: the serial as numeric, NULL without a certificate. */
+                it->oid = MS_OID_NUMERIC;
+                it->is_null = !(q->self && q->self->ssl && q->self->client_cert);
+                snprintf(it->value, sizeof(it->value), "%s",
+                         it->is_null ? "" : q->self->client_serial);
             } else if (!strcmp(fn, "current_setting") && arg) {
                 const char *v = ms_settings_get(q->settings, arg);
                 if (!v) {

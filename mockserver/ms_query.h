@@ -59,6 +59,11 @@ typedef struct ms_activity {
     int client_port;
     char datname[64], usename[64], application_name[64];
     char backend_type[32];
+    /* pg_stat_ssl's client fields (ms_clientcert.c): a client certificate
+     * was received; its subject, decimal serial and issuer, each cut to
+     * NAMEDATALEN-1 bytes as PgBackendSSLStatus stores them. */
+    int client_cert;
+    char client_dn[64], client_serial[64], issuer_dn[64];
 } ms_activity;
 
 typedef struct ms_qctx {

@@ -85,7 +85,7 @@ static int flush_out(ms_conn *c)
 static void send_fatal_as(ms_conn *c, ms_pgerr *e, ms_end end, const char *reason)
 {
     e->severity = "FATAL";
-    ms_be_error(&c->out, e);
+    ms_be_error_major(&c->out, e, ms_major_of(c->prof->server_version));
     flush_out(c);
     snprintf(c->ev.fatal_sqlstate, sizeof(c->ev.fatal_sqlstate), "%s", e->sqlstate);
     snprintf(c->ev.fatal_message, sizeof(c->ev.fatal_message), "%s", e->message);
@@ -106,7 +106,7 @@ static void end_on_read(ms_conn *c, int rc, const char *what)
         if (c->ev.startup) {
             ms_pgerr_set(&e, "FATAL", "57P01",
                          "terminating connection due to administrator command");
-            ms_be_error(&c->out, &e);
+            ms_be_error_major(&c->out, &e, ms_major_of(c->prof->server_version));
             flush_out(c);
         }
         ms_event_set_end(&c->ev, MS_END_SERVER_SHUTDOWN, "server stopped while %s", what);
@@ -117,7 +117,7 @@ static void end_on_read(ms_conn *c, int rc, const char *what)
             ms_pgerr e;
             ms_pgerr_set(&e, "FATAL", "57P05",
                          "terminating connection due to idle-session timeout");
-            ms_be_error(&c->out, &e);
+            ms_be_error_major(&c->out, &e, ms_major_of(c->prof->server_version));
             flush_out(c);
             snprintf(c->ev.fatal_sqlstate, sizeof(c->ev.fatal_sqlstate), "57P05");
             snprintf(c->ev.fatal_message, sizeof(c->ev.fatal_message), "%s", e.message);
@@ -243,6 +243,12 @@ static int negotiate(ms_conn *c, ms_startup *st)
         }
         len = ms_be32(lenbuf);
         if (ms_startup_check_len(len, &e) < 0) {
+            /* PostgreSQL reads the socket in 8 KiB chunks (pq_recvbuf), so
+             * what the client sent with the length (a direct-TLS ClientHello
+             * to a server without TLS, say) is consumed before it closes:
+             * the client sees an orderly EOF, not a connection reset. */
+            if (c->io->pending(c))
+                c->io->drain(c, 8192);
             ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR, "%s (%u bytes)", e.message, len);
             return 0;
         }
@@ -379,6 +385,15 @@ static int authenticate(ms_conn *c, const char *user)
     ms_pgerr e;
     if (!strcmp(p->auth, "trust")) {
         c->ev.auth_method = "trust";
+        return 1;
+    }
+    if (!strcmp(p->auth, "cert")) {
+        c->ev.auth_method = "cert";
+        if (ms_clientcert_check(c, user, &e) < 0) {
+            ms_event_set_auth_result(&c->ev, MS_AUTH_FAILED);
+            send_fatal(c, &e);
+            return 0;
+        }
         return 1;
     }
     if (!strcmp(p->auth, "password") || !strcmp(p->auth, "md5") || !strcmp(p->auth, "entra")) {
@@ -688,7 +703,7 @@ static void send_rows(ms_conn *c, const ms_result *r, const ms_stmt *portal)
 static void send_error(ms_conn *c, ms_pgerr *e)
 {
     e->severity = "ERROR";
-    ms_be_error(&c->out, e);
+    ms_be_error_major(&c->out, e, ms_major_of(c->prof->server_version));
     if (c->tx == 'T')
         c->tx = 'E';
 }
@@ -1159,8 +1174,18 @@ void ms_session_run(ms_conn *c)
         ms_event_set_auth_result(&c->ev, MS_AUTH_FAILED);
         goto out;
     }
+    if (ms_clientcert_required(c, &e) < 0) {
+        ms_event_set_auth_result(&c->ev, MS_AUTH_FAILED);
+        send_fatal(c, &e);
+        goto out;
+    }
     if (!authenticate(c, st.user))
         goto out;
+    if (ms_clientcert_verify_full(c, st.user, &e) < 0) {
+        ms_event_set_auth_result(&c->ev, MS_AUTH_FAILED);
+        send_fatal(c, &e);
+        goto out;
+    }
     ms_event_set_auth_result(&c->ev, MS_AUTH_OK);
     ms_be_auth(&c->out, 0, NULL, 0);
     if (!strcmp(c->prof->auth, "trust") && strcmp(st.user, c->prof->user) != 0) {
@@ -1202,6 +1227,10 @@ void ms_session_run(ms_conn *c)
     snprintf(c->act.client_addr, sizeof(c->act.client_addr), "%s",
              c->ev.peer_addr[0] ? c->ev.peer_addr : "127.0.0.1");
     c->act.client_port = c->ev.peer_port;
+    c->act.client_cert = c->peer_dn[0] || c->peer_serial[0];
+    snprintf(c->act.client_dn, sizeof(c->act.client_dn), "%s", c->peer_dn);
+    snprintf(c->act.client_serial, sizeof(c->act.client_serial), "%s", c->peer_serial);
+    snprintf(c->act.issuer_dn, sizeof(c->act.issuer_dn), "%s", c->peer_issuer);
     snprintf(c->act.datname, sizeof(c->act.datname), "%s", st.database);
     snprintf(c->act.usename, sizeof(c->act.usename), "%s", st.user);
     snprintf(c->act.backend_type, sizeof(c->act.backend_type), "client backend");

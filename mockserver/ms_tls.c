@@ -18,6 +18,7 @@
 
 #include "fs.h"
 #include "ms_conn.h"
+#include "ms_passphrase.h"
 #include "vocab.h"
 
 _Static_assert(TLS1_VERSION == 0x0301 && TLS1_1_VERSION == 0x0302 && TLS1_2_VERSION == 0x0303 &&
@@ -52,6 +53,12 @@ void ms_profile_unref(ms_profile *p)
     free(p->server_version);
     free(p->chain_pem);
     free(p->key_pem);
+    free(p->ssl_passphrase_command);
+    free(p->ssl_passphrase_file);
+    free(p->ssl_ca_file);
+    free(p->ssl_crl_file);
+    free(p->ssl_crl_dir);
+    free(p->clientcert);
     free(p);
 }
 
@@ -130,12 +137,20 @@ static int apply_override(ms_profile *p, const char *kv, pgtls_err *err)
             {"server_version", offsetof(ms_profile, server_version)},
             {"chain_pem", offsetof(ms_profile, chain_pem)},
             {"key_pem", offsetof(ms_profile, key_pem)},
+            {"ssl_passphrase_command", offsetof(ms_profile, ssl_passphrase_command)},
+            {"ssl_passphrase_file", offsetof(ms_profile, ssl_passphrase_file)},
+            {"ssl_ca_file", offsetof(ms_profile, ssl_ca_file)},
+            {"ssl_crl_file", offsetof(ms_profile, ssl_crl_file)},
+            {"ssl_crl_dir", offsetof(ms_profile, ssl_crl_dir)},
+            {"clientcert", offsetof(ms_profile, clientcert)},
         };
         size_t i;
         for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
             if (!strcmp(key, strs[i].key)) {
                 if (set_str((char **)((char *)p + strs[i].off), v) < 0)
                     return err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+                if (!strcmp(key, "chain_pem") || !strcmp(key, "key_pem"))
+                    p->user_files = 1;
                 return 0;
             }
     }
@@ -143,7 +158,8 @@ static int apply_override(ms_profile *p, const char *kv, pgtls_err *err)
                    "unknown server setting '%s' (known: ssl, require_secure_transport, "
                    "ssl_min_protocol_version, ssl_max_protocol_version, ssl_ciphers, "
                    "ssl_tls13_ciphers, ssl_groups, auth, user, password, client_cert, "
-                   "server_version, direct_tls, chain_pem, key_pem)",
+                   "server_version, direct_tls, chain_pem, key_pem, ssl_passphrase_command, "
+                   "ssl_passphrase_file, ssl_ca_file, ssl_crl_file, ssl_crl_dir, clientcert)",
                    key);
 }
 
@@ -270,18 +286,41 @@ static int build_ctx(ms_profile *p, pgtls_err *err)
             p->security_level_0 = 1;
         }
         TRY_OSSL(SSL_CTX_use_certificate_chain_file(ctx, p->chain_pem) == 1, err,
-                 "scenario %s: cannot load certificate chain %s (regenerate with 'pgtls ca gen')",
-                 p->scenario, p->chain_pem);
+                 "scenario %s: cannot load certificate chain %s (%s)", p->scenario,
+                 p->chain_pem,
+                 p->user_files ? "it must be PEM, the server certificate first, then its "
+                                 "intermediates"
+                               : "regenerate with 'pgtls ca gen'");
     }
     ERR_clear_error();
-    if (SSL_CTX_use_PrivateKey_file(ctx, p->key_pem, SSL_FILETYPE_PEM) != 1) {
+    /* An encrypted key is unlocked through ssl_passphrase_command/_file,
+     * never through OpenSSL's terminal prompt (ms_passphrase.c). */
+    ms_passphrase_source pass = {.command = p->ssl_passphrase_command,
+                                 .file = p->ssl_passphrase_file,
+                                 .key_path = p->key_pem};
+    err_clear(&pass.err);
+    SSL_CTX_set_default_passwd_cb(ctx, ms_passphrase_cb);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, &pass);
+    int key_ok = SSL_CTX_use_PrivateKey_file(ctx, p->key_pem, SSL_FILETYPE_PEM) == 1;
+    SSL_CTX_set_default_passwd_cb(ctx, NULL);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+    if (!key_ok) {
         /* OpenSSL compares the key with the certificate while loading it. */
         if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
             ERR_clear_error();
             err_set(err, PGTLS_ERR_CONFIG,
-                    "scenario %s: private key %s does not match the certificate in %s "
-                    "(regenerate with 'pgtls ca gen')",
-                    p->scenario, p->key_pem, p->chain_pem);
+                    "scenario %s: private key %s does not match the certificate in %s (%s)",
+                    p->scenario, p->key_pem, p->chain_pem,
+                    p->user_files ? "give the key of the first certificate of that file"
+                                  : "regenerate with 'pgtls ca gen'");
+        } else if (pass.asked && pass.err.msg[0]) {
+            ERR_clear_error();
+            err_set(err, PGTLS_ERR_CONFIG, "scenario %s: %s", p->scenario, pass.err.msg);
+        } else if (pass.asked) {
+            ERR_clear_error();
+            err_set(err, PGTLS_ERR_CONFIG,
+                    "scenario %s: the passphrase does not decrypt the private key %s",
+                    p->scenario, p->key_pem);
         } else
             err_ossl(err, "scenario %s: cannot load private key %s", p->scenario, p->key_pem);
         goto out;
@@ -314,6 +353,7 @@ static int build_ctx(ms_profile *p, pgtls_err *err)
                  "scenario %s: ssl_groups '%s' is not valid", p->scenario, p->ssl_groups);
     if (p->client_cert)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_client_cert);
+    TRY(ms_clientcert_setup_ctx(p, ctx, err));
     SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, NULL);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
     p->ctx = ctx; /* the profile owns it now */
@@ -356,7 +396,11 @@ ms_profile *ms_profile_new(const fx_scenario *sc, const char *const *overrides, 
         set_str(&p->user, s->user) < 0 || set_str(&p->password, s->password) < 0 ||
         set_str(&p->server_version, s->server_version) < 0 ||
         (sc->chain_pem && set_str(&p->chain_pem, sc->chain_pem) < 0) ||
-        (sc->key_pem && set_str(&p->key_pem, sc->key_pem) < 0)) {
+        (sc->key_pem && set_str(&p->key_pem, sc->key_pem) < 0) ||
+        (s->ssl_ca_file && set_str(&p->ssl_ca_file, s->ssl_ca_file) < 0) ||
+        (s->ssl_crl_file && set_str(&p->ssl_crl_file, s->ssl_crl_file) < 0) ||
+        (s->ssl_crl_dir && set_str(&p->ssl_crl_dir, s->ssl_crl_dir) < 0) ||
+        set_str(&p->clientcert, s->clientcert ? s->clientcert : "") < 0) {
         err_set(err, PGTLS_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -366,10 +410,25 @@ ms_profile *ms_profile_new(const fx_scenario *sc, const char *const *overrides, 
             goto fail;
         }
     if (strcmp(p->auth, "trust") && strcmp(p->auth, "password") && strcmp(p->auth, "md5") &&
-        strcmp(p->auth, "scram-sha-256") && strcmp(p->auth, "entra")) {
+        strcmp(p->auth, "scram-sha-256") && strcmp(p->auth, "entra") && strcmp(p->auth, "cert")) {
         err_set(err, PGTLS_ERR_CONFIG,
-                "scenario %s: auth '%s' is not one of trust, password, md5, scram-sha-256, entra",
+                "scenario %s: auth '%s' is not one of trust, password, md5, scram-sha-256, entra, "
+                "cert",
                 sc->name, p->auth);
+        goto fail;
+    }
+    if (*p->clientcert && strcmp(p->clientcert, "verify-ca") && strcmp(p->clientcert, "verify-full")) {
+        err_set(err, PGTLS_ERR_CONFIG,
+                "scenario %s: invalid value for clientcert: \"%s\" (verify-ca or verify-full)",
+                sc->name, p->clientcert);
+        goto fail;
+    }
+    if ((!strcmp(p->auth, "cert") || *p->clientcert) &&
+        (!p->ssl || !p->ssl_ca_file || !*p->ssl_ca_file)) {
+        err_set(err, PGTLS_ERR_CONFIG,
+                "scenario %s: %s needs ssl on and an ssl_ca_file (PostgreSQL: client "
+                "certificates can only be checked if a root certificate store is available)",
+                sc->name, *p->clientcert ? "clientcert" : "auth 'cert'");
         goto fail;
     }
     if (p->ssl && build_ctx(p, err) < 0)
@@ -471,7 +530,8 @@ static int sock_write_all(ms_conn *c, const void *buf, size_t n)
         if (c->ssl) {
             size_t w = 0;
             ERR_clear_error();
-            if (SSL_write_ex(c->ssl, (const char *)buf + put, n - put, &w) != 1)
+            if (SSL_write_ex(c->ssl, (const char *)buf + put, n - put, &w) != 1 ||
+                BIO_flush(SSL_get_wbio(c->ssl)) != 1)
                 return -1;
             put += w;
         } else {
@@ -566,18 +626,28 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
     }
 }
 
+/* Our flights leave in one write: OpenSSL's own handshake buffer holds 4096
+ * bytes, so a flight with a real-sized chain (SCT lists, 4096-bit
+ * intermediates) went out in two writes; a client that rejects the
+ * certificate from the first part closes before the second, our second write
+ * fails, and the alert it sent is never read. One write (and a flush after
+ * every record we send) keeps the server reading when the alert comes. */
+#define MS_TLS_WRITE_BUFFER (64 * 1024)
+
 static int sock_start_tls(ms_conn *c, int direct)
 {
     SSL *ssl;
-    BIO *bio;
+    BIO *bio, *wbuf;
     int rc, e;
     (void)direct;
     ERR_clear_error();
     ssl = SSL_new(c->prof->ctx);
     bio = BIO_new_socket(c->fd, BIO_NOCLOSE);
-    if (!ssl || !bio) {
+    wbuf = BIO_new(BIO_f_buffer());
+    if (!ssl || !bio || !wbuf || BIO_set_write_buffer_size(wbuf, MS_TLS_WRITE_BUFFER) != 1) {
         SSL_free(ssl);
         BIO_free(bio);
+        BIO_free(wbuf);
         snprintf(c->ev.tls_error, sizeof(c->ev.tls_error), "out of memory");
         ms_event_set_handshake(&c->ev, MS_HANDSHAKE_FAILED);
         ms_event_set_end(&c->ev, MS_END_PROTOCOL_ERROR, "could not create the TLS session");
@@ -585,7 +655,10 @@ static int sock_start_tls(ms_conn *c, int direct)
     }
     BIO_set_callback_ex(bio, count_cb);
     BIO_set_callback_arg(bio, (char *)c);
-    SSL_set_bio(ssl, bio, bio); /* ssl owns bio */
+    BIO_up_ref(bio);
+    BIO_push(wbuf, bio);
+    /* ssl owns both references: rbio = bio, wbio = wbuf -> bio */
+    SSL_set_bio(ssl, bio, wbuf);
     SSL_set_app_data(ssl, c);
     SSL_set_msg_callback(ssl, msg_cb);
     SSL_set_msg_callback_arg(ssl, c);
@@ -606,6 +679,7 @@ static int sock_start_tls(ms_conn *c, int direct)
         }
         peer = SSL_get0_peer_certificate(ssl);
         c->ev.client_cert = peer != NULL;
+        ms_clientcert_note_peer(c, ssl);
         return 0;
     }
     e = SSL_get_error(ssl, rc);
@@ -646,6 +720,7 @@ static void sock_close_tls(ms_conn *c)
     if (c->ssl && !(SSL_get_shutdown(c->ssl) & SSL_SENT_SHUTDOWN)) {
         ERR_clear_error();
         SSL_shutdown(c->ssl);
+        BIO_flush(SSL_get_wbio(c->ssl));
         ERR_clear_error();
     }
 }

@@ -406,27 +406,17 @@ int ms_fe_parse_sasl_initial(const uint8_t *body, size_t len, const char **out_m
 
 /* ---- backend messages ---- */
 
-/* Where PostgreSQL raises the errors clients are shown during connection
- * start-up. A real server sends the source file, line and routine (fields F,
- * L, R of ErrorResponse, protocol section 55.8); drivers such as pg8000 print
- * every field, so the mock sends them too. Values measured on PostgreSQL 15.18
- * (the fidelity suite's server): a different server version has other line
- * numbers, and so would a real Azure server. */
-static const struct {
-    const char *sqlstate;
-    const char *message_prefix;
-    const char *file, *line, *routine;
-} error_locations[] = {
-    {"28000", "no pg_hba.conf entry", "auth.c", "544", "ClientAuthentication"},
-    {"28P01", "password authentication failed", "auth.c", "334", "auth_failed"},
-    {"42704", "unrecognized configuration parameter", "guc.c", "5734", "find_option"},
-    {"3D000", "database \"", "postinit.c", "948", "InitPostgres"},
-};
-
 void ms_be_error(ms_buf *b, const ms_pgerr *e)
 {
+    ms_be_error_major(b, e, MS_MAJOR_DEFAULT);
+}
+
+/* The source location (F, L, R) is the one PostgreSQL pg_major sends for
+ * that error (ms_majors.c); errors without a measured location have none. */
+void ms_be_error_major(ms_buf *b, const ms_pgerr *e, int pg_major)
+{
     size_t m = ms_msg_begin(b, 'E');
-    size_t loc;
+    const char *file, *line, *routine;
     ms_buf_u8(b, 'S');
     ms_buf_str(b, e->severity);
     ms_buf_u8(b, 'V');
@@ -443,18 +433,13 @@ void ms_be_error(ms_buf *b, const ms_pgerr *e)
         ms_buf_u8(b, 'H');
         ms_buf_str(b, e->hint);
     }
-    for (loc = 0; loc < sizeof(error_locations) / sizeof(error_locations[0]); loc++) {
-        if (strcmp(e->sqlstate, error_locations[loc].sqlstate) != 0 ||
-            strncmp(e->message, error_locations[loc].message_prefix,
-                    strlen(error_locations[loc].message_prefix)) != 0)
-            continue;
+    if (ms_major_error_location(pg_major, e->sqlstate, e->message, &file, &line, &routine)) {
         ms_buf_u8(b, 'F');
-        ms_buf_str(b, error_locations[loc].file);
+        ms_buf_str(b, file);
         ms_buf_u8(b, 'L');
-        ms_buf_str(b, error_locations[loc].line);
+        ms_buf_str(b, line);
         ms_buf_u8(b, 'R');
-        ms_buf_str(b, error_locations[loc].routine);
-        break;
+        ms_buf_str(b, routine);
     }
     ms_buf_u8(b, 0);
     ms_msg_end(b, m);

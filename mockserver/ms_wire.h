@@ -131,7 +131,20 @@ int ms_fe_parse_sasl_initial(const uint8_t *body, size_t len, const char **out_m
                              const uint8_t **out_data, int32_t *out_len, ms_pgerr *err);
 
 /* ---- Backend messages ---- */
+/* ErrorResponse as PostgreSQL MS_MAJOR_DEFAULT (15) sends it. */
 void ms_be_error(ms_buf *b, const ms_pgerr *e);
+/* ErrorResponse with the source location PostgreSQL pg_major sends. */
+void ms_be_error_major(ms_buf *b, const ms_pgerr *e, int pg_major);
+
+/* ---- Server majors (ms_majors.c) ---- */
+#define MS_MAJOR_DEFAULT 15
+/* The major of a server_version string ("17.10" -> 17); MS_MAJOR_DEFAULT
+ * when it has none. */
+int ms_major_of(const char *server_version);
+/* The source file, line and routine PostgreSQL pg_major reports for an error
+ * (by SQLSTATE and message prefix). Returns 1 if known, 0 otherwise. */
+int ms_major_error_location(int pg_major, const char *sqlstate, const char *message,
+                            const char **file, const char **line, const char **routine);
 void ms_be_notice(ms_buf *b, const char *sqlstate, const char *msg);
 void ms_be_auth(ms_buf *b, int32_t code, const void *extra, size_t extra_len);
 void ms_be_param_status(ms_buf *b, const char *name, const char *value);

@@ -29,6 +29,8 @@ typedef struct rs_run_info {
     const char *fixtures_dir;    /* or NULL */
     const char *fixtures_sha256; /* catalogue_sha256 of the index, or NULL */
     const char *command;         /* the pgtls command line, or NULL */
+    const char *as_of;           /* fixtures' as-of date (ISO), NULL: the run's own clock */
+    const char *calendar;        /* rotation calendar version, or NULL */
 } rs_run_info;
 
 /* A new, empty matrix; started_at is now. Returns NULL with err. */
@@ -99,6 +101,11 @@ int rs_render_all(rs_matrix *m, const char *dir, pgtls_err *err);
 /* Merges several matrices (each client build becomes a column; cases are
  * unioned by id; run.sources lists each input's run). NULL with err. */
 rs_matrix *rs_matrix_merge(rs_matrix *const *inputs, size_t num_inputs, pgtls_err *err);
+
+/* Fails (PGTLS_ERR_INPUT, naming both dates) when the inputs were run as of
+ * different dates (run.as_of; absent: the run's own clock). Returns 0 or -1. */
+int rs_matrix_as_of_check(rs_matrix *const *inputs, const char *const *names, size_t num_inputs,
+                          pgtls_err *err);
 
 /* ---- Diff (pgtls report diff) ---- */
 

@@ -26,9 +26,11 @@ static const char usage_render[] =
     "Writes matrix.json, summary.md, matrix.html, junit.xml, matrix.csv and rotation.md.\n";
 
 static const char usage_merge[] =
-    "usage: pgtls report merge A.json B.json ... --out DIR\n"
+    "usage: pgtls report merge A.json B.json ... --out DIR [--allow-mixed-as-of]\n"
     "Unions the cases of every input by id; every client build becomes a column (the same\n"
-    "build from two machines gets \" @ host\" appended); run.sources lists every input run.\n";
+    "build from two machines gets \" @ host\" appended); run.sources lists every input run.\n"
+    "Inputs run as of different dates (pgtls run --as-of) are refused unless\n"
+    "--allow-mixed-as-of is given (run.as_of is then \"mixed\").\n";
 
 static const char usage_diff[] =
     "usage: pgtls report diff BASELINE.json NEW.json [--accept FILE] [--strict]\n"
@@ -111,12 +113,18 @@ static int cmd_merge(int argc, char **argv)
     const char *out = NULL;
     rs_matrix **inputs = calloc((size_t)argc + 1, sizeof(*inputs));
     rs_matrix *merged = NULL;
-    int n = 0, rc, status = 2;
+    int n = 0, rc, status = 2, allow_mixed = 0, kept = 0;
     pgtls_err err;
 
     err_clear(&err);
     if (!pos || !inputs)
         goto out;
+    for (int i = 0; i < argc; i++) /* drop --allow-mixed-as-of, keep the rest in order */
+        if (i > 0 && strcmp(argv[i], "--allow-mixed-as-of") == 0)
+            allow_mixed = 1;
+        else
+            argv[kept++] = argv[i];
+    argc = kept;
     rc = parse_args(argc, argv, pos, &n, argc, &out, NULL, usage_merge);
     if (rc) {
         status = rc > 0 ? 0 : 2;
@@ -133,6 +141,10 @@ static int cmd_merge(int argc, char **argv)
             fprintf(stderr, "pgtls report merge: %s\n", err.msg);
             goto out;
         }
+    }
+    if (!allow_mixed && rs_matrix_as_of_check(inputs, pos, (size_t)n, &err) < 0) {
+        fprintf(stderr, "pgtls report merge: %s\n", err.msg);
+        goto out;
     }
     merged = rs_matrix_merge(inputs, (size_t)n, &err);
     if (!merged || rs_render_all(merged, out, &err) < 0) {

@@ -60,16 +60,33 @@ static const char js[] =
     "if(f.verdict||f.client){var ok=false;clients.forEach(function(cl){if(f.client&&cl.key!==f.client)return;"
     "var r=(c.results||{})[cl.key];if(r&&(!f.verdict||r.verdict===f.verdict))ok=true;});if(!ok)return false;}"
     "return true;}\n"
-    "function render(){var f=readFilters();keys.forEach(function(k){var i=document.getElementById('f-'+k);"
-    "if(i)i.value=f[k]||'';});var tb=document.querySelector('#grid tbody');tb.textContent='';var n=0;"
-    "(M.cases||[]).forEach(function(c){if(!matches(c,f))return;n++;"
-    "var tr=el('tr',{'class':'case','data-id':c.id,'data-scenario':c.scenario,'data-sslmode':c.sslmode,"
-    "'data-store':c.store});tr.appendChild(el('td',null,c.id));"
-    "clients.forEach(function(cl){var r=(c.results||{})[cl.key];var td;if(!r){td=el('td',{'class':'cell none'},'—');}"
+    /* At most LIMIT matching rows are built at once ("show more" adds the
+     * next LIMIT): a 10,000-case matrix filters as fast as a small one. One
+     * click handler on the grid serves every cell. */
+    "var LIMIT=1000,limit=LIMIT,matched=[];\n"
+    "function row(c,ci){var tr=el('tr',{'class':'case','data-id':c.id,'data-scenario':c.scenario,"
+    "'data-sslmode':c.sslmode,'data-store':c.store});tr.appendChild(el('td',null,c.id));"
+    "clients.forEach(function(cl,k){var r=(c.results||{})[cl.key];var td;if(!r){td=el('td',{'class':'cell none'},'—');}"
     "else{td=el('td',{'class':'cell v-'+r.verdict,title:'expected '+r.expected+', observed '+r.observed+' ('+r.verdict+')',"
-    "'data-client':cl.key},r.observed+(r.verdict==='conforms'||r.verdict===r.observed?'':' ['+r.verdict+']'));"
-    "td.addEventListener('click',function(){show(c,cl,r);});}tr.appendChild(td);});tb.appendChild(tr);});"
-    "document.getElementById('shown').textContent=n+' of '+(M.cases||[]).length+' cases shown';}\n"
+    "'data-client':cl.key,'data-ci':ci,'data-k':k},r.observed+(r.verdict==='conforms'||r.verdict===r.observed?'':' ['+r.verdict+']'));}"
+    "tr.appendChild(td);});return tr;}\n"
+    "function fill(from){var tb=document.querySelector('#grid tbody');var more=document.getElementById('more');"
+    "if(more)more.parentNode.removeChild(more);var frag=document.createDocumentFragment();"
+    "for(var i=from;i<matched.length&&i<limit;i++)frag.appendChild(row(M.cases[matched[i]],matched[i]));"
+    "tb.appendChild(frag);var total=(M.cases||[]).length;var shown=Math.min(limit,matched.length);"
+    "document.getElementById('shown').textContent=shown===matched.length?matched.length+' of '+total+' cases shown':"
+    "matched.length+' of '+total+' cases match; the first '+shown+' are shown';"
+    "if(shown<matched.length){var tr=el('tr',{id:'more'});var td=el('td',{colspan:clients.length+1});"
+    "var b=el('button',{id:'show-more'},'show '+Math.min(LIMIT,matched.length-shown)+' more');"
+    "b.addEventListener('click',function(){var from=limit;limit+=LIMIT;fill(from);});td.appendChild(b);"
+    "tr.appendChild(td);tb.appendChild(tr);}}\n"
+    "function render(){var f=readFilters();keys.forEach(function(k){var i=document.getElementById('f-'+k);"
+    "if(i)i.value=f[k]||'';});document.querySelector('#grid tbody').textContent='';limit=LIMIT;matched=[];"
+    "(M.cases||[]).forEach(function(c,ci){if(matches(c,f))matched.push(ci);});fill(0);}\n"
+    "document.querySelector('#grid tbody').addEventListener('click',function(e){"
+    "var td=e.target.closest?e.target.closest('td.cell'):null;if(!td||!td.hasAttribute('data-ci'))return;"
+    "var c=M.cases[+td.getAttribute('data-ci')],cl=clients[+td.getAttribute('data-k')];"
+    "show(c,cl,(c.results||{})[cl.key]);});\n"
     "function show(c,cl,r){var d=document.getElementById('detail');d.hidden=false;"
     "document.getElementById('d-title').textContent=c.id+' — '+cl.key;"
     "var dl=document.getElementById('d-fields');dl.textContent='';"
@@ -94,9 +111,53 @@ static const char js[] =
 
 /* The matrix as JSON safe inside <script>: every '<' becomes \u003c (only
  * strings can contain it), so neither </script> nor <!-- can end the block. */
+/* The event fields the page's detail panel shows; ports, process ids, byte
+ * counts and timestamps stay in matrix.json only. Half of a large matrix's
+ * bulk is events, so the page stays loadable at 10,000+ cases. */
+static const char *const page_event_fields[] = {
+    "tls_start", "ssl_response", "handshake", "tls_version", "cipher", "sni", "alpn",
+    "client_alert", "server_alert", "tls_error", "auth_method", "auth_result", "end",
+    "end_reason", "fatal", "user", "database"};
+
+/* A copy of doc for the page: every case and result, events trimmed to the
+ * fields above (new references; doc is not changed). */
+static json_t *page_data(json_t *doc)
+{
+    json_t *out = json_copy(doc), *cases = json_array(), *c;
+    size_t i;
+    json_array_foreach(json_object_get(doc, "cases"), i, c)
+    {
+        json_t *nc = json_copy(c), *results = json_object(), *r;
+        const char *key;
+        json_object_foreach(json_object_get(c, "results"), key, r)
+        {
+            json_t *nr = json_copy(r), *events = json_array(), *ev;
+            size_t e;
+            json_array_foreach(json_object_get(r, "events"), e, ev)
+            {
+                json_t *ne = json_object();
+                for (size_t f = 0; f < sizeof(page_event_fields) / sizeof(page_event_fields[0]); f++) {
+                    json_t *v = json_object_get(ev, page_event_fields[f]);
+                    if (v && !json_is_null(v))
+                        json_object_set(ne, page_event_fields[f], v);
+                }
+                json_array_append_new(events, ne);
+            }
+            json_object_set_new(nr, "events", events);
+            json_object_set_new(results, key, nr);
+        }
+        json_object_set_new(nc, "results", results);
+        json_array_append_new(cases, nc);
+    }
+    json_object_set_new(out, "cases", cases);
+    return out;
+}
+
 static void add_embedded_json(rs_buf *b, json_t *doc)
 {
-    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    json_t *page = page_data(doc);
+    char *text = page ? json_dumps(page, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) : NULL;
+    json_decref(page);
     if (!text) {
         b->oom = 1;
         return;
@@ -211,7 +272,8 @@ char *rs_render_html(rs_matrix *m, pgtls_err *err)
                    "<div id=\"detail\" hidden><button id=\"d-close\" type=\"button\">close</button>"
                    "<h3 id=\"d-title\"></h3><dl id=\"d-fields\"></dl><h4>raw error</h4>"
                    "<pre id=\"d-error\"></pre><h4>repro</h4><pre id=\"d-repro\"></pre>"
-                   "<h4>mock events</h4><pre id=\"d-events\"></pre></div>\n");
+                   "<h4>mock events (the main fields; all of them are in matrix.json)</h4>"
+                   "<pre id=\"d-events\"></pre></div>\n");
 
     rs_buf_add(&b, "<h2>Rotation readiness</h2>\n");
     if (rs_rotation_rows(doc, &rows, &n, &cols) < 0) {

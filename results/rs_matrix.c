@@ -64,6 +64,10 @@ rs_matrix *rs_matrix_new(const rs_run_info *info, pgtls_err *err)
     set_str(run, "fixtures_dir", info ? info->fixtures_dir : NULL);
     set_str(run, "fixtures_sha256", info ? info->fixtures_sha256 : NULL);
     set_str(run, "command", info ? info->command : NULL);
+    if (info && info->as_of)
+        set_str(run, "as_of", info->as_of);
+    if (info && info->calendar)
+        set_str(run, "calendar", info->calendar);
     json_object_set_new(run, "sources", json_array());
     json_object_set_new(doc, "run", run);
     json_object_set_new(doc, "clients", json_array());
@@ -354,16 +358,85 @@ json_t *rs_matrix_json(rs_matrix *m)
 }
 
 /* Called with the lock held. */
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Appends text to a growing buffer; returns -1 when out of memory. */
+static int buf_add(char **buf, size_t *len, size_t *cap, const char *text)
+{
+    size_t n = strlen(text);
+    if (*len + n + 1 > *cap) {
+        size_t ncap = (*cap ? *cap : 1 << 16);
+        while (*len + n + 1 > ncap)
+            ncap *= 2;
+        char *nb = realloc(*buf, ncap);
+        if (!nb)
+            return -1;
+        *buf = nb;
+        *cap = ncap;
+    }
+    memcpy(*buf + *len, text, n + 1);
+    *len += n;
+    return 0;
+}
+
+/* matrix.json's layout: keys sorted, one line per client build and per case,
+ * no indentation inside them. The file stays plain JSON with every field, a
+ * line-oriented diff still shows one case per line, and the whitespace of an
+ * indented dump (a quarter of the file) is gone. */
 static char *dump_locked(rs_matrix *m)
 {
-    char *text, *with_nl;
+    const char *order[32];
+    size_t num_keys = 0;
+    const char *name;
+    json_t *value;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int failed = 0;
+
     sort_cases(m);
-    text = json_dumps(m->doc, JSON_INDENT(1) | JSON_SORT_KEYS);
-    if (!text)
+    json_object_foreach(m->doc, name, value)
+    {
+        if (num_keys < sizeof(order) / sizeof(order[0]))
+            order[num_keys++] = name;
+    }
+    qsort(order, num_keys, sizeof(order[0]), cmp_cstr);
+    failed |= buf_add(&buf, &len, &cap, "{");
+    for (size_t k = 0; k < num_keys && !failed; k++) {
+        json_t *v = json_object_get(m->doc, order[k]);
+        char *key = json_dumps(json_string(order[k]), JSON_ENCODE_ANY);
+        if (!key)
+            failed = 1;
+        failed |= key && buf_add(&buf, &len, &cap, k ? ",\n" : "\n");
+        failed |= key && buf_add(&buf, &len, &cap, key);
+        failed |= key && buf_add(&buf, &len, &cap, ": ");
+        free(key);
+        if (json_is_array(v)) {
+            size_t i;
+            json_t *item;
+            failed |= buf_add(&buf, &len, &cap, "[");
+            json_array_foreach(v, i, item)
+            {
+                char *t = json_dumps(item, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+                failed |= !t || buf_add(&buf, &len, &cap, i ? ",\n" : "\n") ||
+                          buf_add(&buf, &len, &cap, t);
+                free(t);
+            }
+            failed |= buf_add(&buf, &len, &cap, json_array_size(v) ? "\n]" : "]");
+        } else {
+            char *t = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+            failed |= !t || buf_add(&buf, &len, &cap, t);
+            free(t);
+        }
+    }
+    failed |= buf_add(&buf, &len, &cap, "\n}\n");
+    if (failed) {
+        free(buf);
         return NULL;
-    with_nl = str_printf("%s\n", text);
-    free(text);
-    return with_nl;
+    }
+    return buf;
 }
 
 char *rs_matrix_dump(rs_matrix *m)
@@ -501,9 +574,29 @@ static const char *max_str(const char *a, const char *b)
     return strcmp(a, b) >= 0 ? a : b;
 }
 
+static const char *as_of_of(rs_matrix *m)
+{
+    const char *a = json_string_value(json_object_get(json_object_get(rs_matrix_json(m), "run"), "as_of"));
+    return a ? a : "the run's own date (no --as-of)";
+}
+
+int rs_matrix_as_of_check(rs_matrix *const *inputs, const char *const *names, size_t num_inputs,
+                          pgtls_err *err)
+{
+    for (size_t i = 1; i < num_inputs; i++)
+        if (strcmp(as_of_of(inputs[0]), as_of_of(inputs[i])) != 0)
+            return err_set(err, PGTLS_ERR_INPUT,
+                           "%s is as of %s but %s is as of %s: results of different dates do "
+                           "not mix (merge runs of one date, or pass --allow-mixed-as-of)",
+                           names[0], as_of_of(inputs[0]), names[i], as_of_of(inputs[i]));
+    return 0;
+}
+
 rs_matrix *rs_matrix_merge(rs_matrix *const *inputs, size_t num_inputs, pgtls_err *err)
 {
-    rs_run_info info = {"merged", NULL, NULL, NULL, NULL};
+    const char *as_of = NULL, *calendar = NULL;
+    int mixed_as_of = 0;
+    rs_run_info info = {.host = "merged"};
     rs_matrix *out;
     json_t *run, *sources, *clients;
     const char *started = NULL, *ended = NULL, *sha = NULL;
@@ -541,6 +634,14 @@ rs_matrix *rs_matrix_merge(rs_matrix *const *inputs, size_t num_inputs, pgtls_er
         started = min_str(started, json_string_value(json_object_get(irun, "started_at")));
         ended = max_str(ended, json_string_value(json_object_get(irun, "ended_at")));
         incomplete |= json_is_true(json_object_get(irun, "incomplete"));
+        {
+            const char *ia = json_string_value(json_object_get(irun, "as_of"));
+            const char *ic = json_string_value(json_object_get(irun, "calendar"));
+            if (i > 0 && strcmp(ia ? ia : "", as_of ? as_of : "") != 0)
+                mixed_as_of = 1;
+            as_of = i == 0 ? ia : as_of;
+            calendar = calendar ? calendar : ic;
+        }
         if (isha) {
             if (sha && strcmp(sha, isha) != 0)
                 mixed_sha = 1;
@@ -594,6 +695,12 @@ rs_matrix *rs_matrix_merge(rs_matrix *const *inputs, size_t num_inputs, pgtls_er
     json_object_set_new(run, "incomplete", json_boolean(incomplete));
     set_str(run, "suite", suites);
     set_str(run, "fixtures_sha256", mixed_sha ? "mixed" : sha);
+    if (mixed_as_of)
+        set_str(run, "as_of", "mixed");
+    else if (as_of)
+        set_str(run, "as_of", as_of);
+    if (calendar)
+        set_str(run, "calendar", calendar);
     free(suites);
     return out;
 }

@@ -34,6 +34,11 @@ typedef struct rn_manifest {
     size_t num_argv;
     int startup_timeout_ms; /* deadline for the hello line (default 20000) */
     int tls_only;           /* 1: only TLS-level outcomes are meaningful (s_client) */
+    /* "default_trust_untranslatable": why the client's own default trust
+     * cannot be translated into the look-alike world (compiled-in roots);
+     * its verify-ca/verify-full rows without sslrootcert are then
+     * unsupported with this reason. NULL: translatable. */
+    char *default_trust_untranslatable;
 } rn_manifest;
 
 /* Placeholders an argv element may hold: @BUILD@ (the meson build root),
@@ -236,9 +241,12 @@ typedef struct rn_run_options {
     char **clients;   /* NULL-terminated names; NULL: every detected client */
     char **scenarios; /* filters; NULL: all */
     char **sslmodes;
+    char **stores;    /* trust store names (case id's second part); NULL: all */
+    int trust_world;  /* 1: run adapters in a trust world (docs/trust-worlds.md) */
     const char *suite_path; /* NULL: st_default_suite_path() */
     const char *fixtures_dir;
     int regen;               /* 1: ca_gen_if_stale before loading */
+    time_t as_of;            /* 0: today; else fixtures dated as of this time */
     const char *out_dir;     /* where the report goes (created) */
     const char *latest_link; /* NULL, or a symlink to (re)point at out_dir */
     int jobs;                /* workers (>= 1) */
@@ -258,6 +266,36 @@ typedef struct rn_run_options {
  * partial matrix is written, marked incomplete). *stop holds the signal
  * number (0: keep going). */
 int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err);
+
+/* ------------------------------------------------------------- trust worlds */
+
+/* A trust world (docs/trust-worlds.md): the host's OS store and JDK cacerts
+ * translated into work_dir/world, bound over the real paths by the helper
+ * program (pgtls-world) in each adapter's private mount namespace. */
+typedef struct rn_world rn_world;
+
+/* Reads and translates the host's stores. Returns NULL with a one-line
+ * message in err (an unparsable store named with its path, a missing
+ * helper). */
+rn_world *rn_world_new(const char *fixtures_dir, const char *work_dir, const char *helper,
+                       pgtls_err *err);
+void rn_world_free(rn_world *w);
+
+/* One line describing the translated OS store. */
+const char *rn_world_summary(const rn_world *w);
+
+/* The adapter argv wrapped to start in the world. For a Node.js adapter the
+ * runtime's own tls.rootCertificates are read and the twins of those it holds
+ * are handed over with NODE_EXTRA_CA_CERTS; when that fails, *out_error (heap)
+ * says why and the argv runs without them (rows relying on the default trust
+ * must then be marked). Not thread-safe: call before the workers start.
+ * Returns a heap vector (rn_strv_free) or NULL with err. */
+char **rn_world_argv(rn_world *w, char *const *argv, char **out_error, pgtls_err *err);
+
+/* The verification result of a chain PEM against the translated OS bundle:
+ * "ok", "untrusted", ... (what sslrootcert=system gives). Returns 0 or -1. */
+int rn_world_verify_os(const rn_world *w, const char *chain_pem, char *out, size_t out_len,
+                       pgtls_err *err);
 
 /* -------------------------------------------------------------------- repro */
 
@@ -313,5 +351,7 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err);
 int rn_cli_run(int argc, char **argv);
 int rn_cli_repro(int argc, char **argv);
 int rn_cli_clients(int argc, char **argv);
+int rn_cli_timeline(int argc, char **argv); /* rn_timeline.c */
+int rn_cli_stores(int argc, char **argv);   /* rn_stores.c: real trust-store snapshots */
 
 #endif

@@ -86,7 +86,9 @@ int rn_case_env_prepare(const st_case *c, const char *work_dir, unsigned long se
         }
     }
 
-    if (c->system_cert_file) {
+    if (c->world_trust) {
+        /* The client reads its own default store, translated by the world. */
+    } else if (c->system_cert_file) {
         env->ssl_cert_file = strdup(c->system_cert_file);
         ENSURE(env->ssl_cert_file, err, PGTLS_ERR_NOMEM, "out of memory");
         if (c->system_cert_dir) {

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ca.h"
 #include "fs.h"
 #include "paths.h"
 #include "pgtls-config.h"
@@ -145,19 +146,27 @@ static void run_usage(FILE *f)
 {
     fprintf(f,
             "usage: pgtls run [--clients a,b] [--scenarios x,y] [--sslmodes m,n] [--suite FILE]\n"
-            "                 [--fixtures DIR] [--no-gen] [--out DIR] [--jobs N]\n"
+            "                 [--fixtures DIR] [--no-gen] [--as-of DATE] [--out DIR] [--jobs N]\n"
             "                 [--timeout-ms N] [--grace-ms N] [--clients-dir DIR] [--keep-temp]\n"
-            "                 [--progress | --no-progress]\n\n"
+            "                 [--stores s,t] [--trust-world on|off] [--progress | --no-progress]\n\n"
             "Runs every case of the suite with every detected client against the embedded\n"
             "mock server and writes matrix.json plus its renderings into --out (default\n"
             "out/run-<timestamp>; out/latest points at the last run written directly\n"
             "under out/).\n\n"
             "  --clients      adapters to run (folder names under clients/; default: all usable)\n"
             "  --scenarios    only these scenarios;  --sslmodes  only these sslmodes\n"
+            "  --stores       only these trust stores (default = the client's own trust,\n"
+            "                 system = sslrootcert=system, or a store of pgtls ca list)\n"
+            "  --trust-world  on (default): each adapter runs in a private mount namespace\n"
+            "                 where the OS store, Java cacerts and Node's roots hold the\n"
+            "                 look-alike twins of the real roots (docs/trust-worlds.md)\n"
             "  --suite        suite file, or a shipped suite's name\n"
             "                 (field-cases = suites/field-cases.suite; default suites/default.suite)\n"
             "  --fixtures     fixtures folder (default out/fixtures; generated or reused)\n"
             "  --no-gen       use --fixtures as it is, never regenerate\n"
+            "  --as-of        DATE (YYYY-MM-DD, up to 2050): every certificate re-dated so each\n"
+            "                 client sees its validity as of DATE (default today; fixtures in\n"
+            "                 <fixtures>-as-of-DATE; docs/rotation-in-time.md)\n"
             "  --jobs         workers, each with its own listeners and adapters (default: cores)\n"
             "  --timeout-ms   per-case timeout given to the adapter (default 5000)\n"
             "  --grace-ms     added to it before the adapter is killed (default 3000)\n"
@@ -186,6 +195,7 @@ static int writes_under_out(const char *dir)
 int rn_cli_run(int argc, char **argv)
 {
     rn_run_options o = {.jobs = default_jobs(),
+                        .trust_world = 1,
                         .timeout_ms = 5000,
                         .grace_ms = 3000,
                         .idle_wait_ms = 2000,
@@ -196,9 +206,10 @@ int rn_cli_run(int argc, char **argv)
                         .tty = isatty(STDERR_FILENO)};
     flags f = {.argc = argc, .argv = argv, .cmd = "run"};
     char *out_default = NULL, *cmdline = NULL, suite_abs[PATH_MAX], suite_named[PATH_MAX];
-    const char *v;
+    char *as_of_dir = NULL;
+    const char *v, *as_of_arg = NULL;
     pgtls_err err;
-    int status = 2;
+    int status = 2, fixtures_given = 0;
 
     err_clear(&err);
     for (f.i = 1; f.i < argc && !f.bad; f.i++) {
@@ -213,6 +224,16 @@ int rn_cli_run(int argc, char **argv)
         } else if (flag_is(&f, "--scenarios", &v)) {
             if (v && !(o.scenarios = split_list(v)))
                 goto out;
+        } else if (flag_is(&f, "--stores", &v)) {
+            if (v && !(o.stores = split_list(v)))
+                goto out;
+        } else if (flag_is(&f, "--trust-world", &v)) {
+            if (v && strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+                fprintf(stderr, "pgtls run: --trust-world %s: use on or off\n", v);
+                goto out;
+            }
+            if (v)
+                o.trust_world = strcmp(v, "on") == 0;
         } else if (flag_is(&f, "--sslmodes", &v)) {
             if (v && !(o.sslmodes = split_list(v)))
                 goto out;
@@ -220,6 +241,13 @@ int rn_cli_run(int argc, char **argv)
             o.suite_path = resolve_suite(v, suite_named, sizeof(suite_named));
         } else if (flag_is(&f, "--fixtures", &v)) {
             o.fixtures_dir = v;
+            fixtures_given = 1;
+        } else if (flag_is(&f, "--as-of", &v)) {
+            if (v && ca_as_of_parse(v, &o.as_of, &err) < 0) {
+                fprintf(stderr, "pgtls run: %s\n", err.msg);
+                goto out;
+            }
+            as_of_arg = v;
         } else if (flag_is(&f, "--out", &v)) {
             o.out_dir = v;
         } else if (flag_is(&f, "--clients-dir", &v)) {
@@ -254,11 +282,19 @@ int rn_cli_run(int argc, char **argv)
     }
     if (f.bad)
         goto out;
+    if (o.as_of && !fixtures_given) {
+        /* dated fixtures live beside today's, one folder per date */
+        as_of_dir = str_printf("%s-as-of-%s", o.fixtures_dir, as_of_arg);
+        if (!as_of_dir)
+            goto out;
+        o.fixtures_dir = as_of_dir;
+    }
     dedupe(o.clients);
     dedupe(o.scenarios);
     dedupe(o.sslmodes);
+    dedupe(o.stores);
     if ((o.clients && !o.clients[0]) || (o.scenarios && !o.scenarios[0]) ||
-        (o.sslmodes && !o.sslmodes[0])) {
+        (o.sslmodes && !o.sslmodes[0]) || (o.stores && !o.stores[0])) {
         fprintf(stderr,
                 "pgtls run: an empty --clients/--scenarios/--sslmodes list selects nothing\n");
         goto out;
@@ -309,7 +345,9 @@ out:
     rn_strv_free(o.clients);
     rn_strv_free(o.scenarios);
     rn_strv_free(o.sslmodes);
+    rn_strv_free(o.stores);
     free(out_default);
+    free(as_of_dir);
     free(cmdline);
     return status;
 }
@@ -327,7 +365,7 @@ static void repro_usage(FILE *f)
             "exit status: 0 printed, or the executed case conforms; 1 it does not;\n"
             "2 usage or input error.\n\n"
             "usage: pgtls repro --conninfo STRING [--client NAME,...|all] [--store FILE]\n"
-            "                   [--password PASS] [--chain old,new,short,cross]\n"
+            "                   [--password PASS] [--chain old,new,short,cross,FILE]\n"
             "                   [--fixtures DIR] [--no-gen] [--keep-temp] [--timeout-ms N]\n\n"
             "A customer's setup, offline: STRING is a libpq keyword/value string, a\n"
             "postgres:// URL, a jdbc:postgresql:// URL or a node-postgres config as JSON.\n"
@@ -335,7 +373,9 @@ static void repro_usage(FILE *f)
             "PKCS#12, JKS) is translated over the look-alike world (each real Azure CA\n"
             "replaced by its twin), the host name is served by the mock on loopback, and\n"
             "each client (default: every installed one) connects with the string's sslmode\n"
-            "to the old, new, short and cross-signed chains. Prints per client: works\n"
+            "to the old, new, short and cross-signed chains (--chain: some of them, and/or a\n"
+            "captured chain FILE, PEM or s_client output, cloned into the same world).\n"
+            "Prints per client: works\n"
             "today / breaks after the rotation / why (class and raw error), and the fix.\n"
             "A timeout or a crash is inconclusive, never a break (--timeout-ms: per case,\n"
             "default 10000).\n"
@@ -546,6 +586,20 @@ int rn_cli_clients(int argc, char **argv)
             else if (json_is_integer(lp))
                 snprintf(libpq, sizeof(libpq), "%lld", (long long)json_integer_value(lp));
             printf("%-16s %-12s libpq %-8s %s\n", c->name, ver ? ver : "?", libpq, tls ? tls : "?");
+            {
+                /* Where the client's own OpenSSL looks for the system store
+                 * (sslrootcert=system, default verify paths): a bundled
+                 * OpenSSL keeps its build-time OPENSSLDIR (docs/trust-worlds.md). */
+                json_t *extra = json_object_get(c->hello, "extra");
+                const char *dir = json_string_value(json_object_get(extra, "openssldir"));
+                const char *cafile = json_string_value(json_object_get(extra, "openssl_cafile"));
+                if (dir)
+                    printf("%-16s   system store: %s%s\n", "", dir,
+                           fs_exists(dir) ? "" : " (absent on this host: sslrootcert=system "
+                                                 "finds no roots)");
+                else if (cafile)
+                    printf("%-16s   system store: %s\n", "", cafile);
+            }
         }
         rn_client_cleanup(c);
     }

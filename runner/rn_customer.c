@@ -108,11 +108,12 @@ out:
 int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
 {
     rn_conninfo ci = {0};
-    chain_pick picks[NUM_ALIASES + 1];
+    chain_pick picks[NUM_ALIASES + 2];
     size_t num_picks = 0;
     char *work = NULL, *overlay = NULL, *suite = NULL, *out_dir = NULL, *matrix_path = NULL;
     char *sout = NULL, *serr = NULL, *inspect_text = NULL, self[PATH_MAX];
-    const char *store = NULL, *store_name = "none";
+    const char *store = NULL, *store_name = "none", *world = o->fixtures_dir;
+    char *captured = NULL, *world_dir = NULL, *catalogue = NULL;
     json_t *matrix = NULL;
     int status = 2, wstatus = 0, any_break = 0, inconclusive = 0, short_break = 0;
     const char *tmp = getenv("TMPDIR");
@@ -140,12 +141,18 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
                     strncmp(p, chain_aliases[i].name, len) == 0)
                     break;
             if (i == NUM_ALIASES) {
-                err_set(err, PGTLS_ERR_USAGE,
-                        "--chain %.*s: old, new, short or cross, or a comma-separated list (to "
-                        "replay a captured chain, clone it: pgtls ca clone FILE --out DIR, then "
-                        "pgtls run --fixtures DIR --suite DIR/clone.suite)",
-                        (int)len, p);
-                goto out;
+                /* not an alias: the chain the customer captured */
+                free(captured);
+                captured = strndup(p, len);
+                ENSURE(captured, err, PGTLS_ERR_NOMEM, "out of memory");
+                ENSURE(fs_exists(captured), err, PGTLS_ERR_USAGE,
+                       "--chain %s: old, new, short, cross, or a captured chain file (PEM or "
+                       "'openssl s_client -showcerts' output) that exists",
+                       captured);
+                p += len;
+                if (*p == ',')
+                    p++;
+                continue;
             }
             ENSURE(num_picks < NUM_ALIASES, err, PGTLS_ERR_USAGE, "--chain: each chain once");
             /* a chain named explicitly counts for the exit status */
@@ -155,7 +162,8 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
             if (*p == ',')
                 p++;
         }
-        ENSURE(num_picks > 0, err, PGTLS_ERR_USAGE, "--chain needs old, new, short or cross");
+        ENSURE(num_picks > 0 || captured, err, PGTLS_ERR_USAGE,
+               "--chain needs old, new, short, cross or a captured chain file");
     }
 
     /* which store */
@@ -187,12 +195,50 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
     TRY(fs_mkdir_p(overlay, 0755, err));
 
     {
-        if (o->regen) {
+        if (o->regen)
             TRY(ca_gen_if_stale(NULL, o->fixtures_dir, NULL, 3600, err));
+        if (captured) {
+            /* the captured chain joins the fixtures' world: its catalogue
+             * plus the clone's sections, generated into one folder */
+            char *sections = NULL, *shipped = NULL, *both = NULL;
+            size_t sections_len = 0, shipped_len = 0;
+            const char *cat_path = NULL;
+            FILE *mem = open_memstream(&sections, &sections_len);
+            fx_index *idx = fx_index_load(o->fixtures_dir, err);
+            int rc;
+            ENSURE(mem, err, PGTLS_ERR_NOMEM, "out of memory");
+            rc = idx ? ca_clone_into_world(captured, "captured", o->fixtures_dir, mem, err) : -1;
+            fclose(mem);
+            if (idx)
+                cat_path = json_string_value(json_object_get(fx_index_json(idx), "catalogue"));
+            if (!cat_path || !fs_exists(cat_path))
+                cat_path = ca_default_catalogue();
+            if (rc == 0)
+                rc = fs_read_file(cat_path, 4 << 20, &shipped, &shipped_len, err);
+            fx_index_free(idx);
+            if (rc == 0) {
+                both = str_printf("%s\n%s", shipped, sections);
+                catalogue = fs_join(work, "catalogue.ini");
+                world_dir = fs_join(work, "world");
+                rc = both && catalogue && world_dir
+                         ? fs_write_file(catalogue, both, strlen(both), 0644, err)
+                         : err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+            }
+            free(both);
+            free(shipped);
+            free(sections);
+            TRY(rc);
+            printf("captured chain %s: cloned with our keys into the fixtures' world\n", captured);
+            TRY(ca_gen(catalogue, world_dir, NULL, err));
+            world = world_dir;
+            picks[num_picks++] = (chain_pick){strrchr(captured, '/') ? strrchr(captured, '/') + 1
+                                                                     : captured,
+                                              "captured",
+                                              "the captured chain, cloned with our keys", 1};
         }
         printf("\n");
-        TRY(ca_translate_store(store_name[0] == 'c' ? store : NULL, o->password, o->fixtures_dir,
-                               ci.host, overlay, stdout, err));
+        TRY(ca_translate_store(store_name[0] == 'c' ? store : NULL, o->password, world, ci.host,
+                               overlay, stdout, err));
     }
     if (store) {
         /* the verdict on the customer's real store, for the fix */
@@ -201,7 +247,7 @@ int rn_repro_customer(const rn_customer_options *o, pgtls_err *err)
         pgtls_err ierr;
         err_clear(&ierr);
         if (mem) {
-            ca_inspect_store(store, o->password, NULL, o->fixtures_dir, mem, &ierr);
+            ca_inspect_store(store, o->password, NULL, world, mem, &ierr);
             fclose(mem);
         }
     }
@@ -357,6 +403,9 @@ out:
     }
     rn_conninfo_cleanup(&ci);
     json_decref(matrix);
+    free(captured);
+    free(world_dir);
+    free(catalogue);
     free(work);
     free(overlay);
     free(suite);

@@ -97,6 +97,7 @@ void rn_manifest_free(rn_manifest *m)
     free(m->dir);
     free(m->description);
     free(m->install);
+    free(m->default_trust_untranslatable);
     rn_strv_free(m->requires);
     rn_strv_free(m->argv);
     free(m);
@@ -194,6 +195,14 @@ rn_manifest *rn_manifest_parse(const char *json_text, const char *origin, const 
         ENSURE(json_is_boolean(v), err, PGTLS_ERR_CONFIG, "%s: \"tls_only\" must be true or false",
                origin);
         m->tls_only = json_is_true(v);
+    }
+    v = json_object_get(root, "default_trust_untranslatable");
+    if (v) {
+        ENSURE(json_is_string(v) && json_string_length(v) > 0, err, PGTLS_ERR_CONFIG,
+               "%s: \"default_trust_untranslatable\" must be a non-empty string (the reason)",
+               origin);
+        m->default_trust_untranslatable = strdup(json_string_value(v));
+        ENSURE(m->default_trust_untranslatable, err, PGTLS_ERR_NOMEM, "out of memory");
     }
     result = m;
     m = NULL;

@@ -24,6 +24,7 @@
 #include "rn.h"
 #include "rs.h"
 #include "st.h"
+#include "st_calendar.h"
 
 #define RN_FIXTURES_MAX_AGE_S 3600 /* relative validity windows drift */
 #define RN_MATRIX_FLUSH_MS 5000    /* partial matrix.json while running */
@@ -35,6 +36,8 @@ typedef struct run_client {
     size_t total, done, conform, deviation, unsupported, fails, errors;
     long long first_ms, last_ms;
     int reported; /* its finished line was printed */
+    char **world_argv;  /* the adapter argv wrapped for the trust world, or NULL */
+    char *world_error;  /* why its default trust could not be translated, or NULL */
 } run_client;
 
 typedef struct run_item {
@@ -77,6 +80,7 @@ struct run_ctx {
     json_t *events; /* "listener id" -> array of events (under mu) */
     pthread_mutex_t mu;
     char *work_dir;
+    rn_world *world; /* NULL: --trust-world off */
     long long started_ms;
     char **fail_lines; /* "FAIL client case: ..." for the summary */
     size_t num_fail_lines;
@@ -233,6 +237,23 @@ static void run_one(worker *w, rn_session *s, const run_item *it, size_t seq)
     if (!rc->first_ms)
         rc->first_ms = t0;
     pthread_mutex_unlock(&r->mu);
+    if (c->world_trust && rc->world_error) {
+        /* Never a silent fall back to the real roots: the row says why. */
+        char *msg = str_printf("trust world: %s", rc->world_error);
+        result = json_pack("{s:s, s:b, s:n, s:s}", "id", c->id, "connected", 0, "tls", "error",
+                           msg ? msg : rc->world_error);
+        free(msg);
+        events = json_array();
+        goto record;
+    }
+    if (c->world_trust && rc->probe.manifest->default_trust_untranslatable &&
+        (strcmp(c->sslmode, "verify-ca") == 0 || strcmp(c->sslmode, "verify-full") == 0) &&
+        c->root_kind == ST_ROOT_UNSET) {
+        result = json_pack("{s:s, s:b, s:n, s:s}", "id", c->id, "connected", 0, "tls",
+                           "unsupported", rc->probe.manifest->default_trust_untranslatable);
+        events = json_array();
+        goto record;
+    }
     if (rn_case_env_prepare(c, w->work_dir, (unsigned long)seq, &env, &err) < 0) {
         /* A runner-side failure still gives the case its row. */
         result = json_pack("{s:s, s:b, s:s}", "id", c->id, "connected", 0, "error", err.msg);
@@ -304,7 +325,8 @@ static void *worker_main(void *arg)
             if (current != (size_t)-1)
                 rn_session_cleanup(&s);
             const rn_manifest *m = r->clients[it->client].probe.manifest;
-            rn_session_init(&s, m->argv, m->startup_timeout_ms);
+            char **argv = r->clients[it->client].world_argv;
+            rn_session_init(&s, argv ? argv : m->argv, m->startup_timeout_ms);
             current = it->client;
         }
         run_one(w, &s, it, i);
@@ -359,6 +381,8 @@ static int select_cases(run_ctx *r, pgtls_err *err)
             continue;
         if (o->sslmodes && !in_list(o->sslmodes, c->sslmode))
             continue;
+        if (o->stores && !in_list(o->stores, c->store))
+            continue;
         size_t sc = 0;
         while (sc < r->num_scenarios && strcmp(r->scenarios[sc], c->scenario) != 0)
             sc++;
@@ -370,7 +394,7 @@ static int select_cases(run_ctx *r, pgtls_err *err)
         r->cases[r->num_cases++] = c;
     }
     ENSURE(r->num_cases > 0, err, PGTLS_ERR_USAGE,
-           "no case left after --scenarios/--sslmodes (the suite has %zu cases)", r->all.num_cases);
+           "no case left after --scenarios/--sslmodes/--stores (the suite has %zu cases)", r->all.num_cases);
     result = 0;
 out:
     return result;
@@ -439,6 +463,68 @@ out:
             rn_client_cleanup(&probes[i]);
     free(probes);
     rn_strv_free(detected);
+    return result;
+}
+
+/* The trust world (docs/trust-worlds.md): the host's stores translated,
+ * every adapter wrapped to start in it, the cases that rely on the client's
+ * own trust marked, and sslrootcert=system judged against the translated OS
+ * store (what the client really reads there), not the catalogue's store. */
+static int setup_world(run_ctx *r, pgtls_err *err)
+{
+    const rn_run_options *o = r->o;
+    char *helper = str_printf("%s/runner/pgtls-world", o->paths.build_root);
+    int result = -1;
+
+    ENSURE(helper, err, PGTLS_ERR_NOMEM, "out of memory");
+    r->world = rn_world_new(fx_index_dir(r->idx), r->work_dir, helper, err);
+    if (!r->world) {
+        err_prefix(err, "cannot build the trust world (or run with --trust-world off)");
+        goto out;
+    }
+    if (!o->tty)
+        printf("trust world: %s\n", rn_world_summary(r->world));
+    for (size_t i = 0; i < r->num_clients; i++) {
+        run_client *rc = &r->clients[i];
+        rc->world_argv = rn_world_argv(r->world, rc->probe.manifest->argv, &rc->world_error, err);
+        if (!rc->world_argv)
+            goto out;
+        if (rc->world_error)
+            fprintf(stderr, "pgtls run: %s: %s (its default-trust rows are marked)\n",
+                    rc->probe.name, rc->world_error);
+    }
+    for (size_t i = 0; i < r->all.num_cases; i++) {
+        st_case *c = &r->all.cases[i];
+        const fx_scenario *sc = fx_scenario_find(r->idx, c->scenario);
+        char v[128];
+        if (c->root_kind != ST_ROOT_UNSET && c->root_kind != ST_ROOT_SYSTEM)
+            continue;
+        c->world_trust = 1;
+        if (c->root_kind != ST_ROOT_SYSTEM)
+            continue;
+        /* Java's "system" is the JDK's cacerts (translated by the world),
+         * not the catalogue's isolated store. */
+        free(c->truststore_p12);
+        free(c->truststore_password);
+        c->truststore_p12 = c->truststore_password = NULL;
+        if (!sc || !sc->chain_pem)
+            continue;
+        TRY(rn_world_verify_os(r->world, sc->chain_pem, v, sizeof(v), err));
+        free(c->verify);
+        c->verify = strdup(v);
+        ENSURE(c->verify, err, PGTLS_ERR_NOMEM, "out of memory");
+    }
+    /* The adapter case objects were made before: remake those that changed. */
+    for (size_t i = 0; i < r->num_cases; i++) {
+        if (!r->cases[i]->world_trust)
+            continue;
+        json_decref(r->bases[i]);
+        r->bases[i] = st_case_to_json(r->cases[i]);
+        ENSURE(r->bases[i], err, PGTLS_ERR_NOMEM, "out of memory");
+    }
+    result = 0;
+out:
+    free(helper);
     return result;
 }
 
@@ -534,6 +620,7 @@ static void update_latest(const char *link, const char *target)
 int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err)
 {
     run_ctx r = {.o = o, .stop = stop};
+    const char *as_of_text = NULL, *calendar = NULL;
     int status = 2, flush_failed = 0;
     char *matrix_path = NULL;
     FILE *progress = stderr;
@@ -559,13 +646,29 @@ int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err)
     }
 
     /* 1. Fixtures: reuse when up to date (certs-gen decides), then load. */
-    if (o->regen && ca_gen_if_stale(NULL, o->fixtures_dir, NULL, RN_FIXTURES_MAX_AGE_S, err) < 0) {
+    if (o->regen && ca_gen_if_stale_as_of(NULL, o->fixtures_dir, NULL, RN_FIXTURES_MAX_AGE_S,
+                                          o->as_of, err) < 0) {
         err_prefix(err, "fixtures %s", o->fixtures_dir);
         goto out;
     }
     r.idx = fx_index_load(o->fixtures_dir, err);
     if (!r.idx)
         goto out;
+    {
+        /* The fixtures must be dated as asked (--no-gen keeps a folder as it is). */
+        const char *dated = json_string_value(json_object_get(fx_index_json(r.idx), "as_of"));
+        char want[32] = "";
+        if (o->as_of) {
+            struct tm tm;
+            gmtime_r(&o->as_of, &tm);
+            strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        }
+        ENSURE(strcmp(dated ? dated : "", want) == 0, err, PGTLS_ERR_USAGE,
+               "fixtures %s are dated as of %s, not %s (drop --no-gen to regenerate them)",
+               o->fixtures_dir, dated ? dated : "today", o->as_of ? want : "today");
+        as_of_text = dated;
+    }
+    calendar = st_calendar_version();
 
     /* 2. Suite and cases. */
     r.suite = st_suite_load(o->suite_path ? o->suite_path : st_default_suite_path(), err);
@@ -580,7 +683,9 @@ int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err)
                         .fixtures_dir = fx_index_dir(r.idx),
                         .fixtures_sha256 =
                             json_string_value(json_object_get(idx_json, "catalogue_sha256")),
-                        .command = o->command_line};
+                        .command = o->command_line,
+                        .as_of = as_of_text,
+                        .calendar = calendar};
     r.matrix = rs_matrix_new(&info, err);
     if (!r.matrix)
         goto out;
@@ -624,6 +729,8 @@ int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err)
         ENSURE(r.workers[w].work_dir, err, PGTLS_ERR_NOMEM, "out of memory");
         TRY(fs_mkdir_p(r.workers[w].work_dir, 0700, err));
     }
+    if (o->trust_world)
+        TRY(setup_world(&r, err));
     TRY(start_mock(&r, err));
     TRY(fs_mkdir_p(o->out_dir, 0755, err));
     matrix_path = fs_join(o->out_dir, "matrix.json");
@@ -726,7 +833,10 @@ out:
         printf("temporary files kept in %s\n", r.work_dir);
     }
     free(r.work_dir);
+    rn_world_free(r.world);
     for (size_t i = 0; i < r.num_clients; i++) {
+        rn_strv_free(r.clients[i].world_argv);
+        free(r.clients[i].world_error);
         rn_client_cleanup(&r.clients[i].probe);
         st_deviations_free(r.clients[i].deviations);
     }

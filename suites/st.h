@@ -119,6 +119,10 @@ typedef struct st_case {
     /* Isolated system store used when sslrootcert=system: the runner sets
      * SSL_CERT_FILE and SSL_CERT_DIR from these; NULL otherwise. */
     char *system_cert_file, *system_cert_dir;
+    /* 1: the case relies on the client's own default or system trust, which
+     * the runner answers through the run's trust world (docs/trust-worlds.md):
+     * no SSL_CERT_FILE/SSL_CERT_DIR is set for it. Set by the runner. */
+    int world_trust;
     /* Declared facts (copied from the index so a case is self-contained). */
     int server_ssl, require_secure_transport, host_match, server_direct_tls;
     char *server_min_protocol, *server_max_protocol; /* "" = no bound */

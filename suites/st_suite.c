@@ -655,13 +655,16 @@ static int make_case(const fx_index *idx, const block *b, const fx_scenario *sc,
         }
     }
 
-    if (strcmp(store_name, "none") == 0) {
+    if (strcmp(store_name, "none") == 0 || strcmp(store_name, "default") == 0) {
+        /* "default": sslrootcert unset, the client's own default trust (the
+         * runner translates it into the look-alike world); "none" is the
+         * same connection settings, kept for existing case ids. */
         c->root_kind = ST_ROOT_UNSET;
     } else {
         st = fx_store_find(idx, store_name);
         ENSURE(st, err, PGTLS_ERR_CONFIG,
-               "[%s]: unknown trust store \"%s\" (not in the fixtures index; \"none\" means "
-               "sslrootcert unset)",
+               "[%s]: unknown trust store \"%s\" (not in the fixtures index; \"default\" and "
+               "\"none\" mean sslrootcert unset)",
                b->name, store_name);
         if (strcmp(st->kind, "missing") == 0) {
             c->root_kind = ST_ROOT_MISSING;

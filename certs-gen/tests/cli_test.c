@@ -9,6 +9,7 @@
 #include "ca.h"
 #include "ca_test_util.h"
 #include "fs.h"
+#include "pgtls-config.h"
 #include "support.h"
 
 /* ca.h: the entry point pgtls calls for `pgtls ca ...` */
@@ -47,6 +48,7 @@ static int run_cli(char **argv, char **out)
 }
 
 #define FX "@FX@" /* replaced by the shared fixtures folder */
+#define REAL PGTLS_SOURCE_ROOT "/certs-gen/tests/real/"
 
 static const struct {
     const char *args[8];
@@ -78,6 +80,31 @@ static const struct {
      "scenarios: azure-new-expired-cross"},
     {{"ca", "show", "no-such-cert", "--fixtures", FX}, 2, "no certificate named"},
     {{"ca", "show", "--fixtures", FX}, 2, "which certificate"},
+    {{"ca", "show", "--help"}, 0, "--compare FILE"},
+    {{"ca", "show", "azure-rsa-tls-ca-03-g2", "--fixtures", FX, "--compare",
+      REAL "microsoft_azure_rsa_tls_issuing_ca_03_xsign.pem"},
+     0,
+     "declared    notAfter: the real DigiCert form expired"},
+    {{"ca", "show", "leaf-azure-new-02", "--fixtures", FX, "--compare",
+      REAL "leaf_imds_tls_g2_rsa_ca_ocsp_02.pem"},
+     0,
+     "identical but for key-derived fields and declared differences"},
+    {{"ca", "show", "azure-rsa-tls-ca-03-ms2017", "--fixtures", FX, "--compare",
+      REAL "microsoft_azure_rsa_tls_issuing_ca_03_xsign.pem"},
+     1,
+     "DIFFERS     issuer"},
+    {{"ca", "show", "ms-tls-g2-rsa-ca-ocsp-02", "--fixtures", FX, "--compare",
+      "/nonexistent/real.pem"},
+     2,
+     "/nonexistent/real.pem: no such file"},
+    {{"ca", "show", "ms-tls-g2-rsa-ca-ocsp-02", "--fixtures", FX, "--compare", FX "/index.json"},
+     2,
+     "is not a certificate"},
+    {{"ca", "show", "ms-tls-g2-rsa-ca-ocsp-02", "--fixtures", FX, "--compare"}, 2, "needs a value"},
+    {{"ca", "show", "no-such-cert", "--fixtures", FX, "--compare",
+      REAL "microsoft_tls_g2_rsa_ca_ocsp_02.pem"},
+     2,
+     "no certificate named"},
     {{"ca", "inspect", FX "/stores/azure-bundle.pem", "--fixtures", FX}, 0, "root-only"},
     {{"ca", "inspect", FX "/stores/azure-bundle.pem"}, 1, "NOT the real DigiCert Global Root G2"},
     {{"ca", "inspect", FX "/stores/root-ms2017.pem", "--fixtures", FX},

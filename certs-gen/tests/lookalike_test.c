@@ -221,7 +221,9 @@ static const struct {
     {"azure-rsa-tls-ca-04-g2", {"!" BC, SKI, AKI, "!" KU, EKU, AIA, CRL, POL}},
     {"azure-rsa-tls-ca-04-ms2017", {"!" KU, MSVER, SKI, POL, EKU, MSTPL, "!" BC, AKI, CRL, AIA}},
     {"ms-tls-rsa-root-g2", {"!" KU, "!" BC, SKI, MSVER}},
-    {"leaf-azure-new-02", {AIA, SKI, "!" KU, "2.5.29.17", "!" BC, CRL, POL, AKI, EKU}},
+    {"leaf-azure-new-02",
+     {"1.3.6.1.4.1.11129.2.4.2", "1.3.6.1.4.1.311.21.10", "1.3.6.1.4.1.311.21.7", AIA, SKI, "!" KU,
+      "2.5.29.17", "!" BC, CRL, POL, AKI, EKU}},
 };
 
 START_TEST(an_intermediate_lookalike_keeps_the_reference_extension_order)

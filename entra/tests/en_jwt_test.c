@@ -231,7 +231,9 @@ Suite *en_jwt_suite(void)
 {
     Suite *s = suite_create("en_jwt");
     TCase *tc = tcase_create("jwt");
-    tcase_add_checked_fixture(tc, make_keys, free_keys);
+    /* two RSA keys for the whole case (made once: key generation is slow) */
+    tcase_add_unchecked_fixture(tc, make_keys, free_keys);
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, base64url_round_trips_every_length_and_rejects_bad_input);
     tcase_add_test(tc, a_token_signed_by_the_tenant_key_validates_with_its_claims);
     tcase_add_test(tc, a_token_signed_by_another_key_is_a_bad_signature);

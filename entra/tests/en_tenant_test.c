@@ -123,6 +123,8 @@ START_TEST(every_config_key_is_checked)
         {GOOD_HEAD "\"token_lifetime_s\":0," GOOD_IDS "}", "token_lifetime_s"},
         {GOOD_HEAD "\"token_lifetime_s\":\"3599\"," GOOD_IDS "}", "token_lifetime_s"},
         {GOOD_HEAD "\"retry_after_s\":-1," GOOD_IDS "}", "retry_after_s"},
+        {GOOD_HEAD "\"clock_skew_s\":0," GOOD_IDS "}", NULL},
+        {GOOD_HEAD "\"clock_skew_s\":9999," GOOD_IDS "}", "clock_skew_s"},
         {GOOD_HEAD "\"fault\":\"sometimes\"," GOOD_IDS "}", "fault \"sometimes\""},
         {"{\"tenant_id\":\"nope\",\"subscription_id\":\"44444444-4444-4444-8444-444444444444\","
          "\"default_identity\":\"vm1\"," GOOD_IDS "}",
@@ -205,7 +207,7 @@ Suite *en_tenant_suite(void)
 {
     Suite *s = suite_create("en_tenant");
     TCase *tc = tcase_create("tenant");
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, a_new_fixtures_folder_gets_a_tenant_with_a_private_key_and_a_default_identity);
     tcase_add_test(tc, a_missing_fixtures_folder_names_the_fix);
     tcase_add_test(tc, issued_tokens_carry_azure_claims_and_validate_with_the_tenant_key);

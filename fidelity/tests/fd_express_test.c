@@ -33,7 +33,7 @@ static fx_scenario base(void)
 }
 
 static const fd_conf_paths paths = {45432, "/tmp/pgtls-fd-x/sock", "/tmp/pgtls-fd-x/chain.pem",
-                                    "/tmp/pgtls-fd-x/server.key"};
+                                    "/tmp/pgtls-fd-x/server.key", NULL, NULL, NULL};
 
 START_TEST(an_azure_like_default_scenario_is_expressible_on_postgresql_15)
 {
@@ -49,7 +49,7 @@ static const struct {
     int pg_major;
     const char *reason_part; /* NULL: expressible */
 } rows[] = {
-    {"auth", "cert", 15, "auth method"},
+    {"auth", "cert", 15, "ssl_ca_file"}, /* expressible with a client CA */
     {"auth", "ldap", 15, "auth method"},
     {"auth", "md5", 15, NULL},
     {"auth", "password", 15, NULL},
@@ -242,7 +242,7 @@ START_TEST(rendering_an_unexpressible_scenario_or_without_paths_fails_with_the_r
     fx_scenario sc = base();
     pgtls_err err;
     fd_conf_paths no_cert = paths;
-    sc.server.auth = "cert";
+    sc.server.auth = "ldap";
     err_clear(&err);
     ck_assert_ptr_null(fd_render_conf(&sc, 15, &paths, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "azure-new"));
@@ -281,6 +281,38 @@ START_TEST(hba_is_hostssl_when_secure_transport_is_required_and_host_otherwise)
     ck_assert_ptr_null(strstr(hba, "\nhost"));
     ck_assert_ptr_null(strstr(hba, "127.0.0.1"));
     free(hba);
+}
+END_TEST
+
+START_TEST(cert_authentication_with_a_client_ca_and_crls_is_expressible_and_rendered)
+{
+    fx_scenario sc = base();
+    pgtls_err err;
+    fd_conf_paths with_ca = paths;
+    char *conf, *hba;
+    sc.server.auth = "cert";
+    ck_assert_ptr_nonnull(fd_scenario_unexpressible(&sc, 15)); /* no ssl_ca_file */
+    sc.server.ssl_ca_file = "/fx/ssl/root+client_ca.crt";
+    sc.server.ssl_crl_file = "/fx/ssl/root+client.crl";
+    sc.server.ssl_crl_dir = "/fx/ssl/root+client-crldir";
+    ck_assert_ptr_null(fd_scenario_unexpressible(&sc, 15));
+    ck_assert_ptr_nonnull(strstr(fd_scenario_unexpressible(&sc, 13), "ssl_crl_dir"));
+    with_ca.ca_file = "/tmp/pgtls-fd-x/ca.crt";
+    with_ca.crl_file = "/tmp/pgtls-fd-x/crl.pem";
+    with_ca.crl_dir = "/tmp/pgtls-fd-x/crldir";
+    err_clear(&err);
+    conf = fd_render_conf(&sc, 15, &with_ca, &err);
+    ck_assert_msg(conf != NULL, "%s", err.msg);
+    ck_assert_ptr_nonnull(strstr(conf, "ssl_ca_file = '/tmp/pgtls-fd-x/ca.crt'"));
+    ck_assert_ptr_nonnull(strstr(conf, "ssl_crl_file = '/tmp/pgtls-fd-x/crl.pem'"));
+    ck_assert_ptr_nonnull(strstr(conf, "ssl_crl_dir = '/tmp/pgtls-fd-x/crldir'"));
+    hba = fd_render_hba(&sc, &err);
+    ck_assert_ptr_nonnull(hba);
+    ck_assert_ptr_nonnull(strstr(hba, "hostssl  all all 127.0.0.1/32 cert"));
+    free(conf);
+    free(hba);
+    sc.server.require_secure_transport = 0; /* cert needs hostssl */
+    ck_assert_ptr_nonnull(fd_scenario_unexpressible(&sc, 15));
 }
 END_TEST
 
@@ -323,6 +355,7 @@ Suite *fd_express_suite(void)
     tcase_add_test(tc, rendering_an_unexpressible_scenario_or_without_paths_fails_with_the_reason);
     tcase_add_test(tc, hba_is_hostssl_when_secure_transport_is_required_and_host_otherwise);
     tcase_add_test(tc, without_tls_the_conf_turns_ssl_off_and_names_no_files);
+    tcase_add_test(tc, cert_authentication_with_a_client_ca_and_crls_is_expressible_and_rendered);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -80,6 +80,15 @@ START_TEST(the_documented_request_gets_a_token_with_azure_fields)
     ck_assert_str_eq(jstr(b, "expires_on"), "1800086399");
     ck_assert_str_eq(jstr(b, "expires_in"), "86399");
     json_decref(b);
+    /* MSAL for Node's spelling, with a trailing slash */
+    ck_assert_int_eq(ask("/metadata/identity/oauth2/token/?api-version=2018-02-01&resource=" RES,
+                         "Metadata: true\r\n", &b, NULL, 0),
+                     200);
+    json_decref(b);
+    ck_assert_int_eq(ask("/metadata/identity/oauth2/token//?api-version=2018-02-01&resource=" RES,
+                         "Metadata: true\r\n", &b, NULL, 0),
+                     404);
+    json_decref(b);
     /* select by client_id, object_id, mi_res_id (and the msi_res_id spelling) */
     {
         const en_identity *u = &tenant->ids[1];
@@ -242,7 +251,7 @@ Suite *im_token_suite(void)
     Suite *s = suite_create("im_token");
     TCase *tc = tcase_create("token");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, the_documented_request_gets_a_token_with_azure_fields);
     tcase_add_test(tc, azure_error_answers);
     tcase_add_test(tc, the_jwks_holds_the_key_that_signs_the_tokens);

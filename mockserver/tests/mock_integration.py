@@ -657,6 +657,75 @@ def the_connection_line_the_mock_prints_works_when_pasted_into_psql():
                   "%s: rc=%s out=%r err=%r" % (scenario, p.returncode, p.stdout, p.stderr))
 
 
+@test
+def own_cert_and_key_are_served_without_a_catalogue_and_an_encrypted_key_never_prompts():
+    """pgtls mock --cert/--key/--ca with files the openssl command makes here:
+    the printed line connects with verify-full; an encrypted key is unlocked by
+    ssl_passphrase_file or ssl_passphrase_command (run without a shell), and
+    without one, or with a wrong one, start-up fails with one line (stdin is a
+    terminal-less pipe: a prompt would hang, and the test has a timeout)."""
+    d = tempfile.mkdtemp(dir=TMP)
+
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True, capture_output=True)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+         "-days", "30", "-subj", "/CN=Own Test Root")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
+         "-subj", "/CN=db.example.test")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=DNS:db.example.test\n")
+    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "srv.pem", "-days", "10", "-extfile", "ext")
+    ossl("pkey", "-in", "srv.key", "-aes256", "-passout", "pass:sekret", "-out", "enc.key")
+    with open(os.path.join(d, "pass.txt"), "w") as f:
+        f.write("sekret\n")
+
+    def start(*args):
+        return subprocess.Popen([PGTLS, "mock"] + list(args), cwd=d, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def connects(proc):
+        lines = [proc.stdout.readline() for _ in range(3)]
+        check(lines[0].startswith("listening scenario=own "), "mock: %r %r" % (lines, proc.stderr.read() if proc.poll() is not None else ""))
+        conninfo = re.search(r'connect: psql "([^"]+)"', lines[1]).group(1)
+        check("host=db.example.test" in conninfo and "sslrootcert=" + os.path.join(d, "ca.pem") in conninfo,
+              conninfo)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env["HOME"] = d
+        env["PGPASSWORD"] = "pgtls-secret"
+        q = subprocess.run(["psql", conninfo, "-XAtc", "SELECT ssl_is_used()"], env=env,
+                           capture_output=True, text=True, timeout=30)
+        proc.terminate()
+        proc.wait(10)
+        check(q.returncode == 0 and q.stdout.strip() == "t", "psql: %s %s" % (q.stdout, q.stderr))
+
+    connects(start("--cert", "srv.pem", "--key", "srv.key", "--ca", "ca.pem"))
+    connects(start("--cert", "srv.pem", "--key", "enc.key", "--ca", "ca.pem",
+                   "--set", "ssl_passphrase_file=pass.txt"))
+    connects(start("--cert", "srv.pem", "--key", "enc.key", "--ca", "ca.pem",
+                   "--set", "ssl_passphrase_command=cat pass.txt"))
+    for args, want in (((), "is encrypted: give its passphrase"),
+                       (("--set", "ssl_passphrase_command=echo wrong"), "does not decrypt"),
+                       (("--set", "ssl_passphrase_command=false"), "failed for the key"),
+                       (("--set", "ssl_passphrase_file=nope.txt"), "ssl_passphrase_file nope.txt")):
+        p = start("--cert", "srv.pem", "--key", "enc.key", *args)
+        try:
+            out, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise Failure("%s: the mock waited (a prompt?)" % (args,))
+        lines = err.strip().splitlines()
+        check(p.returncode == 2 and len(lines) == 1 and want in lines[0], "%s: rc=%s %r" % (args, p.returncode, err))
+        check("sekret" not in err, "the passphrase was printed")
+    for args, want in ((("--cert", "ca.key", "--key", "srv.key"), "is not a PEM certificate chain"),
+                       (("--cert", "srv.pem", "--key", "ca.key"), "give the key of the first certificate"),
+                       (("--cert", "srv.pem"), "--cert FILE and --key FILE go together")):
+        p = start(*args)
+        out, err = p.communicate(timeout=20)
+        check(p.returncode == 2 and want in err and "pgtls ca gen" not in err,
+              "%s: rc=%s %r" % (args, p.returncode, err))
+
+
 def main():
     global PGTLS, FIX, TMP
     args = sys.argv[1:]

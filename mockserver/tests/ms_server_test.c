@@ -103,6 +103,15 @@ static const struct {
     {"key_pem=@other.key", "does not match the certificate"},
     {"chain_pem=@missing.pem", "cannot load certificate chain"},
     {"key_pem=@missing.key", "cannot load private key"},
+    /* PostgreSQL's be_tls_init texts (ms_clientcert.c). */
+    {"ssl_ca_file=@missing-ca.pem", "could not load root certificate file"},
+    {"ssl_ca_file=@chain.pem", NULL},
+    {"ssl_crl_file=@missing.crl", "could not load SSL certificate revocation list file"},
+    {"clientcert=verify-none", "invalid value for clientcert"},
+    {"clientcert=verify-full", "clientcert needs ssl on and an ssl_ca_file"},
+    /* OpenSSL reads a CRL directory lazily: PostgreSQL starts with a
+     * missing one too. */
+    {"ssl_crl_dir=@missing-crldir", NULL},
 };
 
 START_TEST(every_server_setting_is_validated)
@@ -118,7 +127,7 @@ START_TEST(every_server_setting_is_validated)
     sc.chain_pem = chain;
     sc.key_pem = key;
     sc.server = (fx_server){1, 0, "TLSv1.2", "", "HIGH:MEDIUM:+3DES:!aNULL", "", "", "trust",
-                            "pgtls", "pw", 0, "16.9", 1};
+                            "pgtls", "pw", 0, "16.9", 1, NULL, NULL, NULL, ""};
     if (strchr(settings_table[_i].setting, '@')) {
         const char *at = strchr(settings_table[_i].setting, '@');
         snprintf(setting, sizeof(setting), "%.*s%s/%s", (int)(at - settings_table[_i].setting),
@@ -152,7 +161,7 @@ START_TEST(min_above_max_protocol_is_refused_like_postgresql)
     sc.name = "tls";
     sc.chain_pem = chain;
     sc.key_pem = key;
-    sc.server = (fx_server){1, 0, "TLSv1.2", "", "HIGH", "", "", "trust", "u", "p", 0, "16.9", 1};
+    sc.server = (fx_server){1, 0, "TLSv1.2", "", "HIGH", "", "", "trust", "u", "p", 0, "16.9", 1, NULL, NULL, NULL, ""};
     err_clear(&err);
     ck_assert_ptr_null(ms_profile_new(&sc, list, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "is above ssl_max_protocol_version"));
@@ -172,7 +181,7 @@ START_TEST(the_channel_binding_hash_uses_the_leaf_signature_digest)
     sc.name = "tls";
     sc.chain_pem = chain;
     sc.key_pem = key;
-    sc.server = (fx_server){1, 0, "TLSv1.2", "", "HIGH", "", "", "trust", "u", "p", 0, "16.9", 1};
+    sc.server = (fx_server){1, 0, "TLSv1.2", "", "HIGH", "", "", "trust", "u", "p", 0, "16.9", 1, NULL, NULL, NULL, ""};
     err_clear(&err);
     p = ms_profile_new(&sc, NULL, &err);
     ck_assert_msg(p != NULL, "%s", err.msg);

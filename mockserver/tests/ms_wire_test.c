@@ -221,6 +221,44 @@ START_TEST(error_responses_carry_severity_sqlstate_and_message)
 }
 END_TEST
 
+START_TEST(the_source_location_follows_the_server_major)
+{
+    static const struct {
+        const char *version;
+        int major;
+        const char *want;
+    } rows[] = {
+        {"15.18", 15, "Fauth.c\0L544\0RClientAuthentication\0"},
+        {"16.9", 16, "Fauth.c\0L550\0RClientAuthentication\0"},
+        {"17.10", 17, "Fauth.c\0L548\0RClientAuthentication\0"},
+        {"18.4", 18, "Fauth.c\0L537\0RClientAuthentication\0"},
+        {"19devel", 19, "Fauth.c\0L537\0RClientAuthentication\0"}, /* nearest measured */
+        {"14.2", 14, "Fauth.c\0L544\0RClientAuthentication\0"},
+    };
+    const char *file, *line, *routine;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        ms_buf b;
+        ms_pgerr e;
+        ck_assert_int_eq(ms_major_of(rows[i].version), rows[i].major);
+        ms_buf_init(&b);
+        ms_pgerr_set(&e, "FATAL", "28000",
+                     "no pg_hba.conf entry for host \"127.0.0.1\", user \"u\", database \"d\", "
+                     "no encryption");
+        ms_be_error_major(&b, &e, ms_major_of(rows[i].version));
+        ck_assert_msg(memmem(b.data, b.len, rows[i].want, strlen(rows[i].want) + 1) != NULL,
+                      "server_version %s", rows[i].version);
+        ms_buf_cleanup(&b);
+    }
+    ck_assert_int_eq(ms_major_of(NULL), MS_MAJOR_DEFAULT);
+    ck_assert_int_eq(ms_major_of("x"), MS_MAJOR_DEFAULT);
+    ck_assert(ms_major_error_location(17, "42704", "unrecognized configuration parameter \"x\"",
+                                      &file, &line, &routine));
+    ck_assert_str_eq(line, "1171");
+    ck_assert_str_eq(routine, "assignable_custom_variable_name");
+    ck_assert(!ms_major_error_location(17, "0A000", "x", &file, &line, &routine));
+}
+END_TEST
+
 START_TEST(start_up_errors_carry_the_source_location_a_real_server_sends)
 {
     ms_buf b;
@@ -251,6 +289,7 @@ Suite *ms_wire_suite(void)
     Suite *s = suite_create("ms_wire");
     TCase *tc = tcase_create("startup packets");
     tcase_add_test(tc, a_startup_packet_with_user_database_and_options_parses);
+    tcase_add_test(tc, the_source_location_follows_the_server_major);
     tcase_add_test(tc, the_database_defaults_to_the_user_name);
     tcase_add_loop_test(tc, malformed_startup_packets_get_postgresql_errors, 0,
                         sizeof(bad_startups) / sizeof(bad_startups[0]));

@@ -66,7 +66,7 @@ static int record(rs_matrix *m, int client, const st_case *c, json_t *result, js
 START_TEST(the_runner_builds_a_matrix_incrementally_and_writes_it_atomically)
 {
     pgtls_err err;
-    rs_run_info info = {"host-a", "default", "/fx", "cafe", "pgtls run"};
+    rs_run_info info = {"host-a", "default", "/fx", "cafe", "pgtls run", NULL, NULL};
     char *dir = ts_tmpdir_new("rs");
     char *path = fs_join(dir, "matrix.json");
     err_clear(&err);

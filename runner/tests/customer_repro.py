@@ -74,8 +74,9 @@ class Work:
 
     def azure_ica03_microsoft_form(self):
         """A stand-in for the customer's copy of Microsoft Azure RSA TLS Issuing CA 03 in its
-        Microsoft RSA Root CA 2017 form (same subject and issuer names; made here by the
-        openssl command, as the real one is not shipped)."""
+        Microsoft RSA Root CA 2017 form (the real subject, issuer and serial number, which is
+        what twins are matched by; made here by the openssl command, as the real one is not
+        shipped)."""
         cnf = self.p("ica.cnf")
         with open(cnf, "w") as f:
             f.write("[req]\ndistinguished_name=dn\n[dn]\n[ca]\nbasicConstraints=critical,"
@@ -91,7 +92,8 @@ class Work:
             "-config", cnf])
         sh(["openssl", "x509", "-req", "-in", self.p("i.csr"), "-CA", self.p("r.crt"),
             "-CAkey", self.p("r.key"), "-out", self.p("ica03.crt"), "-extfile", cnf,
-            "-extensions", "ca", "-days", "30", "-set_serial", "0x33"])
+            "-extensions", "ca", "-days", "30", "-set_serial",
+            "0x330000003968EA517D8A7E30CE000000000039"])
         os.unlink(self.p("i.key"))
         os.unlink(self.p("r.key"))
         return self.p("ica03.crt")
@@ -151,6 +153,50 @@ def a_jdbc_url_with_a_root_only_jks_truststore_survives_the_rotation(w):
     for name, block in blocks.items():
         check("verdict: works today and after the rotation" in block, "%s:\n%s" % (name, block))
     check("nothing to change for the old and new chains" in out, out[-1000:])
+
+
+def s_client_capture(w, scenario):
+    """What `openssl s_client -showcerts` prints against the mock serving scenario."""
+    mock = subprocess.Popen([PGTLS, "mock", "--fixtures", w.fixtures, "--scenario", scenario],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = None
+        for line in mock.stdout:
+            m = re.search(r"port=(\d+)", line)
+            if m:
+                port = m.group(1)
+                break
+        check(port, "the mock printed no port")
+        p = subprocess.run(["openssl", "s_client", "-starttls", "postgres", "-connect",
+                            "127.0.0.1:" + port, "-showcerts"], input="", capture_output=True,
+                           text=True, timeout=30)
+    finally:
+        mock.terminate()
+        mock.wait(timeout=10)
+    path = w.p("s_client.txt")
+    with open(path, "w") as f:
+        f.write(p.stdout)
+    return path
+
+
+@test
+def a_captured_new_chain_breaks_the_pinned_store_and_not_the_root_only_one(w):
+    captured = s_client_capture(w, "azure-new")
+    pinned = cat(w.p("root.crt"), MS2017, w.azure_ica03_microsoft_form())
+    rc, out, err = repro(w.fixtures, "--conninfo",
+                         "host=%s sslmode=verify-full sslrootcert=%s" % (HOST, pinned),
+                         "--client", "libpq,psql", "--chain", "old," + captured)
+    check(rc == 1, "exit %d: %s %s" % (rc, out[-3000:], err))
+    blocks = client_blocks(out)
+    check(set(blocks) == {"libpq", "psql"}, sorted(blocks))
+    for name, block in blocks.items():
+        check(re.search(r"old +connects", block) and
+              re.search(r"s_client.txt +FAILS \(untrusted-chain\)", block), "%s:\n%s" % (name, block))
+    fixed = cat(w.p("fixed.crt"), G2, MS2017)
+    rc, out, err = repro(w.fixtures, "--conninfo",
+                         "host=%s sslmode=verify-full sslrootcert=%s" % (HOST, fixed),
+                         "--client", "libpq", "--chain", captured)
+    check(rc == 0 and re.search(r"s_client.txt +connects", out), "%d: %s %s" % (rc, out, err))
 
 
 @test
