@@ -18,7 +18,6 @@
 
 #include "ca.h"
 #include "ca_translate.h"
-#include "commands.h"
 #include "fixtures.h"
 #include "fs.h"
 #include "paths.h"
