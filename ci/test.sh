@@ -30,10 +30,11 @@ if [ "${PGTLS_SKIP_TSAN:-0}" != 1 ]; then
   if [ ! -f build-tsan/build.ninja ]; then
     meson setup build-tsan -Db_sanitize=thread -Db_lundef=false >/dev/null || exit 2
   fi
-  # Only what the suite runs: the pgtls binary, the mock's unit tests, the
-  # libpq adapter and the runner's fake adapter.
-  ninja -C build-tsan cli/pgtls tests/mockserver-unit-tests clients/libpq/pgtls-adapter-libpq \
-    runner/rn-fake-adapter >/dev/null || exit 2
+  # Only what the suite runs: the pgtls binary, the trust-world helper that
+  # `pgtls run` starts each client in, the mock's unit tests, the libpq
+  # adapter and the runner's fake adapter.
+  ninja -C build-tsan cli/pgtls runner/pgtls-world tests/mockserver-unit-tests \
+    clients/libpq/pgtls-adapter-libpq runner/rn-fake-adapter >/dev/null || exit 2
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     meson test -C build-tsan --no-rebuild --print-errorlogs --num-processes 2 --suite threads \
     || status=1

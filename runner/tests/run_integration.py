@@ -173,8 +173,10 @@ def sigint_or_sigterm_mid_run_leaves_a_valid_matrix_marked_incomplete():
 def repro_exec_of_a_case_gives_the_class_the_run_observed():
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out")
-        run([pgtls(), "run", "--clients", "libpq", "--suite", small_suite(),
-             "--fixtures", fixtures(), "--out", out, "--no-progress"])
+        p = run([pgtls(), "run", "--clients", "libpq", "--suite", small_suite(),
+                 "--fixtures", fixtures(), "--out", out, "--no-progress"])
+        check(os.path.exists(os.path.join(out, "matrix.json")),
+              "pgtls run wrote no matrix (exit %d): %s" % (p.returncode, p.stderr[-2000:]))
         with open(os.path.join(out, "matrix.json")) as f:
             m = json.load(f)
         seen = set()
