@@ -439,6 +439,21 @@ def pool_across_rotation(driver, store):
             if driver == "pg.Pool":
                 argv = ["node", os.path.join(ARGS.src, "tests", "time", "pools", "pg_pool.js"),
                         port, sc["host"], sc["server"]["user"], sc["server"]["password"], ca]
+            elif driver == "psycopg_pool":
+                # libpq-based: host is the server's name, hostaddr where it listens
+                conn = ("host=%s hostaddr=127.0.0.1 port=%s user=%s password=%s "
+                        "dbname=postgres sslmode=verify-full sslrootcert=%s"
+                        % (sc["host"], port, sc["server"]["user"], sc["server"]["password"], ca))
+                argv = [os.path.join(ARGS.src, "clients", "psycopg", ".venv", "bin", "python"),
+                        os.path.join(ARGS.src, "tests", "time", "pools", "psycopg_pool_check.py"),
+                        conn]
+            elif driver == "HikariCP":
+                url = ("jdbc:postgresql://%s:%s/postgres?sslmode=verify-full&sslrootcert=%s"
+                       % (sc["host"], port, ca))
+                argv = ["java", "-cp", os.path.join(ARGS.src, "clients", "pgjdbc", "target",
+                                                    "pgtls-pgjdbc.jar"),
+                        "pgtls.HikariPoolCheck", url, sc["server"]["user"],
+                        sc["server"]["password"], "%s=127.0.0.1" % sc["host"]]
             else:
                 conn = ("host=127.0.0.1 port=%s user=%s password=%s dbname=postgres "
                         "sslmode=verify-full sslrootcert=%s" % (port, sc["server"]["user"],
@@ -455,11 +470,28 @@ def pool_across_rotation(driver, store):
     return rep, evs
 
 
-def pools_of_pg_and_pgx_keep_old_connections_and_meet_the_new_chain_on_new_ones():
-    for driver in ("pg.Pool", "pgxpool"):
-        if driver == "pgxpool" and not os.path.exists(os.path.join(ARGS.src, "clients", "pgx",
-                                                                   "pgx-adapter")):
-            raise AssertionError("clients/pgx/pgx-adapter is not built (clients/pgx/install)")
+POOL_NEEDS = {
+    "pg.Pool": ("clients/node/node_modules/pg", "clients/node/install"),
+    "pgxpool": ("clients/pgx/pgx-adapter", "clients/pgx/install"),
+    "psycopg_pool": ("psycopg_pool in clients/psycopg/.venv",
+                     "clients/psycopg/install"),
+    "HikariCP": ("clients/pgjdbc/target/pgtls-pgjdbc.jar", "clients/pgjdbc/install"),
+}
+
+
+def pool_driver_ready(driver):
+    path, install = POOL_NEEDS[driver]
+    if driver == "psycopg_pool":
+        py = os.path.join(ARGS.src, "clients", "psycopg", ".venv", "bin", "python")
+        ok = os.path.exists(py) and run([py, "-c", "import psycopg_pool"]).returncode == 0
+    else:
+        ok = os.path.exists(os.path.join(ARGS.src, path))
+    check(ok, "%s: %s is missing (run %s)" % (driver, path, install))
+
+
+def pools_keep_old_connections_and_meet_the_new_chain_on_new_ones(drivers):
+    for driver in drivers:
+        pool_driver_ready(driver)
         # trusting only the old root: the pool keeps serving from its old
         # connections, new ones fail, the old ones still serve afterwards
         rep, evs = pool_across_rotation(driver, "root-ms2017")
@@ -480,7 +512,17 @@ def pools_of_pg_and_pgx_keep_old_connections_and_meet_the_new_chain_on_new_ones(
               % (driver, [e["scenario"] for e in evs]))
 
 
+def pools_of_pg_and_pgx_keep_old_connections_and_meet_the_new_chain_on_new_ones():
+    pools_keep_old_connections_and_meet_the_new_chain_on_new_ones(("pg.Pool", "pgxpool"))
+
+
+def pools_of_psycopg_and_hikaricp_keep_old_connections_and_meet_the_new_chain_on_new_ones():
+    # libpq-based (psycopg 3's bundled libpq) and JVM (HikariCP over pgjdbc)
+    pools_keep_old_connections_and_meet_the_new_chain_on_new_ones(("psycopg_pool", "HikariCP"))
+
+
 TESTS = [pools_of_pg_and_pgx_keep_old_connections_and_meet_the_new_chain_on_new_ones,
+         pools_of_psycopg_and_hikaricp_keep_old_connections_and_meet_the_new_chain_on_new_ones,
          multi_host_failover_to_a_replica_on_another_root_fails_for_a_client_trusting_only_the_primarys,
          mock_rotates_after_n_connections_and_the_event_log_names_each_connections_chain,
          mock_admin_rotate_keeps_open_connections_on_their_chain,
