@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
 #include "im.h"
 
@@ -160,6 +161,10 @@ static void *conn_main(void *arg)
     }
     free(buf);
     close(c->fd);
+    /* OpenSSL's per-thread state (the DRBGs that RSA signing used) is
+     * otherwise freed by a thread-exit destructor after the count below
+     * says this thread is gone: free it while still counted. */
+    OPENSSL_thread_stop();
     atomic_fetch_sub(&s->open_conns, 1);
     free(c);
     return NULL;
