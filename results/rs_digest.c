@@ -90,15 +90,46 @@ static int config_is(const char *config, const char *store, const char *mode)
     return strncmp(config, store, n) == 0 && config[n] == '/' && strcmp(config + n + 1, mode) == 0;
 }
 
+/* 1 when the client build refuses an sslmode whatever the trust store: every
+ * rotation row it ran under "<any store>/<mode>" ended client-config-error on
+ * every scenario (tokio-postgres rejects verify-ca and verify-full at parse
+ * time; its users verify with require and a verifying connector). A mode
+ * refused only for some stores (libpq's verify-full without a root file) is
+ * not: that refusal is the verdict. */
+static int mode_refused(const rs_rotation_row *rows, size_t n, json_t *client, const char *mode)
+{
+    int seen = 0;
+    for (size_t r = 0; r < n; r++) {
+        const char *slash;
+        if (rows[r].client != client || !(slash = strchr(rows[r].config, '/')) ||
+            strcmp(slash + 1, mode) != 0)
+            continue;
+        for (size_t k = 0; k < sizeof(rows[r].observed) / sizeof(rows[r].observed[0]); k++)
+            if (rows[r].observed[k]) {
+                if (strcmp(rows[r].observed[k], "client-config-error") != 0)
+                    return 0;
+                seen = 1;
+            }
+    }
+    return seen;
+}
+
 /* The rotation row of one client build for a column, under the strictest
- * mode it ran; NULL when none. */
+ * mode it ran and accepts (mode_refused); NULL when none. */
 static const rs_rotation_row *cell_row(const rs_rotation_row *rows, size_t n, json_t *client,
                                        const digest_column *col, const char **out_mode)
 {
+    const size_t nmodes = sizeof(deciding_modes) / sizeof(deciding_modes[0]);
+    int refused[sizeof(deciding_modes) / sizeof(deciding_modes[0])];
+    size_t accepted = 0;
+    for (size_t m = 0; m < nmodes; m++) {
+        refused[m] = mode_refused(rows, n, client, deciding_modes[m]);
+        accepted += !refused[m];
+    }
     for (size_t s = 0; s < 3 && col->stores[s]; s++)
-        for (size_t m = 0; m < sizeof(deciding_modes) / sizeof(deciding_modes[0]); m++)
+        for (size_t m = 0; m < nmodes; m++)
             for (size_t r = 0; r < n; r++)
-                if (rows[r].client == client &&
+                if (rows[r].client == client && (!refused[m] || accepted == 0) &&
                     config_is(rows[r].config, col->stores[s], deciding_modes[m])) {
                     *out_mode = deciding_modes[m];
                     return &rows[r];
@@ -276,7 +307,9 @@ static void header(rs_buf *b, rs_digest_format fmt)
     rs_buf_add(b, "One row per client build, one column per trust configuration: does it "
                   "connect to the old chain and keep connecting to the new, short and "
                   "cross-signed chains? The sslmode in brackets is the strictest one the "
-                  "client ran with that store, which decides the cell. `breaks at rotation` = "
+                  "client ran with that store and accepts (a driver that refuses an sslmode "
+                  "with every store, as tokio-postgres does verify-full, is judged at the "
+                  "next), which decides the cell. `breaks at rotation` = "
                   "connects today, fails on the new chain; `partial` = the new chain connects, a "
                   "short or cross-signed variant does not; `already broken` = fails on the old "
                   "chain too.");

@@ -694,6 +694,85 @@ START_TEST(the_digest_names_a_configuration_that_breaks_at_rotation_and_its_fix)
 }
 END_TEST
 
+/* The golden matrix with every case of the ids (NULL-terminated) changed
+ * for one client build. */
+static rs_matrix *golden_changed_all(const char *const *ids, const char *client_key,
+                                     const char *verdict, const char *observed)
+{
+    pgtls_err err;
+    rs_matrix *g = load_golden();
+    json_t *doc = json_deep_copy(rs_matrix_json(g));
+    size_t i, hits = 0;
+    json_t *c;
+    json_array_foreach(json_object_get(doc, "cases"), i, c)
+    {
+        for (const char *const *id = ids; *id; id++)
+            if (strcmp(json_string_value(json_object_get(c, "id")), *id) == 0) {
+                json_t *r = json_object_get(json_object_get(c, "results"), client_key);
+                ck_assert_ptr_nonnull(r);
+                json_object_set_new(r, "verdict", json_string(verdict));
+                json_object_set_new(r, "observed", json_string(observed));
+                hits++;
+            }
+    }
+    ck_assert_uint_gt(hits, 0);
+    err_clear(&err);
+    rs_matrix *m = rs_matrix_from_json(doc, "changed", &err);
+    json_decref(doc);
+    rs_matrix_free(g);
+    return m;
+}
+
+/* The psql row's cell of the digest's "DigiCert Global Root G2 only" column
+ * (Markdown), copied into buf. */
+static const char *g2_only_cell(rs_matrix *m, char *buf, size_t cap)
+{
+    pgtls_err err;
+    char *text = NULL;
+    err_clear(&err);
+    ck_assert_int_eq(rs_digest_render(rs_matrix_json(m), RS_DIGEST_MARKDOWN, &text, &err), 0);
+    const char *row = strstr(text, "\n| psql ");
+    ck_assert_msg(row != NULL, "%s", text);
+    /* "| build | own trust | bundle | G2 only | ...": the third " | " opens G2 only */
+    const char *p = row + 1;
+    for (int k = 0; k < 3; k++) {
+        p = strstr(p + 1, " | ");
+        ck_assert_ptr_nonnull(p);
+    }
+    const char *end = strstr(p + 3, " |");
+    ck_assert_ptr_nonnull(end);
+    snprintf(buf, cap, "%.*s", (int)(end - p - 3), p + 3);
+    free(text);
+    return buf;
+}
+
+START_TEST(a_mode_the_driver_refuses_with_every_store_does_not_decide_the_digest)
+{
+    char cell[128];
+    /* psql as a driver that rejects verify-full at parse time (tokio-postgres
+     * does): every verify-full row is a configuration error, with any store. */
+    static const char *const all_vf[] = {"azure-new-short/root-g2/verify-full",
+                                         "azure-new/root-g2/verify-full",
+                                         "azure-new/root-ms2017/verify-full",
+                                         "azure-old/root-g2/verify-full",
+                                         "azure-old/root-ms2017/verify-full", NULL};
+    rs_matrix *m = golden_changed_all(all_vf, PSQL, "deviation-known", "client-config-error");
+    g2_only_cell(m, cell, sizeof(cell));
+    ck_assert_msg(strstr(cell, "(require)") != NULL, "judged at require: %s", cell);
+    rs_matrix_free(m);
+    /* refused with one store only (libpq's verify-full without a usable root
+     * file): the refusal is the verdict, still at verify-full */
+    static const char *const one_store[] = {"azure-new-short/root-g2/verify-full",
+                                            "azure-new/root-g2/verify-full",
+                                            "azure-old/root-g2/verify-full", NULL};
+    m = golden_changed_all(one_store, PSQL, "fails", "client-config-error");
+    g2_only_cell(m, cell, sizeof(cell));
+    ck_assert_msg(strstr(cell, "(verify-full)") != NULL && strstr(cell, "already broken"),
+                  "judged at verify-full: %s", cell);
+    rs_matrix_free(m);
+}
+END_TEST
+
 START_TEST(the_summary_lists_connecting_where_it_should_refuse_first_as_security)
 {
     pgtls_err err;
@@ -952,6 +1031,7 @@ Suite *rs_diff_suite(void)
     tcase_add_test(tc, strict_diff_counts_a_changed_class_that_keeps_its_verdict);
     tcase_add_test(tc, the_digest_names_a_configuration_that_breaks_at_rotation_and_its_fix);
     tcase_add_test(tc, a_matrix_without_rotation_scenarios_has_no_digest);
+    tcase_add_test(tc, a_mode_the_driver_refuses_with_every_store_does_not_decide_the_digest);
     tcase_add_test(tc, the_summary_lists_connecting_where_it_should_refuse_first_as_security);
     tcase_add_loop_test(tc, a_bad_accept_file_is_rejected, 0,
                         (int)(sizeof(bad_accepts) / sizeof(bad_accepts[0])));
