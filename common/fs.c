@@ -150,6 +150,20 @@ char *fs_join(const char *a, const char *b)
     return str_printf("%s/%s", a, b);
 }
 
+int str_to_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v;
+    if (!s)
+        return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 char *str_printf(const char *fmt, ...)
 {
     va_list ap;

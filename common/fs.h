@@ -35,6 +35,11 @@ char *fs_join(const char *a, const char *b);
 /* printf into a new heap string. Returns NULL only when out of memory. */
 char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A whole decimal integer in [lo, hi] (no sign games, no trailing bytes, no
+ * overflow) into *out. Returns 0, or -1 when s is NULL, empty, not a number
+ * or out of range (the caller names the flag in its message). */
+int str_to_long(const char *s, long lo, long hi, long *out);
+
 /* 1 if s starts with prefix / ends with suffix. */
 int str_starts_with(const char *s, const char *prefix);
 int str_ends_with(const char *s, const char *suffix);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "entra.h"
 #include "im.h"
 
@@ -37,17 +38,6 @@ static void usage(FILE *f)
             "JWKS:  GET /<tenant id>/discovery/keys\n");
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 int im_cli_main(int argc, char **argv)
 {
@@ -76,7 +66,7 @@ int im_cli_main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'p':
-            if (parse_long(optarg, 0, 65535, &port) < 0) {
+            if (str_to_long(optarg, 0, 65535, &port) < 0) {
                 fprintf(stderr, "pgtls imds: --port '%s' must be 0-65535\n", optarg);
                 return 2;
             }
@@ -91,7 +81,7 @@ int im_cli_main(int argc, char **argv)
             fault = optarg;
             break;
         case 'L':
-            if (parse_long(optarg, 1, 7 * 86400, &lifetime) < 0) {
+            if (str_to_long(optarg, 1, 7 * 86400, &lifetime) < 0) {
                 fprintf(stderr, "pgtls imds: --lifetime '%s' must be 1-604800 seconds\n", optarg);
                 return 2;
             }
@@ -100,7 +90,7 @@ int im_cli_main(int argc, char **argv)
             identity = optarg;
             break;
         case 't':
-            if (parse_long(optarg, 1, 600000, &timeout) < 0) {
+            if (str_to_long(optarg, 1, 600000, &timeout) < 0) {
                 fprintf(stderr, "pgtls imds: --timeout-ms '%s' must be 1-600000\n", optarg);
                 return 2;
             }

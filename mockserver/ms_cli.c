@@ -72,11 +72,8 @@ static void usage(FILE *f)
 
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
-    char *end;
     long v;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi)
+    if (str_to_long(s, lo, hi, &v) < 0)
         return -1;
     *out = (int)v;
     return 0;

@@ -128,10 +128,8 @@ static int flag_is(flags *f, const char *name, const char **value)
 
 static int parse_int(const char *cmd, const char *flag, const char *v, int lo, int hi, int *out)
 {
-    char *end;
-    errno = 0;
-    long n = v ? strtol(v, &end, 10) : 0;
-    if (!v || errno || *end || end == v || n < lo || n > hi) {
+    long n;
+    if (str_to_long(v, lo, hi, &n) < 0) {
         fprintf(stderr, "pgtls %s: %s wants an integer between %d and %d, not '%s'\n", cmd, flag,
                 lo, hi, v ? v : "");
         return -1;

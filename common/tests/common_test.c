@@ -114,6 +114,24 @@ START_TEST(write_file_into_a_missing_folder_fails_cleanly)
 }
 END_TEST
 
+START_TEST(str_to_long_takes_only_a_whole_number_in_range)
+{
+    long v = -7;
+    ck_assert_int_eq(str_to_long("5432", 0, 65535, &v), 0);
+    ck_assert_int_eq(v, 5432);
+    ck_assert_int_eq(str_to_long("0", 0, 65535, &v), 0);
+    ck_assert_int_eq(v, 0);
+    ck_assert_int_eq(str_to_long("-3", -5, 5, &v), 0);
+    ck_assert_int_eq(v, -3);
+    v = 99;
+    const char *bad[] = {"", "x", "12x", "1.5", "65536", "-1", "99999999999999999999999", " "};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(str_to_long(bad[i], 0, 65535, &v) == -1, "'%s' accepted", bad[i]);
+    ck_assert_int_eq(str_to_long(NULL, 0, 1, &v), -1);
+    ck_assert_int_eq(v, 99); /* untouched on failure */
+}
+END_TEST
+
 START_TEST(join_and_string_helpers)
 {
     char *a = fs_join("a/", "b");
@@ -150,6 +168,7 @@ Suite *fs_suite(void)
     tcase_add_test(tc, read_file_refuses_a_file_over_the_limit);
     tcase_add_test(tc, write_file_into_a_missing_folder_fails_cleanly);
     tcase_add_test(tc, join_and_string_helpers);
+    tcase_add_test(tc, str_to_long_takes_only_a_whole_number_in_range);
     suite_add_tcase(s, tc);
     return s;
 }
