@@ -6,7 +6,6 @@
  *
  * Prints one line, "listening url=http://ADDR:N/metadata/identity/oauth2/token
  * identity=NAME", then serves until SIGTERM/SIGINT (exit 0). */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,7 +36,6 @@ static void usage(FILE *f)
             "       [&client_id=|&object_id=|&mi_res_id=] with header 'Metadata: true'.\n"
             "JWKS:  GET /<tenant id>/discovery/keys\n");
 }
-
 
 int im_cli_main(int argc, char **argv)
 {
