@@ -86,7 +86,8 @@ int main(int argc, char **argv)
     char why[512];
     int i, first_prog = -1;
 
-    for (i = 1; i < argc; i++) {
+    /* Options come in pairs (FLAG VALUE) up to "--". */
+    for (i = 1; i < argc; i += 2) {
         if (strcmp(argv[i], "--") == 0) {
             first_prog = i + 1;
             break;
@@ -96,7 +97,6 @@ int main(int argc, char **argv)
             return fail("usage: pgtls-world [--bind SRC=DST]... [--setenv NAME=VALUE]... -- "
                         "PROGRAM [ARG]... (bad argument '%s')",
                         argv[i]);
-        i++;
     }
     if (first_prog < 0 || first_prog >= argc)
         return fail("no program to run (pgtls-world ... -- PROGRAM [ARG]...)");
