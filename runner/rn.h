@@ -343,6 +343,24 @@ typedef struct rn_customer_options {
  * a message in err on bad input. */
 int rn_repro_customer(const rn_customer_options *o, pgtls_err *err);
 
+/* ------------------------------------------- Entra ID token cases (rn_entra.c) */
+
+/* The token services of a run (docs/entra.md "Token rows"). */
+typedef struct rn_entra rn_entra;
+/* Starts one token service on loopback per fault the token cases among
+ * cases need, on the fixtures folder's tenant (made when absent). *out is
+ * NULL when no case has a token. Returns 0, or -1 with err. */
+int rn_entra_start(const char *fixtures_dir, const st_case *const *cases, size_t num_cases,
+                   rn_entra **out, pgtls_err *err);
+/* For a token case: sets the line's user (the identity), password (null)
+ * and "entra" object (the token service's URL, the client id to ask for,
+ * the resource). Nothing for other cases. Returns 0 or -1 with err. */
+int rn_entra_case(rn_entra *e, const st_case *c, json_t *line, pgtls_err *err);
+/* Stops the services and frees; accepts NULL. */
+void rn_entra_stop(rn_entra *e);
+/* 1 when the adapter's hello line lists feature in "features". */
+int rn_hello_has_feature(const json_t *hello, const char *feature);
+
 /* ------------------------------------------------------ command entry points */
 
 /* `pgtls run`, `pgtls repro`, `pgtls clients`: argv[0] is the subcommand

@@ -170,6 +170,7 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
     const st_case *c;
     rn_client client = {0};
     ms_server *ms = NULL;
+    rn_entra *entra = NULL;
     repro_events ev = {.mu = PTHREAD_MUTEX_INITIALIZER, .events = json_array()};
     rn_case_env env = {0};
     json_t *base = NULL, *line = NULL, *result = NULL;
@@ -215,6 +216,12 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
         if (listener < 0)
             goto out;
         TRY(ms_server_start(ms, err));
+        TRY(rn_entra_start(fx_index_dir(idx), &c, 1, &entra, err));
+        ENSURE(!c->token || (client.hello && rn_hello_has_feature(client.hello, "entra")), err,
+               PGTLS_ERR_INPUT,
+               "client %s has no Microsoft Entra ID token mode, so case %s is unsupported for it "
+               "(docs/entra.md lists the adapters that have one)",
+               o->client, c->id);
     } else {
         work = str_printf("%s/pgtls-repro", tmp && *tmp ? tmp : "/tmp");
         ENSURE(work, err, PGTLS_ERR_NOMEM, "out of memory");
@@ -236,6 +243,8 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
     base = st_case_to_json(c);
     rn_target t = {.hostaddr = "127.0.0.1", .port = port};
     line = base ? rn_case_json(base, &t, o->timeout_ms, &env) : NULL;
+    if (line && o->exec)
+        TRY(rn_entra_case(entra, c, line, err));
     argv = line ? rn_case_oneshot_argv(client.manifest, line) : NULL;
     cmd = argv ? rn_shell_join(argv) : NULL;
     ENSURE(cmd, err, PGTLS_ERR_NOMEM, "out of memory");
@@ -247,6 +256,10 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
     printf("# case %s, client %s: expected %s (%s: %s)\n", c->id, o->client, st_class_name(ex.cls),
            ex.rule ? ex.rule : "?", ex.why ? ex.why : "");
     print_mock_and_home(c, idx, port, &env, o->exec);
+    if (c->token && !o->exec)
+        printf("# token case (%s): the client's Azure SDK needs the token service; --exec runs "
+               "it in-process with the mock (docs/entra.md \"Token rows\")\n",
+               c->token);
     printf("# 3. the client, one shot (it prints its hello line and the result):\n%s\n", cmd);
     fflush(stdout);
     if (!o->exec) {
@@ -267,6 +280,7 @@ int rn_repro(const rn_repro_options *o, pgtls_err *err)
     status = st_verdict_is_failure(j.verdict) ? 1 : 0;
 out:
     ms_server_free(ms);
+    rn_entra_stop(entra);
     if (o->exec && work && !o->keep_temp) {
         pgtls_err ignore;
         fs_remove_tree(work, &ignore);

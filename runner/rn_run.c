@@ -76,6 +76,7 @@ struct run_ctx {
     int num_workers;
     int running_workers;
     ms_server *ms;
+    rn_entra *entra; /* token services of the token cases, or NULL */
     rs_matrix *matrix;
     json_t *events; /* "listener id" -> array of events (under mu) */
     pthread_mutex_t mu;
@@ -254,6 +255,17 @@ static void run_one(worker *w, rn_session *s, const run_item *it, size_t seq)
         events = json_array();
         goto record;
     }
+    if (c->token && !rn_hello_has_feature(rc->probe.hello, "entra")) {
+        /* No Azure SDK behind this adapter: a token case cannot be expressed. */
+        char *msg = str_printf("%s has no Microsoft Entra ID token mode (no Azure SDK in its "
+                               "adapter; docs/entra.md lists the adapters that have one)",
+                               rc->probe.name);
+        result = json_pack("{s:s, s:b, s:n, s:s}", "id", c->id, "connected", 0, "tls",
+                           "unsupported", msg ? msg : "no Microsoft Entra ID token mode");
+        free(msg);
+        events = json_array();
+        goto record;
+    }
     if (rn_case_env_prepare(c, w->work_dir, (unsigned long)seq, &env, &err) < 0) {
         /* A runner-side failure still gives the case its row. */
         result = json_pack("{s:s, s:b, s:s}", "id", c->id, "connected", 0, "error", err.msg);
@@ -261,6 +273,11 @@ static void run_one(worker *w, rn_session *s, const run_item *it, size_t seq)
         goto record;
     }
     line = rn_case_json(r->bases[it->case_i], &t, o->timeout_ms, &env);
+    if (line && rn_entra_case(r->entra, c, line, &err) < 0) {
+        result = json_pack("{s:s, s:b, s:s}", "id", c->id, "connected", 0, "error", err.msg);
+        events = json_array();
+        goto record;
+    }
     text = line ? json_dumps(line, JSON_COMPACT) : NULL;
     if (!text) {
         result = json_pack("{s:s, s:b, s:s}", "id", c->id, "connected", 0, "error",
@@ -732,6 +749,7 @@ int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err)
     if (o->trust_world)
         TRY(setup_world(&r, err));
     TRY(start_mock(&r, err));
+    TRY(rn_entra_start(fx_index_dir(r.idx), r.cases, r.num_cases, &r.entra, err));
     TRY(fs_mkdir_p(o->out_dir, 0755, err));
     matrix_path = fs_join(o->out_dir, "matrix.json");
     ENSURE(matrix_path, err, PGTLS_ERR_NOMEM, "out of memory");
@@ -818,6 +836,7 @@ int rn_run(const rn_run_options *o, volatile sig_atomic_t *stop, pgtls_err *err)
 out:
     if (r.ms)
         ms_server_free(r.ms);
+    rn_entra_stop(r.entra);
     if (r.workers) {
         for (int w = 0; w < r.num_workers; w++) {
             free(r.workers[w].work_dir);

@@ -137,7 +137,24 @@ typedef struct st_case {
     st_class field_reported;  /* the outcome the report describes */
     char **field_clients;     /* adapter names the report is about */
     size_t num_field_clients;
+    /* Microsoft Entra ID token case (docs/entra.md "Token rows"): NULL, or
+     * one of ST_TOKEN_CASES. The client signs in with a token its Azure SDK
+     * gets from the run's token service; only scenarios with auth=entra. */
+    char *token;
 } st_case;
+
+/* The token cases of the suite axis `token` (docs/suites.md). */
+#define ST_TOKEN_CASES                                                                            \
+    "valid expired not-yet-valid wrong-audience foreign-key unknown-principal unknown-identity"
+/* 1 when s is one of ST_TOKEN_CASES. */
+int st_token_valid(const char *s);
+/* What the run's token service does for a token case: the fault it applies
+ * ("none", "expired", "not-yet-valid", "wrong-audience", "foreign-key") and
+ * which identity the client asks for: "default" (the VM's own identity,
+ * which has a role), "no-role" (a user-assigned identity the server holds
+ * no role for) or "unknown" (a client id the token service does not know).
+ * Returns -1 for an unknown token case. */
+int st_token_plan(const char *token, const char **fault, const char **identity);
 
 typedef struct st_case_list {
     st_case *cases;

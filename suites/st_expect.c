@@ -115,6 +115,17 @@ static st_expectation tls_outcome(const model *m)
         return mk(ST_AUTH_FAILED, "R15",
                   "channel_binding=require needs SCRAM-SHA-256-PLUS; the server's method has "
                   "no channel binding");
+    /* R20: Microsoft Entra ID token cases (docs/entra.md "Token rows"):
+     * the session is up; what the token does decides. */
+    if (c->token && strcmp(c->token, "valid") != 0) {
+        if (streq(c->token, "unknown-identity"))
+            return mk(ST_CLIENT_CONFIG_ERROR, "R20",
+                      "the token service does not know the identity the client asks for: the "
+                      "client gets no token and has no password to send");
+        return mk(ST_AUTH_FAILED, "R20",
+                  "the server refuses the token (expired, not yet valid, wrong audience, "
+                  "another signer, or no role for its principal): FATAL 28000/28P01");
+    }
     if (m->root == ROOT_LOADED && !m->verify_mode)
         return mk(ST_CONNECTED_TLS, "R7",
                   "a root file is loaded, so the chain is verified even under this sslmode "

@@ -88,3 +88,35 @@ st_verdict st_verdict_for(st_class expected, st_class observed, int deviation_kn
         return ST_VERDICT_ERROR;
     return ST_FAILS;
 }
+
+/* Token cases (docs/entra.md "Token rows"): name, the token service's fault,
+ * the identity the client asks for. */
+static const struct {
+    const char *name, *fault, *identity;
+} token_plans[] = {
+    {"valid", "none", "default"},
+    {"expired", "expired", "default"},
+    {"not-yet-valid", "not-yet-valid", "default"},
+    {"wrong-audience", "wrong-audience", "default"},
+    {"foreign-key", "foreign-key", "default"},
+    {"unknown-principal", "none", "no-role"},
+    {"unknown-identity", "none", "unknown"},
+};
+
+int st_token_plan(const char *token, const char **fault, const char **identity)
+{
+    for (size_t i = 0; token && i < sizeof(token_plans) / sizeof(token_plans[0]); i++)
+        if (strcmp(token, token_plans[i].name) == 0) {
+            if (fault)
+                *fault = token_plans[i].fault;
+            if (identity)
+                *identity = token_plans[i].identity;
+            return 0;
+        }
+    return -1;
+}
+
+int st_token_valid(const char *s)
+{
+    return st_token_plan(s, NULL, NULL) == 0;
+}

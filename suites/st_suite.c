@@ -28,6 +28,7 @@ enum {
     K_SSL_MAX,
     K_SSLSNI,
     K_HOME,
+    K_TOKEN,
     K_QUERY,
     K_DESCRIPTION,
     /* Field cases (docs/suites.md "Field cases"): a block reproducing a
@@ -41,7 +42,7 @@ enum {
 
 static const char *const block_keys[K_COUNT] = {
     "scenarios",       "stores",  "sslmodes", "sslnegotiation", "channel_binding",
-    "ssl_min_protocol_version", "ssl_max_protocol_version", "sslsni", "home", "query",
+    "ssl_min_protocol_version", "ssl_max_protocol_version", "sslsni", "home", "token", "query",
     "description", "source", "reported", "clients",
 };
 
@@ -224,6 +225,12 @@ static int check_values(parse_ctx *ctx, int line, int key, const strlist *l)
                                 "clients/: lower-case letters, digits, - and _)",
                                 v);
             break;
+        case K_TOKEN:
+            if (strcmp(v, "default") != 0 && !st_token_valid(v))
+                return fail(ctx, line,
+                            "token: \"%s\" is not a token case (%s, or default)", v,
+                            ST_TOKEN_CASES);
+            break;
         case K_HOME:
             if (strcmp(v, "default") == 0)
                 break;
@@ -318,7 +325,7 @@ static int handler(void *user, const char *section, const char *name, const char
         return fail(ctx, lineno,
                     "unknown key \"%s\" in [%s] (scenarios stores sslmodes sslnegotiation "
                     "channel_binding ssl_min_protocol_version ssl_max_protocol_version sslsni "
-                    "home query description source reported clients)",
+                    "home token query description source reported clients)",
                     name, section);
     if (b->seen & (1u << key))
         return fail(ctx, lineno, "key \"%s\" given twice in [%s]", name, section);
@@ -517,7 +524,8 @@ static void case_cleanup(st_case *c)
                        &c->server_max_protocol,
                        &c->server_auth,
                        &c->verify,
-                       &c->home_verify};
+                       &c->home_verify,
+                       &c->token};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         free(*fields[i]);
         *fields[i] = NULL;
@@ -578,7 +586,7 @@ const char *st_field_verdict(const st_case *c, st_class observed)
 }
 
 typedef struct axes {
-    const char *sslnegotiation, *channel_binding, *ssl_min, *ssl_max, *sslsni, *home;
+    const char *sslnegotiation, *channel_binding, *ssl_min, *ssl_max, *sslsni, *home, *token;
 } axes;
 
 static const char *opt(const char *v)
@@ -613,6 +621,7 @@ static int make_case(const fx_index *idx, const block *b, const fx_scenario *sc,
         id_append(id, sizeof(id), "ssl_max_protocol_version", opt(ax->ssl_max)) < 0 ||
         id_append(id, sizeof(id), "sslsni", opt(ax->sslsni)) < 0 ||
         id_append(id, sizeof(id), "home", opt(ax->home)) < 0 ||
+        id_append(id, sizeof(id), "token", opt(ax->token)) < 0 ||
         /* A field case is named by its block too: two reports may need the
          * same connection settings, and each keeps its own row. */
         id_append(id, sizeof(id), "field", b->source ? b->name : NULL) < 0) {
@@ -633,6 +642,11 @@ static int make_case(const fx_index *idx, const block *b, const fx_scenario *sc,
     c->ssl_min_protocol_version = dup_or_null(opt(ax->ssl_min));
     c->ssl_max_protocol_version = dup_or_null(opt(ax->ssl_max));
     c->sslsni = dup_or_null(opt(ax->sslsni));
+    c->token = dup_or_null(opt(ax->token));
+    ENSURE(!c->token || (sc->server.auth && strcmp(sc->server.auth, "entra") == 0), err,
+           PGTLS_ERR_CONFIG,
+           "[%s]: token=%s needs a scenario with auth=entra (scenario %s has auth=%s)", b->name,
+           c->token, sc->name, sc->server.auth ? sc->server.auth : "scram-sha-256");
     c->server_ssl = sc->server.ssl;
     c->require_secure_transport = sc->server.require_secure_transport;
     c->host_match = sc->host_match;
@@ -786,7 +800,8 @@ int st_expand(const st_suite *s, const fx_index *idx, st_case_list *out, pgtls_e
 
         const strlist *neg = axis(b, K_SSLNEGOTIATION), *cb = axis(b, K_CHANNEL_BINDING),
                       *mn = axis(b, K_SSL_MIN), *mx = axis(b, K_SSL_MAX),
-                      *sni = axis(b, K_SSLSNI), *home = axis(b, K_HOME);
+                      *sni = axis(b, K_SSLSNI), *home = axis(b, K_HOME),
+                      *tok = axis(b, K_TOKEN);
         for (size_t a = 0; a < scen.n; a++)
             for (size_t bb = 0; bb < stores.n; bb++)
                 for (size_t m = 0; m < modes.n; m++)
@@ -795,9 +810,11 @@ int st_expand(const st_suite *s, const fx_index *idx, st_case_list *out, pgtls_e
                             for (size_t i3 = 0; i3 < mn->n; i3++)
                                 for (size_t i4 = 0; i4 < mx->n; i4++)
                                     for (size_t i5 = 0; i5 < sni->n; i5++)
-                                        for (size_t i6 = 0; i6 < home->n; i6++) {
+                                        for (size_t i6 = 0; i6 < home->n; i6++)
+                                        for (size_t i7 = 0; i7 < tok->n; i7++) {
                                             axes ax = {neg->v[i1], cb->v[i2], mn->v[i3],
-                                                       mx->v[i4], sni->v[i5], home->v[i6]};
+                                                       mx->v[i4], sni->v[i5], home->v[i6],
+                                                       tok->v[i7]};
                                             if (n == cap) {
                                                 size_t ncap = cap ? cap * 2 : 256;
                                                 st_case *nc = realloc(cases, ncap * sizeof(*nc));

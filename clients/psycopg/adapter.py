@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import pgtls_adapter  # noqa: E402
 import libpq_params  # noqa: E402
+import entra_token  # noqa: E402
 import psycopg  # noqa: E402
 from psycopg import pq  # noqa: E402
 
@@ -33,15 +34,20 @@ class Driver:
             "tls_library": tls,
             "build": "psycopg %s (%s, libpq %s, %s)" % (
                 psycopg.__version__, pq.__impl__, _libpq_label(lib), _short(tls)),
-            "features": libpq_params.features_for(lib),
+            # "entra": token rows through azure-identity (docs/entra.md)
+            "features": libpq_params.features_for(lib) + (["entra"] if entra_token.available() else []),
             # Where sslrootcert=system looks without SSL_CERT_FILE/SSL_CERT_DIR.
-            "extra": {"openssldir": pgtls_adapter.loaded_openssldir("psycopg_binary")},
+            "extra": {"openssldir": pgtls_adapter.loaded_openssldir("psycopg_binary"),
+                      "azure_identity": entra_token.SDK_VERSION},
         }
 
     def connect(self, case, timeout_s):
         kw = libpq_params.keywords(case, timeout_s)
         out = {}
-        conn = psycopg.connect(psycopg.conninfo.make_conninfo(**kw), autocommit=True)
+        if case.get("entra"):
+            conn = _entra_connect(case["entra"], kw)
+        else:
+            conn = psycopg.connect(psycopg.conninfo.make_conninfo(**kw), autocommit=True)
         try:
             out["connected"] = True
             pgc = conn.pgconn
@@ -66,6 +72,23 @@ class Driver:
         finally:
             conn.close()
         return out
+
+
+def _entra_connect(entra, kw):
+    """Azure's documented pattern for psycopg 3: a connection class whose
+    connect() asks the credential for a token and passes it as the password
+    (the credential caches it until near expiry)."""
+    cred = entra_token.credential(entra)
+    scope = entra_token.scope(entra)
+    kw = {k: v for k, v in kw.items() if k != "password"}
+
+    class EntraConnection(psycopg.Connection):
+        @classmethod
+        def connect(cls, conninfo="", **kwargs):
+            kwargs["password"] = cred.get_token(scope).token
+            return super().connect(conninfo, **kwargs)
+
+    return EntraConnection.connect(psycopg.conninfo.make_conninfo(**kw), autocommit=True)
 
 
 def _short(tls):

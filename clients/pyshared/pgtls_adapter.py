@@ -26,7 +26,7 @@ PROTOCOL = 1
 
 # Fields a case may set that not every client can honour (case-protocol.md).
 OPTIONAL_FIELDS = ("sslnegotiation", "channel_binding", "ssl_min_protocol_version",
-                   "ssl_max_protocol_version", "sslsni", "connect_options")
+                   "ssl_max_protocol_version", "sslsni", "connect_options", "entra")
 
 # Variables removed before every case, then the case's own env is applied.
 _ISOLATED_PREFIXES = ("PG",)
@@ -297,7 +297,8 @@ def hello_line(driver):
 
 def parse_flags(argv):
     """One-shot flags: --FIELD VALUE for each case field; --env NAME=VALUE repeats;
-    'null' stands for JSON null; integers for port/timeout_ms; --connect_options JSON."""
+    'null' stands for JSON null; integers for port/timeout_ms; --connect_options and
+    --entra take JSON."""
     case = {"env": {}}
     i = 0
     while i < len(argv):
@@ -315,7 +316,7 @@ def parse_flags(argv):
             case[name] = None
         elif name in _INT_FIELDS:
             case[name] = int(value)
-        elif name == "connect_options":
+        elif name in ("connect_options", "entra"):
             case[name] = json.loads(value)
         else:
             case[name] = value
