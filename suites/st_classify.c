@@ -50,6 +50,12 @@ static const pattern patterns[] = {
     {ST_CLIENT_CONFIG_ERROR, "ENOENT"},
     {ST_CLIENT_CONFIG_ERROR, "please use VerifyFull or VerifyCA"},
     {ST_CLIENT_CONFIG_ERROR, "Invalid sslmode"},
+    /* Microsoft Entra ID: the Azure SDK got no token (azure-identity,
+     * @azure/identity, azidentity all name the credential) */
+    {ST_CLIENT_CONFIG_ERROR, "ManagedIdentityCredential"},
+    /* the instance metadata service's answer for an unknown client id,
+     * quoted at the end of the SDKs' "... authentication failed" texts */
+    {ST_CLIENT_CONFIG_ERROR, "Identity not found"},
 
     /* host names */
     {ST_HOSTNAME_MISMATCH, "does not match host name"},

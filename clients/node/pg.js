@@ -17,6 +17,7 @@
 
 const fs = require('fs');
 const { main, Unsupported, asText, pkgVersion } = require('./protocol');
+const entraToken = require('./entra');
 
 function parseArgs(argv) {
   const opts = { mode: 'connstring', name: null, urlParams: [] };
@@ -85,8 +86,11 @@ function makeDriver(opts) {
         libpq: null,
         tls_library: `OpenSSL ${process.versions.openssl} (Node.js ${process.version})`,
         build: `pg ${pg} + pg-connection-string ${pcs} (${opts.mode}${extra}; Node.js ${process.version}, OpenSSL ${process.versions.openssl})`,
-        features: opts.mode === 'connstring' ? ['connect_options']
-          : ['ssl_max_protocol_version', 'ssl_min_protocol_version'],
+        // "entra": token rows through @azure/identity (docs/entra.md)
+        features: (opts.mode === 'connstring' ? ['connect_options']
+          : ['ssl_max_protocol_version', 'ssl_min_protocol_version'])
+          .concat(entraToken.available() ? ['entra'] : []),
+        extra: { azure_identity: entraToken.sdkVersion() },
       };
     },
     async connect(c, timeoutMs, tlsFacts) {
@@ -98,6 +102,12 @@ function makeDriver(opts) {
       } else {
         config = { ...base, host: c.host || c.hostaddr, port: c.port, user: c.user, password: c.password,
           database: c.dbname, application_name: c.application_name || undefined, ssl: sslObject(c) };
+      }
+      if (c.entra) {
+        // Azure's documented pattern: the password is an async function that returns a
+        // fresh token. Beside a connection string it is the same option; pg then lets
+        // the string's (absent) password win (brianc/node-postgres#3327).
+        config.password = entraToken.passwordCallback(c.entra);
       }
       const client = new Client(config);
       client.on('error', () => {});

@@ -15,7 +15,7 @@ const { spawnSync } = require('child_process');
 
 const PROTOCOL = 1;
 const OPTIONAL_FIELDS = ['sslnegotiation', 'channel_binding', 'ssl_min_protocol_version',
-  'ssl_max_protocol_version', 'sslsni', 'connect_options'];
+  'ssl_max_protocol_version', 'sslsni', 'connect_options', 'entra'];
 const INT_FIELDS = ['port', 'timeout_ms'];
 // Node reads these once at start-up: a case that sets one runs in a fresh child
 // process. SSL_CERT_FILE/SSL_CERT_DIR matter only when Node uses OpenSSL's store
@@ -159,7 +159,10 @@ async function runCase(driver, c, features, argv) {
     }
     const timeoutMs = c.timeout_ms || 10000;
     const env = c.env || {};
-    if (needsChild(env) && !process.env.PGTLS_NODE_CHILD) {
+    // A token case runs in a child too: MSAL Node keeps managed-identity tokens in a
+    // cache shared by every credential of the process (ManagedIdentityApplication's
+    // static storage), so one case's token would answer the next case's request.
+    if ((needsChild(env) || (c.entra !== undefined && c.entra !== null)) && !process.env.PGTLS_NODE_CHILD) {
       Object.assign(r, runInChild(c, argv, timeoutMs));
     } else {
       applyEnv(env);
@@ -202,7 +205,8 @@ function runInChild(c, argv, timeoutMs) {
   const lines = (res.stdout || '').split('\n').filter((l) => l.trim());
   if (lines.length >= 2) {
     const got = JSON.parse(lines[lines.length - 1]);
-    got.notes = [got.notes, 'ran in a child process (start-up environment)'].filter(Boolean).join('; ');
+    got.notes = [got.notes, c.entra ? 'ran in a child process (token case: a fresh token cache)'
+      : 'ran in a child process (start-up environment)'].filter(Boolean).join('; ');
     return got;
   }
   const r = { error: `adapter: child process failed: ${(res.error && res.error.message) || res.stderr}`, error_code: 'adapter' };
@@ -228,7 +232,7 @@ function parseFlags(args) {
       if (!/^-?\d+$/.test(v)) throw new Error(`--${name} wants an integer, got ${v}`);
       c[name] = parseInt(v, 10);
     }
-    else if (name === 'connect_options') c[name] = JSON.parse(v);
+    else if (name === 'connect_options' || name === 'entra') c[name] = JSON.parse(v);
     else c[name] = v;
   }
   if (c.id === undefined) c.id = 'one-shot';

@@ -33,7 +33,7 @@ import (
 const protocolVersion = 1
 
 var optionalFields = []string{"sslnegotiation", "channel_binding", "ssl_min_protocol_version",
-	"ssl_max_protocol_version", "sslsni", "connect_options"}
+	"ssl_max_protocol_version", "sslsni", "connect_options", "entra"}
 
 // keywords pgx might know: offered as features only if ParseConfig consumes them
 // (an unknown keyword would be sent to the server as a runtime parameter).
@@ -62,10 +62,13 @@ type result struct {
 
 func strp(s string) *string { return &s }
 
-func pgxVersion() string {
+func pgxVersion() string { return modVersion("github.com/jackc/pgx/v5") }
+
+// modVersion is the version of a module linked into this binary.
+func modVersion(path string) string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
-			if d.Path == "github.com/jackc/pgx/v5" {
+			if d.Path == path {
 				return strings.TrimPrefix(d.Version, "v")
 			}
 		}
@@ -74,7 +77,8 @@ func pgxVersion() string {
 }
 
 func features() []string {
-	f := []string{"connect_options"}
+	// "entra": token rows through azidentity (entra.go, docs/entra.md)
+	f := []string{"connect_options", "entra"}
 	for name, kv := range probeKeywords {
 		cfg, err := pgconn.ParseConfig("host=127.0.0.1 sslmode=disable " + kv)
 		if err == nil {
@@ -98,6 +102,7 @@ func hello(name string, feats []string) map[string]any {
 		"runtime":     "Go " + runtime.Version(),
 		"build":       fmt.Sprintf("pgx %s (Go %s crypto/tls)", v, runtime.Version()),
 		"features":    feats,
+		"extra":       map[string]any{"azidentity": modVersion("github.com/Azure/azure-sdk-for-go/sdk/azidentity")},
 	}
 }
 
@@ -259,6 +264,13 @@ func runCase(c map[string]any, feats []string) (r result) {
 			return net.DefaultResolver.LookupHost(ctx, h)
 		}
 	}
+	if e, ok := c["entra"].(map[string]any); ok {
+		tok, err := entraToken(ctx, e)
+		if err != nil {
+			return driverError(r, err)
+		}
+		cfg.Password = tok
+	}
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return driverError(r, err)
@@ -377,10 +389,10 @@ func parseFlags(args []string) (map[string]any, error) {
 				return nil, fmt.Errorf("%s: %v", name, err)
 			}
 			c[name] = float64(n)
-		case name == "connect_options":
+		case name == "connect_options" || name == "entra":
 			var m map[string]any
 			if err := json.Unmarshal([]byte(v), &m); err != nil {
-				return nil, fmt.Errorf("connect_options: %v", err)
+				return nil, fmt.Errorf("%s: %v", name, err)
 			}
 			c[name] = m
 		default:
@@ -445,7 +457,15 @@ func main() {
 			rootsKey, haveRootsKey = key, true
 		}
 		if key != rootsKey {
-			emit(out, runInChild(c, line, name))
+			emit(out, runInChild(c, line, name, "Go loads the system roots once per process"))
+			continue
+		}
+		// MSAL Go keeps managed-identity tokens in a cache shared by every
+		// credential of the process (managedidentity's package-level cache
+		// manager): a token case gets a process of its own, so one case's
+		// token never answers the next case's request.
+		if e, ok := c["entra"]; ok && e != nil && os.Getenv("PGTLS_PGX_CHILD") == "" {
+			emit(out, runInChild(c, line, name, "token case: a fresh token cache"))
 			continue
 		}
 		emit(out, runCase(c, feats))
@@ -463,7 +483,7 @@ func systemRootsKey(c map[string]any) string {
 
 // runInChild runs one case line in a new process of this adapter (stdin
 // protocol, one case) and returns its result, noting that it did.
-func runInChild(c map[string]any, line, name string) result {
+func runInChild(c map[string]any, line, name, why string) result {
 	fail := func(err error) result {
 		return result{ID: c["id"], Error: strp("adapter: child process: " + err.Error()),
 			ErrorCode: strp("adapter")}
@@ -473,7 +493,7 @@ func runInChild(c map[string]any, line, name string) result {
 		return fail(err)
 	}
 	cmd := exec.Command(self, "--client-name", name)
-	cmd.Env = baseEnv
+	cmd.Env = append(append([]string{}, baseEnv...), "PGTLS_PGX_CHILD=1")
 	cmd.Stdin = strings.NewReader(line + "\n")
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.Output()
@@ -488,7 +508,7 @@ func runInChild(c map[string]any, line, name string) result {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
 		return fail(err)
 	}
-	note := "ran in a child process (Go loads the system roots once per process)"
+	note := "ran in a child process (" + why + ")"
 	if r.Notes != nil && *r.Notes != "" {
 		note = *r.Notes + "; " + note
 	}
