@@ -208,6 +208,8 @@ static const struct {
     {"Python ssl", "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, certificate is not valid for 'h'. (_ssl.c:1006)", ST_HOSTNAME_MISMATCH},
     {"Python ssl", "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired (_ssl.c:1006)", ST_EXPIRED},
     {"Python ssl", "[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version", ST_PROTOCOL_VERSION},
+    {"azure-identity", "ManagedIdentityCredential authentication unavailable. The requested identity has not been assigned to this resource. Error: Identity not found", ST_CLIENT_CONFIG_ERROR},
+    {"@azure/identity", "ManagedIdentityCredential: Authentication failed. Message invalid_request: Error(s): Not Available - Description: Identity not found", ST_CLIENT_CONFIG_ERROR},
     {"asyncpg", "ClientConfigurationError: root certificate file \"~/.postgresql/root.crt\" does not exist or cannot be accessed", ST_CLIENT_CONFIG_ERROR},
     {"rustls", "error performing TLS handshake: invalid peer certificate: UnknownIssuer", ST_UNTRUSTED_CHAIN},
     {"rustls", "error performing TLS handshake: invalid peer certificate: NotValidForName", ST_HOSTNAME_MISMATCH},

@@ -25,7 +25,9 @@ static const char index_json[] =
     "\"verify\":{\"root-g2\":\"ok\",\"wrong-root\":\"untrusted\",\"system\":\"ok\"}},"
     "\"wrong-host\":{\"chain\":\"c\",\"host_match\":false,\"server\":{\"ssl\":true},"
     "\"verify\":{\"root-g2\":\"ok\",\"wrong-root\":\"untrusted\"}},"
-    "\"no-ssl\":{\"chain\":null,\"server\":{\"ssl\":false,\"require_secure_transport\":false}}"
+    "\"no-ssl\":{\"chain\":null,\"server\":{\"ssl\":false,\"require_secure_transport\":false}},"
+    "\"entra\":{\"chain\":\"c\",\"host_match\":true,\"server\":{\"ssl\":true,"
+    "\"auth\":\"entra\",\"direct_tls\":true},\"verify\":{\"root-g2\":\"ok\"}}"
     "}}";
 
 typedef struct fixture {
@@ -94,6 +96,7 @@ static const struct {
     {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nsslsni = yes\n", "sslsni: \"yes\""},
     {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nhome = ~/.postgresql/root.crt\n", "home: \"~/.postgresql/root.crt\" is not root.crt:<store>"},
     {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nhome = root.crt:\n", "home: \"root.crt:\""},
+    {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\ntoken = stale\n", "token: \"stale\" is not a token case"},
     {"[suite]\nname = n\n[a]\nscenarios = x\nstores = y\nsslmodes = require\nsslmode = require\n", "unknown key \"sslmode\" in [a]"},
     {"[suite]\nname = n\n[a]\nscenarios = x\nscenarios = z\n", ":5: key \"scenarios\" given twice in [a]"},
     {"[suite]\nname = n\n[a]\nscenarios =\n", "key \"scenarios\" in [a] has an empty value"},
@@ -245,7 +248,7 @@ START_TEST(wildcards_select_every_scenario_store_and_sslmode)
     st_suite_free(s);
     s = parse_ok("[suite]\nname=n\n[a]\nscenarios = *\nstores = root-g2\nsslmodes = disable\n");
     ck_assert_msg(st_expand(s, f.idx, &l, &err) == 0, "%s", err.msg);
-    ck_assert_uint_eq(l.num_cases, 3);
+    ck_assert_uint_eq(l.num_cases, 4); /* azure-new wrong-host no-ssl entra */
     st_case_list_cleanup(&l);
     st_suite_free(s);
     fx_teardown(&f);
@@ -303,6 +306,45 @@ START_TEST(a_case_becomes_an_adapter_case_object)
     ck_assert_str_eq(json_string_value(json_object_get(j, "user")), "pgtls");
     json_decref(j);
     st_case_list_cleanup(&l);
+    st_suite_free(s);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(token_cases_are_named_by_their_token_and_need_an_entra_scenario)
+{
+    fixture f = fx_setup();
+    pgtls_err err;
+    st_case_list l;
+    st_suite *s = parse_ok("[suite]\nname=n\n[a]\nscenarios = entra\nstores = root-g2\n"
+                           "sslmodes = verify-full\ntoken = default expired unknown-identity\n");
+    err_clear(&err);
+    ck_assert_int_eq(st_expand(s, f.idx, &l, &err), 0);
+    ck_assert_uint_eq(l.num_cases, 3);
+    ck_assert_str_eq(l.cases[0].id, "entra/root-g2/verify-full");
+    ck_assert_ptr_null(l.cases[0].token);
+    ck_assert_str_eq(l.cases[1].id, "entra/root-g2/verify-full/token=expired");
+    ck_assert_str_eq(l.cases[1].token, "expired");
+    ck_assert_str_eq(l.cases[2].id, "entra/root-g2/verify-full/token=unknown-identity");
+    const char *fault = NULL, *who = NULL;
+    ck_assert_int_eq(st_token_plan("expired", &fault, &who), 0);
+    ck_assert_str_eq(fault, "expired");
+    ck_assert_str_eq(who, "default");
+    ck_assert_int_eq(st_token_plan("unknown-principal", &fault, &who), 0);
+    ck_assert_str_eq(fault, "none");
+    ck_assert_str_eq(who, "no-role");
+    ck_assert_int_eq(st_token_plan("nope", &fault, &who), -1);
+    st_case_list_cleanup(&l);
+    st_suite_free(s);
+
+    /* A token against a server that takes no tokens names the scenario. */
+    s = parse_ok("[suite]\nname=n\n[a]\nscenarios = azure-new\nstores = root-g2\n"
+                 "sslmodes = verify-full\ntoken = valid\n");
+    err_clear(&err);
+    ck_assert_int_eq(st_expand(s, f.idx, &l, &err), -1);
+    ck_assert_msg(strstr(err.msg, "token=valid needs a scenario with auth=entra") &&
+                      strstr(err.msg, "azure-new"),
+                  "%s", err.msg);
     st_suite_free(s);
     fx_teardown(&f);
 }
@@ -396,6 +438,7 @@ Suite *st_suite_suite(void)
     tcase_add_loop_test(tc, expansion_rejects_names_the_index_does_not_know, 0,
                         (int)(sizeof(bad_expansions) / sizeof(bad_expansions[0])));
     tcase_add_test(tc, a_case_becomes_an_adapter_case_object);
+    tcase_add_test(tc, token_cases_are_named_by_their_token_and_need_an_entra_scenario);
     tcase_add_test(tc, a_field_block_makes_cases_named_by_the_block_for_its_clients_only);
     suite_add_tcase(s, tc);
     return s;
