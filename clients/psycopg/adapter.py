@@ -33,15 +33,24 @@ class Driver:
             "tls_library": tls,
             "build": "psycopg %s (%s, libpq %s, %s)" % (
                 psycopg.__version__, pq.__impl__, _libpq_label(lib), _short(tls)),
-            "features": libpq_params.features_for(lib),
+            "features": libpq_params.features_for(lib) + libpq_params.surface_features(),
             # Where sslrootcert=system looks without SSL_CERT_FILE/SSL_CERT_DIR.
             "extra": {"openssldir": pgtls_adapter.loaded_openssldir("psycopg_binary")},
         }
 
+    def surface_reason(self, need):
+        return libpq_params.NPGSQL_REASON if need == "surface:npgsql" else None
+
     def connect(self, case, timeout_s):
         kw = libpq_params.keywords(case, timeout_s)
         out = {}
-        conn = psycopg.connect(psycopg.conninfo.make_conninfo(**kw), autocommit=True)
+        if case.get("surface") or case.get("literal") is not None:
+            # docs/surfaces.md: psycopg.connect(conninfo, **kwargs) merges them
+            # (make_conninfo: the keyword arguments win), as a user's call does.
+            string, params = libpq_params.surface_args(case, timeout_s)
+            conn = psycopg.connect(string, autocommit=True, **params)
+        else:
+            conn = psycopg.connect(psycopg.conninfo.make_conninfo(**kw), autocommit=True)
         try:
             out["connected"] = True
             pgc = conn.pgconn
