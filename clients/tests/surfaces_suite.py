@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""`pgtls run --suite surfaces` with libpq, psql and node-postgres
-(docs/surfaces.md).
+"""`pgtls run --suite surfaces` with libpq, psql and one driver per language:
+psycopg (Python), node-postgres (Node.js), pgjdbc (Java), pgx (Go),
+tokio-postgres (Rust) (docs/surfaces.md).
 
 Asserts: every case of the suite has a row for each client, with the case's
 surface in matrix.json; every adapter lists the surfaces it expresses, and a
@@ -8,8 +9,10 @@ surface it does not list is unsupported with a reason; libpq and psql agree
 with themselves on every surface they express (libpq reads all of them); and
 node-postgres shows its documented disagreement: with PGSSLROOTCERT naming a
 wrong root it connects (pg never reads PGSSLROOTCERT), with the same root in
-an ssl object it refuses (connection-parameters.js). summary.md lists it
-under "Where surfaces disagree". Exit 77 when node-postgres is not installed.
+an ssl object it refuses (connection-parameters.js), and tokio-postgres
+refuses sslrootcert in a connection string; summary.md lists them under
+"Where surfaces disagree". A driver adapter that is not installed is left out
+(said on stdout); exit 77 when node-postgres is not installed.
 """
 import argparse
 import json
@@ -25,7 +28,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("--src", required=True)
-    ap.add_argument("--clients", default="libpq,psql,node-postgres")
+    ap.add_argument("--clients", default="libpq,psql,psycopg,node-postgres,pgjdbc,pgx,tokio-postgres")
     a = ap.parse_args()
     pgtls = os.path.join(a.build, "cli", "pgtls")
     clients = a.clients.split(",")
@@ -33,6 +36,13 @@ def main():
             os.path.join(a.src, "clients", "node", "node_modules", "pg")):
         print("node-postgres is not installed (clients/node/install): skipped")
         return 77
+    listed = json.loads(subprocess.run([pgtls, "clients", "--json"], stdout=subprocess.PIPE,
+                                       text=True, check=True).stdout)
+    usable_names = {c["name"] for c in listed if c.get("usable")}
+    for name in list(clients):
+        if name not in ("libpq", "psql", "node-postgres") and name not in usable_names:
+            print(f"{name}: not usable here, left out")
+            clients.remove(name)
     with tempfile.TemporaryDirectory(prefix="pgtls-surfaces-") as tmp:
         fixtures = os.path.join(tmp, "fixtures")
         subprocess.run([pgtls, "ca", "gen", "--out", fixtures], check=True,
@@ -92,6 +102,15 @@ def main():
         sec = summary.split("## Where surfaces disagree", 1)
         if len(sec) < 2 or "`azure-new/wrong-root/verify-full`" not in sec[1]:
             failures.append("summary.md: node-postgres's disagreement is not listed")
+    if "tokio-postgres" in keys:
+        key = keys["tokio-postgres"]
+        r = cases["azure-new/azure-bundle/require/surface=conninfo"]["results"][key]
+        if r["observed"] != "client-config-error" or "sslrootcert" not in (r.get("error") or ""):
+            failures.append(f"tokio-postgres conninfo with sslrootcert: {r['observed']} "
+                            f"{r.get('error')!r}; want its unknown-option refusal")
+        sec = summary.split("## Where surfaces disagree", 1)
+        if len(sec) < 2 or "### tokio-postgres" not in sec[1]:
+            failures.append("summary.md: tokio-postgres's disagreements are not listed")
     for f in failures:
         print("FAIL:", f)
     print(f"{len(m['cases'])} cases x {len(keys)} clients; {len(failures)} failures")
