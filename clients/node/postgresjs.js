@@ -36,7 +36,9 @@ const SURFACE_REASONS = {
 let mode = 'url';
 let clientName = 'postgresjs';
 
-function url(c, withTls) {
+// withTls: sslmode and sslrootcert go in the URL (the default form: in url mode
+// only); sslnegotiation goes in it unless the settings are elsewhere (withNeg false).
+function url(c, withTls, withNeg = true) {
   if (withTls === undefined) withTls = mode === 'url';
   const host = c.host || c.hostaddr || 'localhost';
   const auth = c.user ? `${encodeURIComponent(c.user)}${c.password ? `:${encodeURIComponent(c.password)}` : ''}@` : '';
@@ -44,7 +46,7 @@ function url(c, withTls) {
   const params = new URLSearchParams();
   if (withTls && c.sslmode) params.set('sslmode', c.sslmode);
   if (withTls && c.sslrootcert) params.set('sslrootcert', c.sslrootcert);
-  if (withTls && c.sslnegotiation) params.set('sslnegotiation', c.sslnegotiation);
+  if (withNeg && c.sslnegotiation) params.set('sslnegotiation', c.sslnegotiation);
   for (const [k, v] of Object.entries(c.connect_options || {})) params.set(k, String(v));
   const q = params.toString();
   return `postgres://${auth}${hostPart}${c.port ? `:${c.port}` : ''}/${encodeURIComponent(c.dbname || '')}${q ? `?${q}` : ''}`;
@@ -118,10 +120,11 @@ const driver = {
       sql = postgres({ ...base, ...target });
     } else if (c.surface === 'url+options') {
       // The URL carries the target and sslmode, the ssl option the trust.
-      sql = postgres(url({ ...c, sslrootcert: null }, true), { ...base, ssl: sslOption(c) });
+      sql = postgres(url({ ...c, sslrootcert: null }, true, false), { ...base, ssl: sslOption(c),
+        ...(c.sslnegotiation ? { sslnegotiation: c.sslnegotiation } : {}) });
     } else if (c.surface === 'url+env') {
       setTlsEnv();
-      sql = postgres(url(c, false), base);
+      sql = postgres(url(c, false, false), base);
     } else {
       sql = postgres(url(c), { ...base, ...(mode === 'sslobj' ? { ssl: sslOption(c) } : {}) });
     }
