@@ -81,4 +81,10 @@ char *rs_render_readiness_svg(rs_matrix *m, pgtls_err *err);
  * and those that refused where they should connect. Heap Markdown or NULL. */
 char *rs_render_security_markdown(json_t *doc, pgtls_err *err);
 
+/* "Where surfaces disagree" (docs/surfaces.md): per client build, the
+ * intents (a case id without its "/surface=..." part) whose rows on
+ * different surfaces observed different classes, unsupported rows apart.
+ * "" when the matrix has no case with a surface. Heap Markdown or NULL. */
+char *rs_render_surfaces_markdown(json_t *doc, pgtls_err *err);
+
 #endif

@@ -200,6 +200,14 @@ static json_t *case_object(rs_matrix *m, const st_case *c)
         free(h);
     }
     json_object_set_new(o, "options", opts);
+    /* Only when set (docs/surfaces.md): a case without "surface" was given
+     * in the adapter's default form, as every case of older matrices. */
+    if (c->surface)
+        set_str(o, "surface", c->surface);
+    if (c->page) {
+        set_str(o, "page", c->page);
+        set_str(o, "literal", c->literal_as_written);
+    }
     json_object_set_new(o, "results", json_object());
     json_array_append_new(json_object_get(m->doc, "cases"), o);
     json_object_set(m->by_id, c->id, o);

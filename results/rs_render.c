@@ -394,6 +394,17 @@ char *rs_render_markdown(rs_matrix *m, pgtls_err *err)
                           rs_jstr(r, "observed"), rs_jstr(r, "field"));
         }
     }
+    {
+        /* Surfaces (docs/surfaces.md): only when the run had some. */
+        char *surfaces = rs_render_surfaces_markdown(doc, err);
+        if (!surfaces) {
+            free(scen);
+            free(b.s);
+            return NULL;
+        }
+        rs_buf_add(&b, surfaces);
+        free(surfaces);
+    }
     free(scen);
     return rs_buf_finish(&b, err);
 }

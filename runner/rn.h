@@ -103,6 +103,13 @@ int rn_case_env_prepare(const st_case *c, const char *work_dir, unsigned long se
 /* Frees the strings (not the folder). Accepts an all-NULL env. */
 void rn_case_env_cleanup(rn_case_env *env);
 
+/* NULL when the adapter's hello lists what the case needs (feature
+ * "surface:<s>" for a case with a surface, "literal" for a source-page
+ * case) or lists any "surface:" feature (then the adapter answers what it
+ * cannot express, with its driver's reason); else the unsupported reason
+ * (heap): an adapter that predates surfaces never gets such a case. */
+char *rn_surface_missing(json_t *hello, const st_case *c);
+
 /* The case object of docs/case-protocol.md: a copy of base (st_case_to_json)
  * plus hostaddr, port, timeout_ms and env. Returns a new reference, or NULL
  * when out of memory. */

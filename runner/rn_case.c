@@ -107,6 +107,50 @@ out:
     return result;
 }
 
+static int has_feature(json_t *hello, const char *name)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(hello, "features"), i, f)
+    {
+        if (json_is_string(f) && strcmp(json_string_value(f), name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+char *rn_surface_missing(json_t *hello, const st_case *c)
+{
+    const char *client = json_string_value(json_object_get(hello, "client"));
+    char *want = c->surface ? str_printf("surface:%s", c->surface) : NULL;
+    char *out = NULL;
+    size_t i;
+    json_t *f;
+
+    /* An adapter that knows surfaces (it lists one) answers the others
+     * itself, with the driver's reason. */
+    json_array_foreach(json_object_get(hello, "features"), i, f)
+    {
+        if (json_is_string(f) && str_starts_with(json_string_value(f), "surface:")) {
+            free(want);
+            return NULL;
+        }
+    }
+
+    if (c->surface && !want)
+        return strdup("runner: out of memory");
+    if (want && !has_feature(hello, want))
+        out = str_printf("%s: the adapter lists no \"%s\" in its features (it cannot give the "
+                         "settings to the driver that way)",
+                         client ? client : "adapter", want);
+    else if (c->literal && !has_feature(hello, "literal"))
+        out = str_printf("%s: the adapter lists no \"literal\" in its features (it cannot hand "
+                         "a connection string as written to the driver)",
+                         client ? client : "adapter");
+    free(want);
+    return out;
+}
+
 json_t *rn_case_json(const json_t *base, const rn_target *t, int timeout_ms, const rn_case_env *env)
 {
     json_t *o = json_deep_copy(base), *e = json_object();

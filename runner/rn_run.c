@@ -266,6 +266,19 @@ static void run_one(worker *w, rn_session *s, const run_item *it, size_t seq)
         events = json_array();
         goto record;
     }
+    if (c->surface || c->literal) {
+        /* A surface the adapter does not list (docs/surfaces.md) is never
+         * sent: an adapter that predates the field would ignore it and
+         * connect in its default form under the wrong row. */
+        char *missing = rn_surface_missing(rc->probe.hello, c);
+        if (missing) {
+            result = json_pack("{s:s, s:b, s:n, s:s}", "id", c->id, "connected", 0, "tls",
+                               "unsupported", missing);
+            free(missing);
+            events = json_array();
+            goto record;
+        }
+    }
     if (rn_case_env_prepare(c, w->work_dir, (unsigned long)seq, &env, &err) < 0) {
         /* A runner-side failure still gives the case its row. */
         result = json_pack("{s:s, s:b, s:s}", "id", c->id, "connected", 0, "error", err.msg);

@@ -112,6 +112,15 @@ typedef struct st_case {
     char *channel_binding;     /* disable | prefer | require */
     char *ssl_min_protocol_version, *ssl_max_protocol_version; /* TLSv1 .. TLSv1.3 */
     char *sslsni;              /* "0" | "1" */
+    /* How the settings reach the driver (docs/surfaces.md): conninfo, url,
+     * env, options, url+options, url+env, npgsql; NULL = the adapter's
+     * default form. */
+    char *surface;
+    /* Source-page case: the connection string exactly as the page shows it
+     * (literal_as_written), with the file names it mentions replaced by the
+     * stores' paths (literal, what the adapter reads), and the page's title.
+     * NULL for every other case. */
+    char *literal, *literal_as_written, *page;
     /* HOME set-up: store whose PEM the runner copies to
      * $HOME/.postgresql/root.crt (0644) before the case, or NULL. */
     char *home_root_crt_store;
@@ -160,6 +169,9 @@ typedef struct st_case_list {
     st_case *cases;
     size_t num_cases;
 } st_case_list;
+
+/* 1 when surface is a value of the surfaces axis (docs/surfaces.md). */
+int st_surface_valid(const char *surface);
 
 /* Expands a suite against a fixtures index into cases (sorted by id, no
  * duplicates). Returns 0 if OK, -1 with a message in err (unknown scenario or

@@ -29,6 +29,7 @@ enum {
     K_SSLSNI,
     K_HOME,
     K_TOKEN,
+    K_SURFACES,
     K_QUERY,
     K_DESCRIPTION,
     /* Field cases (docs/suites.md "Field cases"): a block reproducing a
@@ -37,13 +38,20 @@ enum {
     K_SOURCE,
     K_REPORTED,
     K_CLIENTS,
+    /* Source-page cases (docs/surfaces.md): a connection string exactly as a
+     * page shows it, the page's title, and the store each file name it
+     * mentions stands for. */
+    K_LITERAL,
+    K_PAGE,
+    K_FILES,
     K_COUNT
 };
 
 static const char *const block_keys[K_COUNT] = {
     "scenarios",       "stores",  "sslmodes", "sslnegotiation", "channel_binding",
-    "ssl_min_protocol_version", "ssl_max_protocol_version", "sslsni", "home", "token", "query",
-    "description", "source", "reported", "clients",
+    "ssl_min_protocol_version", "ssl_max_protocol_version", "sslsni", "home", "token",
+    "surfaces", "query", "description", "source", "reported", "clients", "literal", "page",
+    "files",
 };
 
 typedef struct block {
@@ -54,6 +62,8 @@ typedef struct block {
     char *query;
     char *source;       /* field block: the report's URL */
     st_class reported;  /* field block: the outcome the report describes */
+    char *literal;      /* source-page block: the connection string as written */
+    char *page;         /* source-page block: the page's title */
 } block;
 
 struct st_suite {
@@ -231,6 +241,19 @@ static int check_values(parse_ctx *ctx, int line, int key, const strlist *l)
                             "token: \"%s\" is not a token case (%s, or default)", v,
                             ST_TOKEN_CASES);
             break;
+        case K_SURFACES:
+            if (!st_surface_valid(v))
+                return fail(ctx, line,
+                            "surfaces: \"%s\" is not a surface (default conninfo url env options "
+                            "url+options url+env npgsql)",
+                            v);
+            break;
+        case K_FILES: {
+            const char *colon = strchr(v, ':');
+            if (!colon || colon == v || !colon[1])
+                return fail(ctx, line, "files: \"%s\" is not <file name>:<store>", v);
+            break;
+        }
         case K_HOME:
             if (strcmp(v, "default") == 0)
                 break;
@@ -283,7 +306,7 @@ static int handler(void *user, const char *section, const char *name, const char
         block *b = &s->blocks[s->num_blocks - 1];
         for (int k = 0; k < K_COUNT; k++)
             if (strcmp(block_keys[k], name) == 0 && k != K_QUERY && k != K_DESCRIPTION &&
-                k != K_SOURCE && k != K_REPORTED) {
+                k != K_SOURCE && k != K_REPORTED && k != K_LITERAL && k != K_PAGE) {
                 size_t before = b->lists[k].n;
                 if (split_list(value, &b->lists[k]) < 0)
                     return fail(ctx, lineno, "out of memory");
@@ -325,7 +348,8 @@ static int handler(void *user, const char *section, const char *name, const char
         return fail(ctx, lineno,
                     "unknown key \"%s\" in [%s] (scenarios stores sslmodes sslnegotiation "
                     "channel_binding ssl_min_protocol_version ssl_max_protocol_version sslsni "
-                    "home token query description source reported clients)",
+                    "home token surfaces query description source reported clients literal page "
+                    "files)",
                     name, section);
     if (b->seen & (1u << key))
         return fail(ctx, lineno, "key \"%s\" given twice in [%s]", name, section);
@@ -338,6 +362,15 @@ static int handler(void *user, const char *section, const char *name, const char
     }
     if (key == K_DESCRIPTION)
         return 1;
+    if (key == K_LITERAL) {
+        /* Kept byte for byte (inih trims the ends only): it is the page's text. */
+        b->literal = strdup(value);
+        return b->literal ? 1 : fail(ctx, lineno, "out of memory");
+    }
+    if (key == K_PAGE) {
+        b->page = strdup(value);
+        return b->page ? 1 : fail(ctx, lineno, "out of memory");
+    }
     if (key == K_SOURCE) {
         /* One link a reader can open: the issue, thread or page of the report. */
         if ((!str_starts_with(value, "https://") && !str_starts_with(value, "http://")) ||
@@ -429,8 +462,29 @@ st_suite *st_suite_parse(const char *text, const char *origin, pgtls_err *err)
                             block_keys[field[r]]);
                     goto bad;
                 }
+        /* A source-page block: one literal, its page, one surface to read it. */
+        {
+            const block *b = &s->blocks[i];
+            int lit = b->literal != NULL;
+            if (lit != ((b->seen & (1u << K_PAGE)) != 0) ||
+                (!lit && (b->seen & (1u << K_FILES)))) {
+                err_set(err, PGTLS_ERR_CONFIG,
+                        "%s:%d: [%s]: \"literal\" and \"page\" go together (\"files\" only with "
+                        "them): a connection string as a page shows it, and the page's title",
+                        s->origin, b->line, b->name);
+                goto bad;
+            }
+            if (lit && (b->lists[K_SURFACES].n != 1 ||
+                        strcmp(b->lists[K_SURFACES].v[0], "default") == 0)) {
+                err_set(err, PGTLS_ERR_CONFIG,
+                        "%s:%d: [%s]: a block with \"literal\" needs exactly one surface (the "
+                        "syntax of the string: conninfo, url or npgsql)",
+                        s->origin, b->line, b->name);
+                goto bad;
+            }
+        }
         /* Its name ends the case id ("/field=<block>"), so it stays a token. */
-        if (s->blocks[i].source)
+        if (s->blocks[i].source || s->blocks[i].literal)
             for (const char *p = s->blocks[i].name; *p; p++)
                 if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.')) {
                     err_set(err, PGTLS_ERR_CONFIG,
@@ -470,6 +524,8 @@ void st_suite_free(st_suite *s)
         free(s->blocks[i].name);
         free(s->blocks[i].query);
         free(s->blocks[i].source);
+        free(s->blocks[i].literal);
+        free(s->blocks[i].page);
     }
     free(s->blocks);
     free(s->origin);
@@ -516,6 +572,10 @@ static void case_cleanup(st_case *c)
                        &c->ssl_min_protocol_version,
                        &c->ssl_max_protocol_version,
                        &c->sslsni,
+                       &c->surface,
+                       &c->literal,
+                       &c->literal_as_written,
+                       &c->page,
                        &c->home_root_crt_store,
                        &c->home_root_crt_pem,
                        &c->system_cert_file,
@@ -586,8 +646,40 @@ const char *st_field_verdict(const st_case *c, st_class observed)
 }
 
 typedef struct axes {
-    const char *sslnegotiation, *channel_binding, *ssl_min, *ssl_max, *sslsni, *home, *token;
+    const char *sslnegotiation, *channel_binding, *ssl_min, *ssl_max, *sslsni, *home, *token,
+        *surface;
 } axes;
+
+int st_surface_valid(const char *surface)
+{
+    static const char *const surfaces[] = {"default", "conninfo", "url",         "env",
+                                           "options", "url+options", "url+env", "npgsql"};
+    return surface && in_set(surface, surfaces, sizeof(surfaces) / sizeof(surfaces[0]));
+}
+
+/* text with every occurrence of from replaced by to; NULL when out of memory. */
+static char *replace_all(const char *text, const char *from, const char *to)
+{
+    size_t fl = strlen(from), tl = strlen(to), n = 0;
+    for (const char *p = strstr(text, from); fl && p; p = strstr(p + fl, from))
+        n++;
+    char *out = malloc(strlen(text) + n * (tl > fl ? tl - fl : 0) + 1), *w = out;
+    if (!out)
+        return NULL;
+    for (const char *p = text;;) {
+        const char *q = fl ? strstr(p, from) : NULL;
+        if (!q) {
+            strcpy(w, p);
+            break;
+        }
+        memcpy(w, p, (size_t)(q - p));
+        w += q - p;
+        memcpy(w, to, tl);
+        w += tl;
+        p = q + fl;
+    }
+    return out;
+}
 
 static const char *opt(const char *v)
 {
@@ -622,6 +714,8 @@ static int make_case(const fx_index *idx, const block *b, const fx_scenario *sc,
         id_append(id, sizeof(id), "sslsni", opt(ax->sslsni)) < 0 ||
         id_append(id, sizeof(id), "home", opt(ax->home)) < 0 ||
         id_append(id, sizeof(id), "token", opt(ax->token)) < 0 ||
+        id_append(id, sizeof(id), "surface", opt(ax->surface)) < 0 ||
+        id_append(id, sizeof(id), "page", b->literal ? b->name : NULL) < 0 ||
         /* A field case is named by its block too: two reports may need the
          * same connection settings, and each keeps its own row. */
         id_append(id, sizeof(id), "field", b->source ? b->name : NULL) < 0) {
@@ -647,6 +741,35 @@ static int make_case(const fx_index *idx, const block *b, const fx_scenario *sc,
            PGTLS_ERR_CONFIG,
            "[%s]: token=%s needs a scenario with auth=entra (scenario %s has auth=%s)", b->name,
            c->token, sc->name, sc->server.auth ? sc->server.auth : "scram-sha-256");
+    c->surface = dup_or_null(opt(ax->surface));
+    if (b->literal) {
+        c->literal_as_written = strdup(b->literal);
+        c->page = strdup(b->page);
+        c->literal = strdup(b->literal);
+        ENSURE(c->literal_as_written && c->page && c->literal, err, PGTLS_ERR_NOMEM,
+               "out of memory");
+        /* A file name the page mentions becomes the store's absolute path:
+         * the only change to the string, so the driver reads the same text
+         * with a file it can open. */
+        for (size_t i = 0; i < b->lists[K_FILES].n; i++) {
+            const char *v = b->lists[K_FILES].v[i], *colon = strrchr(v, ':');
+            char *fname = strndup(v, (size_t)(colon - v));
+            const fx_store *fs = fx_store_find(idx, colon + 1);
+            char *next = NULL;
+            ENSURE(fname, err, PGTLS_ERR_NOMEM, "out of memory");
+            if (!fs || !fs->pem) {
+                err_set(err, PGTLS_ERR_CONFIG, "[%s]: files=%s names an unknown store", b->name,
+                        v);
+                free(fname);
+                goto out;
+            }
+            next = replace_all(c->literal, fname, fs->pem);
+            free(fname);
+            ENSURE(next, err, PGTLS_ERR_NOMEM, "out of memory");
+            free(c->literal);
+            c->literal = next;
+        }
+    }
     c->server_ssl = sc->server.ssl;
     c->require_secure_transport = sc->server.require_secure_transport;
     c->host_match = sc->host_match;
@@ -801,7 +924,7 @@ int st_expand(const st_suite *s, const fx_index *idx, st_case_list *out, pgtls_e
         const strlist *neg = axis(b, K_SSLNEGOTIATION), *cb = axis(b, K_CHANNEL_BINDING),
                       *mn = axis(b, K_SSL_MIN), *mx = axis(b, K_SSL_MAX),
                       *sni = axis(b, K_SSLSNI), *home = axis(b, K_HOME),
-                      *tok = axis(b, K_TOKEN);
+                      *tok = axis(b, K_TOKEN), *surf = axis(b, K_SURFACES);
         for (size_t a = 0; a < scen.n; a++)
             for (size_t bb = 0; bb < stores.n; bb++)
                 for (size_t m = 0; m < modes.n; m++)
@@ -810,11 +933,12 @@ int st_expand(const st_suite *s, const fx_index *idx, st_case_list *out, pgtls_e
                             for (size_t i3 = 0; i3 < mn->n; i3++)
                                 for (size_t i4 = 0; i4 < mx->n; i4++)
                                     for (size_t i5 = 0; i5 < sni->n; i5++)
-                                        for (size_t i6 = 0; i6 < home->n; i6++)
+                                        for (size_t i6 = 0; i6 < home->n * surf->n; i6++)
                                         for (size_t i7 = 0; i7 < tok->n; i7++) {
-                                            axes ax = {neg->v[i1], cb->v[i2], mn->v[i3],
-                                                       mx->v[i4], sni->v[i5], home->v[i6],
-                                                       tok->v[i7]};
+                                            axes ax = {neg->v[i1],         cb->v[i2],
+                                                       mn->v[i3],          mx->v[i4],
+                                                       sni->v[i5],         home->v[i6 / surf->n],
+                                                       tok->v[i7],         surf->v[i6 % surf->n]};
                                             if (n == cap) {
                                                 size_t ncap = cap ? cap * 2 : 256;
                                                 st_case *nc = realloc(cases, ncap * sizeof(*nc));
@@ -899,5 +1023,10 @@ json_t *st_case_to_json(const st_case *c)
     set_str(o, "ssl_max_protocol_version", c->ssl_max_protocol_version);
     set_str(o, "sslsni", c->sslsni);
     set_str(o, "application_name", "pgtls");
+    /* Only when set: the default suite's cases stay as they were. */
+    if (c->surface)
+        set_str(o, "surface", c->surface);
+    if (c->literal)
+        set_str(o, "literal", c->literal);
     return o;
 }

@@ -67,6 +67,26 @@ static int handle_case(const cl_adapter *adapter, json_t *hello, cl_case *c, int
         free(reason);
         goto print;
     }
+    /* docs/surfaces.md: a surface (or a literal string) the adapter does
+     * not list is never emulated. */
+    if (c->surface != NULL || c->literal != NULL) {
+        char *want = c->surface ? str_printf("surface:%s", c->surface) : NULL;
+        const char *need = want && !has_feature(hello, want)            ? want
+                           : c->literal && !has_feature(hello, "literal") ? "literal"
+                                                                        : NULL;
+        if (need) {
+            char *reason = adapter->unsupported_reason
+                               ? adapter->unsupported_reason(adapter->ctx, need)
+                               : NULL;
+            if (reason == NULL)
+                reason = str_printf("%s: the adapter cannot express \"%s\"", adapter->name, need);
+            cl_json_set_str(result, "unsupported", reason);
+            free(reason);
+            free(want);
+            goto print;
+        }
+        free(want);
+    }
     if (cl_env_apply(c, &err) < 0) {
         char *msg = str_printf("adapter: cannot apply the case environment: %s", err.msg);
         cl_json_set_str(result, "error", msg);

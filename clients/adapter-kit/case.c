@@ -85,6 +85,8 @@ int cl_case_from_json(json_t *obj, cl_case *out, pgtls_err *err)
     TRY(get_str(obj, "channel_binding", &out->channel_binding, err));
     TRY(get_str(obj, "ssl_min_protocol_version", &out->ssl_min_protocol_version, err));
     TRY(get_str(obj, "ssl_max_protocol_version", &out->ssl_max_protocol_version, err));
+    TRY(get_str(obj, "surface", &out->surface, err));
+    TRY(get_str(obj, "literal", &out->literal, err));
 
     /* sslsni: the protocol writes "0"/"1"; accept the integers too. */
     json_t *sni = json_object_get(obj, "sslsni");
@@ -190,6 +192,8 @@ json_t *cl_case_from_flags(int argc, char **argv, pgtls_err *err)
         "application_name",
         "truststore_p12",
         "truststore_password",
+        "surface",
+        "literal",
         NULL,
     };
     json_t *obj = json_object();

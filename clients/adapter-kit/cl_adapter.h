@@ -46,6 +46,10 @@ typedef struct cl_case {
     const char *ssl_max_protocol_version;
     const char *sslsni;      /* "0" or "1" (an integer in the JSON is accepted) */
     json_t *connect_options; /* object, or NULL */
+    /* docs/surfaces.md: how the settings reach the driver (NULL = the
+     * adapter's default form), and a source-page connection string. */
+    const char *surface;
+    const char *literal;
     char sslsni_buf[4];
 } cl_case;
 
@@ -124,6 +128,45 @@ typedef struct cl_child_result {
 int cl_child_run(char *const argv[], char *const envp[], long timeout_ms, cl_child_result *out,
                  pgtls_err *err);
 void cl_child_result_cleanup(cl_child_result *r);
+
+/* ---- Surfaces (surface.c, docs/surfaces.md) ---- */
+
+#define CL_MAX_SETTINGS 64
+
+/* Settings as libpq keywords (borrowed strings). */
+typedef struct cl_settings {
+    const char *keywords[CL_MAX_SETTINGS + 1];
+    const char *values[CL_MAX_SETTINGS + 1];
+    int n;
+} cl_settings;
+
+/* The surfaces the C adapters express, NULL-terminated. */
+extern const char *const cl_surfaces[];
+
+/* How a case's settings reach libpq on one surface: `string` (a conninfo
+ * string or URL, given as an expanded dbname first; NULL when none), then
+ * `params` as keywords, and `env` (names -> values) set in the environment
+ * libpq reads. */
+typedef struct cl_surface_plan {
+    char *string;
+    cl_settings params;
+    cl_settings env;
+} cl_surface_plan;
+
+/* Splits all by surface: conninfo and url put everything in the string;
+ * options everything in params; env the TLS keywords in PG* variables and
+ * the rest in params; url+env the rest in a URL; url+options the target and
+ * sslmode in a URL, the other TLS keywords in params. -1 with a heap reason
+ * in *unsupported when the surface cannot carry a setting. */
+int cl_surface_split(const char *surface, const cl_settings *all, cl_surface_plan *plan,
+                     char **unsupported);
+void cl_surface_plan_cleanup(cl_surface_plan *plan);
+/* keyword='value' ... (heap), and postgresql://user:password@host:port/dbname?k=v (heap). */
+char *cl_settings_conninfo(const cl_settings *s);
+char *cl_settings_url(const cl_settings *s);
+/* libpq's PG* variable for a TLS keyword, or NULL; 1 when the keyword is a TLS one. */
+const char *cl_tls_envvar(const char *keyword);
+int cl_keyword_is_tls(const char *keyword);
 
 /* What an adapter implements. */
 typedef struct cl_adapter {

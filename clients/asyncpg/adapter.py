@@ -45,8 +45,68 @@ def dsn(case):
                                          urllib.parse.quote(case.get("dbname") or "", safe=""), query)
 
 
+# docs/surfaces.md. asyncpg reads a URL DSN (postgresql:// or postgres:// only:
+# connect_utils._parse_connect_dsn_and_args), the PG* variables (PGSSLMODE,
+# PGSSLROOTCERT, PGSSLNEGOTIATION, PGSSLMIN/MAXPROTOCOLVERSION, ...) and keyword
+# arguments, where ssl= is an sslmode string or an SSLContext and wins over the DSN's
+# sslmode ("if ssl is None: ssl = val"). There is no sslrootcert keyword: a root file
+# in the options is an SSLContext, as asyncpg's documentation shows it.
+SURFACES = ["surface:url", "surface:env", "surface:options", "surface:url+options",
+            "surface:url+env"]
+SURFACE_REASONS = {
+    "surface:conninfo": "asyncpg reads no keyword=value string: it parses a DSN with "
+                        "urllib.parse.urlparse and refuses any scheme but postgresql:// and "
+                        "postgres:// (connect_utils._parse_connect_dsn_and_args)",
+    "surface:npgsql": "asyncpg has no parser for the ADO.NET form (Key=Value;...): its DSN is "
+                      "a postgresql:// URL",
+    "literal": "asyncpg reads postgresql:// URLs only; the source pages show libpq conninfo "
+               "and Npgsql strings",
+}
+TLS_ENV = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
+           "sslnegotiation": "PGSSLNEGOTIATION",
+           "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+           "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION",
+           "channel_binding": "PGCHANNELBINDING", "sslsni": "PGSSLSNI"}
+NO_TLS = {k: None for k in TLS_ENV}
+_TLS_VERSIONS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+                 "TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def set_tls_env(case):
+    for key, name in TLS_ENV.items():
+        if case.get(key) is not None:
+            os.environ[name] = str(case[key])
+
+
+def ssl_option(case, with_mode):
+    """The ssl= keyword: an SSLContext for verify-ca/verify-full with a root file (the
+    way asyncpg's documentation passes a CA), else the sslmode string (or None)."""
+    mode, root = case.get("sslmode"), case.get("sslrootcert")
+    bounds = [case.get(k) for k in ("ssl_min_protocol_version", "ssl_max_protocol_version")]
+    if mode in ("verify-ca", "verify-full") and root is not None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = mode == "verify-full"
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        if root == "system":
+            ctx.load_default_certs()
+        else:
+            ctx.load_verify_locations(cafile=root)
+        for value, attr in zip(bounds, ("minimum_version", "maximum_version")):
+            if value is not None:
+                setattr(ctx, attr, _TLS_VERSIONS[value])
+        return ctx
+    if any(bounds):
+        raise pgtls_adapter.Unsupported("asyncpg: protocol bounds in keyword arguments need "
+                                        "an SSLContext, which asyncpg builds only for "
+                                        "verify-ca/verify-full with a root file here")
+    return mode if with_mode else None
+
+
 class Driver:
     name = "asyncpg"
+
+    def surface_reason(self, need):
+        return SURFACE_REASONS.get(need)
 
     def hello(self):
         return {
@@ -60,7 +120,7 @@ class Driver:
             "build": "asyncpg %s (CPython %s, %s)" % (
                 asyncpg.__version__, sys.version.split()[0], " ".join(ssl.OPENSSL_VERSION.split()[:2])),
             "features": ["connect_options", "sslnegotiation", "ssl_max_protocol_version",
-                         "ssl_min_protocol_version"],
+                         "ssl_min_protocol_version"] + SURFACES,
         }
 
     def connect(self, case, timeout_s):
@@ -71,7 +131,27 @@ class Driver:
         settings = {}
         if case.get("application_name"):
             settings["application_name"] = case["application_name"]
-        conn = await asyncpg.connect(dsn(case), timeout=timeout_s, server_settings=settings or None)
+        surface = case.get("surface")
+        target = dict(host=case.get("host") or case.get("hostaddr") or "localhost",
+                      port=case.get("port"), user=case.get("user"),
+                      password=case.get("password"), database=case.get("dbname"))
+        kw = dict(timeout=timeout_s, server_settings=settings or None)
+        if case.get("sslnegotiation") is not None and surface in ("options", "url+options"):
+            kw["direct_tls"] = case["sslnegotiation"] == "direct"
+        if surface in (None, "url"):
+            conn = await asyncpg.connect(dsn(case), **kw)
+        elif surface == "env":
+            set_tls_env(case)
+            conn = await asyncpg.connect(**target, **kw)
+        elif surface == "options":
+            conn = await asyncpg.connect(**target, ssl=ssl_option(case, True), **kw)
+        elif surface == "url+options":
+            # The URL carries the target and sslmode, ssl= the root file.
+            url = dsn({**case, **NO_TLS, "sslmode": case.get("sslmode")})
+            conn = await asyncpg.connect(url, ssl=ssl_option(case, False), **kw)
+        else:  # url+env
+            set_tls_env(case)
+            conn = await asyncpg.connect(dsn({**case, **NO_TLS}), **kw)
         try:
             out["connected"] = True
             sslobj = conn._transport.get_extra_info("ssl_object")  # no public accessor

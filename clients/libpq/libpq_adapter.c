@@ -78,6 +78,13 @@ static json_t *libpq_hello(void *vctx)
         if (knows_keyword(ctx, keyword_features[i]))
             json_array_append_new(features, json_string(keyword_features[i]));
     json_array_append_new(features, json_string("connect_options"));
+    /* docs/surfaces.md: libpq reads every one of them itself. */
+    for (int i = 0; cl_surfaces[i] != NULL; i++) {
+        char *f = str_printf("surface:%s", cl_surfaces[i]);
+        json_array_append_new(features, json_string(f));
+        free(f);
+    }
+    json_array_append_new(features, json_string("literal"));
 
     Dl_info info;
     const char *libpq_path = NULL;
@@ -112,6 +119,9 @@ static json_t *libpq_hello(void *vctx)
 static char *libpq_unsupported_reason(void *vctx, const char *field)
 {
     libpq_ctx *ctx = vctx;
+    if (strcmp(field, "surface:npgsql") == 0)
+        return strdup("libpq reads keyword=value pairs separated by blanks or a postgresql:// URL; "
+                      "it has no parser for the ADO.NET form (Key=Value;...)");
     char *ver = version_text(ctx->version);
     char *reason = str_printf("libpq %s does not know the connection option \"%s\" "
                               "(not in PQconndefaults())",
@@ -244,7 +254,8 @@ static void run_query(PGconn *conn, const cl_case *c, long long deadline, json_t
 static void libpq_run(void *vctx, const cl_case *c, json_t *result)
 {
     libpq_ctx *ctx = vctx;
-    params p = {0};
+    params p = {0}, lit = {0};
+    cl_surface_plan plan = {0};
     PGconn *conn = NULL;
     long long deadline = time_now_ms() + c->timeout_ms;
 
@@ -297,8 +308,56 @@ static void libpq_run(void *vctx, const cl_case *c, json_t *result)
     p.keywords[p.n] = NULL;
     p.values[p.n] = NULL;
 
-    /* expand_dbname=0: dbname is a name, never a conninfo string. */
-    conn = PQconnectStartParams(p.keywords, p.values, 0);
+    if (c->literal != NULL) {
+        /* A source page's string as written (docs/surfaces.md): libpq's own
+         * parser reads it as an expanded dbname; only the mock's address,
+         * port, the password and the connect timeout follow it (later
+         * keywords win over the expanded ones, and the string names none
+         * of them). */
+        lit.keywords[lit.n] = "dbname";
+        lit.values[lit.n++] = c->literal;
+        for (int i = 0; i < p.n; i++)
+            if (strcmp(p.keywords[i], "hostaddr") == 0 || strcmp(p.keywords[i], "port") == 0 ||
+                strcmp(p.keywords[i], "password") == 0 ||
+                strcmp(p.keywords[i], "connect_timeout") == 0) {
+                lit.keywords[lit.n] = p.keywords[i];
+                lit.values[lit.n++] = p.values[i];
+            }
+        lit.keywords[lit.n] = NULL;
+        lit.values[lit.n] = NULL;
+        conn = PQconnectStartParams(lit.keywords, lit.values, 1);
+    } else if (c->surface != NULL) {
+        /* docs/surfaces.md: the same keywords as a string, a URL, PG*
+         * variables or keyword arrays. */
+        cl_settings all = {0};
+        char *why = NULL;
+        for (int i = 0; i < p.n; i++) {
+            all.keywords[all.n] = p.keywords[i];
+            all.values[all.n++] = p.values[i];
+        }
+        if (cl_surface_split(c->surface, &all, &plan, &why) < 0) {
+            cl_json_set_str(result, "unsupported", why);
+            free(why);
+            goto out;
+        }
+        if (plan.string) {
+            lit.keywords[lit.n] = "dbname";
+            lit.values[lit.n++] = plan.string;
+        }
+        for (int i = 0; i < plan.params.n; i++) {
+            lit.keywords[lit.n] = plan.params.keywords[i];
+            lit.values[lit.n++] = plan.params.values[i];
+        }
+        lit.keywords[lit.n] = NULL;
+        lit.values[lit.n] = NULL;
+        for (int i = 0; i < plan.env.n; i++)
+            setenv(plan.env.keywords[i], plan.env.values[i], 1);
+        cl_result_extra(result, "surface_string", cl_json_str(plan.string));
+        conn = PQconnectStartParams(lit.keywords, lit.values, plan.string != NULL);
+    } else {
+        /* expand_dbname=0: dbname is a name, never a conninfo string. */
+        conn = PQconnectStartParams(p.keywords, p.values, 0);
+    }
     if (conn == NULL) {
         cl_json_set_str(result, "error", "adapter: libpq is out of memory");
         goto out;
@@ -330,6 +389,7 @@ static void libpq_run(void *vctx, const cl_case *c, json_t *result)
 out:
     PQfinish(conn);
     params_cleanup(&p);
+    cl_surface_plan_cleanup(&plan);
 }
 
 int main(int argc, char **argv)

@@ -16,8 +16,28 @@
 //     set, so Node's bundled Mozilla roots apply, as they would for the user.
 
 const fs = require('fs');
-const { main, Unsupported, asText, pkgVersion } = require('./protocol');
+const { main, Unsupported, asText, pkgVersion, TLS_ENV } = require('./protocol');
 const entraToken = require('./entra');
+
+// docs/surfaces.md. pg 8.x reads a URL only (pg-connection-string parses with
+// new URL(str, 'postgres://base')), PGSSLMODE but never PGSSLROOTCERT
+// (connection-parameters.js readSSLConfigFromEnvironment), and lets a connection
+// string's sslmode replace an ssl object (Object.assign(config, parse(connectionString))).
+const SURFACES = ['surface:url', 'surface:env', 'surface:options', 'surface:url+options', 'surface:url+env'];
+const SURFACE_REASONS = {
+  'surface:conninfo': 'node-postgres reads no keyword=value string: pg-connection-string parses a connection string with new URL(str, \'postgres://base\'), so "host=... sslmode=..." becomes a path on the host "base"',
+  'surface:npgsql': 'node-postgres has no parser for the ADO.NET form (Key=Value;...): pg-connection-string reads URLs only',
+  literal: 'node-postgres: the source pages show libpq conninfo strings and an Npgsql string, neither of which pg-connection-string reads',
+};
+
+// The case's TLS settings as libpq's PG* variables (pg reads what it reads).
+function setTlsEnv(c) {
+  for (const [k, name] of Object.entries(TLS_ENV)) {
+    if (c[k] !== null && c[k] !== undefined) process.env[name] = String(c[k]);
+  }
+}
+
+const NO_TLS = { sslmode: null, sslrootcert: null };
 
 function parseArgs(argv) {
   const opts = { mode: 'connstring', name: null, urlParams: [] };
@@ -88,16 +108,35 @@ function makeDriver(opts) {
         build: `pg ${pg} + pg-connection-string ${pcs} (${opts.mode}${extra}; Node.js ${process.version}, OpenSSL ${process.versions.openssl})`,
         // "entra": token rows through @azure/identity (docs/entra.md)
         features: (opts.mode === 'connstring' ? ['connect_options']
-          : ['ssl_max_protocol_version', 'ssl_min_protocol_version'])
+          : ['ssl_max_protocol_version', 'ssl_min_protocol_version']).concat(SURFACES)
           .concat(entraToken.available() ? ['entra'] : []),
         extra: { azure_identity: entraToken.sdkVersion() },
       };
+    },
+    surfaceReason(need) {
+      return SURFACE_REASONS[need] || null;
     },
     async connect(c, timeoutMs, tlsFacts) {
       const base = { connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs,
         types: { getTypeParser: () => (v) => v } };
       let config;
-      if (opts.mode === 'connstring') {
+      const target = { host: c.host || c.hostaddr, port: c.port, user: c.user, password: c.password,
+        database: c.dbname, application_name: c.application_name || undefined };
+      if (c.surface === 'url') {
+        config = { ...base, connectionString: connectionString(c, opts.urlParams) };
+      } else if (c.surface === 'options') {
+        config = { ...base, ...target, ssl: sslObject(c) };
+      } else if (c.surface === 'env') {
+        setTlsEnv(c);
+        config = { ...base, ...target };
+      } else if (c.surface === 'url+options') {
+        // The URL carries the target and sslmode, the ssl object the trust.
+        config = { ...base, connectionString: connectionString({ ...c, sslrootcert: null }, opts.urlParams),
+          ssl: sslObject(c) };
+      } else if (c.surface === 'url+env') {
+        setTlsEnv(c);
+        config = { ...base, connectionString: connectionString({ ...c, ...NO_TLS }, opts.urlParams) };
+      } else if (opts.mode === 'connstring') {
         config = { ...base, connectionString: connectionString(c, opts.urlParams) };
       } else {
         config = { ...base, host: c.host || c.hostaddr, port: c.port, user: c.user, password: c.password,

@@ -20,19 +20,33 @@
 //   becomes {rejectUnauthorized:false, ...}; allow/prefer with bounds: unsupported).
 
 const fs = require('fs');
-const { main, Unsupported, asText, pkgVersion } = require('./protocol');
+const { main, Unsupported, asText, pkgVersion, TLS_ENV } = require('./protocol');
+
+// docs/surfaces.md. postgres.js 3.4.x (src/index.js parseOptions) reads a URL only,
+// takes each option from the options object first, then the URL, then
+// env['PG' + NAME] (PGSSL for ssl, PGSSLNEGOTIATION): it never reads PGSSLMODE or
+// PGSSLROOTCERT, and an ssl option wins over a URL's sslmode.
+const SURFACES = ['surface:url', 'surface:env', 'surface:options', 'surface:url+options', 'surface:url+env'];
+const SURFACE_REASONS = {
+  'surface:conninfo': 'postgres.js reads no keyword=value string: parseOptions takes a URL (new URL) or an options object',
+  'surface:npgsql': 'postgres.js has no parser for the ADO.NET form (Key=Value;...): it reads URLs and options objects',
+  literal: 'postgres.js: the source pages show libpq conninfo strings and an Npgsql string, neither of which it reads',
+};
 
 let mode = 'url';
 let clientName = 'postgresjs';
 
-function url(c) {
+// withTls: sslmode and sslrootcert go in the URL (the default form: in url mode
+// only); sslnegotiation goes in it unless the settings are elsewhere (withNeg false).
+function url(c, withTls, withNeg = true) {
+  if (withTls === undefined) withTls = mode === 'url';
   const host = c.host || c.hostaddr || 'localhost';
   const auth = c.user ? `${encodeURIComponent(c.user)}${c.password ? `:${encodeURIComponent(c.password)}` : ''}@` : '';
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const params = new URLSearchParams();
-  if (mode === 'url' && c.sslmode) params.set('sslmode', c.sslmode);
-  if (mode === 'url' && c.sslrootcert) params.set('sslrootcert', c.sslrootcert);
-  if (c.sslnegotiation) params.set('sslnegotiation', c.sslnegotiation);
+  if (withTls && c.sslmode) params.set('sslmode', c.sslmode);
+  if (withTls && c.sslrootcert) params.set('sslrootcert', c.sslrootcert);
+  if (withNeg && c.sslnegotiation) params.set('sslnegotiation', c.sslnegotiation);
   for (const [k, v] of Object.entries(c.connect_options || {})) params.set(k, String(v));
   const q = params.toString();
   return `postgres://${auth}${hostPart}${c.port ? `:${c.port}` : ''}/${encodeURIComponent(c.dbname || '')}${q ? `?${q}` : ''}`;
@@ -68,24 +82,52 @@ const driver = {
       libpq: null,
       tls_library: `OpenSSL ${process.versions.openssl} (Node.js ${process.version})`,
       build: `postgres.js ${v} (${mode}; Node.js ${process.version}, OpenSSL ${process.versions.openssl})`,
-      features: mode === 'sslobj'
+      features: (mode === 'sslobj'
         ? ['connect_options', 'ssl_max_protocol_version', 'ssl_min_protocol_version', 'sslnegotiation']
-        : ['connect_options', 'sslnegotiation'],
+        : ['connect_options', 'sslnegotiation']).concat(SURFACES),
     };
+  },
+  surfaceReason(need) {
+    return SURFACE_REASONS[need] || null;
   },
   async connect(c, timeoutMs, tlsFacts) {
     const postgres = require('postgres');
     const out = {};
     const notices = [];
-    const sql = postgres(url(c), {
+    const base = {
       connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
       idle_timeout: 1,
       max: 1,
       prepare: false,
       onnotice: (n) => notices.push(n.message),
       connection: c.application_name ? { application_name: c.application_name } : {},
-      ...(mode === 'sslobj' ? { ssl: sslOption(c) } : {}),
-    });
+    };
+    const setTlsEnv = () => {
+      for (const [k, name] of Object.entries(TLS_ENV)) {
+        if (c[k] !== null && c[k] !== undefined) process.env[name] = String(c[k]);
+      }
+    };
+    const target = { host: c.host || c.hostaddr || 'localhost', port: c.port, user: c.user,
+      password: c.password, database: c.dbname };
+    let sql;
+    if (c.surface === 'url') {
+      sql = postgres(url(c, true), base);
+    } else if (c.surface === 'options') {
+      sql = postgres({ ...base, ...target, ssl: sslOption(c),
+        ...(c.sslnegotiation ? { sslnegotiation: c.sslnegotiation } : {}) });
+    } else if (c.surface === 'env') {
+      setTlsEnv();
+      sql = postgres({ ...base, ...target });
+    } else if (c.surface === 'url+options') {
+      // The URL carries the target and sslmode, the ssl option the trust.
+      sql = postgres(url({ ...c, sslrootcert: null }, true, false), { ...base, ssl: sslOption(c),
+        ...(c.sslnegotiation ? { sslnegotiation: c.sslnegotiation } : {}) });
+    } else if (c.surface === 'url+env') {
+      setTlsEnv();
+      sql = postgres(url(c, false, false), base);
+    } else {
+      sql = postgres(url(c), { ...base, ...(mode === 'sslobj' ? { ssl: sslOption(c) } : {}) });
+    }
     try {
       // postgres.js connects lazily: the first query opens the connection, so a
       // connection error and a query error arrive the same way; a failed query on an

@@ -90,6 +90,13 @@ function tlsFacts() {
   return out;
 }
 
+// libpq's PG* variable for each TLS keyword (the env surfaces, docs/surfaces.md).
+const TLS_ENV = {
+  sslmode: 'PGSSLMODE', sslrootcert: 'PGSSLROOTCERT', sslnegotiation: 'PGSSLNEGOTIATION',
+  channel_binding: 'PGCHANNELBINDING', ssl_min_protocol_version: 'PGSSLMINPROTOCOLVERSION',
+  ssl_max_protocol_version: 'PGSSLMAXPROTOCOLVERSION', sslsni: 'PGSSLSNI',
+};
+
 // --- environment ---------------------------------------------------------------
 const baseEnv = { ...process.env };
 function applyEnv(caseEnv) {
@@ -149,6 +156,14 @@ async function runCase(driver, c, features, argv) {
     for (const f of OPTIONAL_FIELDS) {
       if (c[f] !== null && c[f] !== undefined && !features.includes(f)) {
         throw new Unsupported(`${driver.name}: the driver has no equivalent of ${f}`);
+      }
+    }
+    // docs/surfaces.md: a surface (or a source page's string) the adapter does not
+    // list is never emulated.
+    for (const need of [c.surface ? `surface:${c.surface}` : null, c.literal ? 'literal' : null]) {
+      if (need && !features.includes(need)) {
+        throw new Unsupported((driver.surfaceReason && driver.surfaceReason(need))
+          || `${driver.name}: the adapter cannot express "${need}"`);
       }
     }
     for (const f of INT_FIELDS) {
@@ -292,4 +307,5 @@ function pkgVersion(name) {
   return JSON.parse(fs.readFileSync(file, 'utf8')).version;
 }
 
-module.exports = { main, Unsupported, asText, pkgVersion, errorText };
+module.exports = {
+  TLS_ENV, main, Unsupported, asText, pkgVersion, errorText };

@@ -85,8 +85,30 @@ def ssl_context_for(case):
     raise pgtls_adapter.Unsupported("unknown sslmode %r" % mode)
 
 
+# docs/surfaces.md. pg8000 takes keyword arguments only: it parses no connection
+# string or URL and reads no environment variable (no os.environ in the package).
+# The env surface sets libpq's PG* variables anyway and calls pg8000 without an
+# ssl_context, as code that relies on PGSSLMODE would: pg8000 ignores them.
+SURFACE_REASONS = {
+    "surface:conninfo": "pg8000 takes keyword arguments only; it parses no keyword=value "
+                        "connection string",
+    "surface:url": "pg8000 takes keyword arguments only; it parses no URL",
+    "surface:url+options": "pg8000 takes keyword arguments only; it parses no URL",
+    "surface:url+env": "pg8000 takes keyword arguments only; it parses no URL",
+    "surface:npgsql": "pg8000 takes keyword arguments only; it parses no connection string",
+    "literal": "pg8000 takes keyword arguments only; it parses no connection string",
+}
+TLS_ENV = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
+           "sslnegotiation": "PGSSLNEGOTIATION", "channel_binding": "PGCHANNELBINDING",
+           "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+           "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION", "sslsni": "PGSSLSNI"}
+
+
 class Driver:
     name = "pg8000"
+
+    def surface_reason(self, need):
+        return SURFACE_REASONS.get(need)
 
     def hello(self):
         return {
@@ -99,11 +121,18 @@ class Driver:
                       "openssl_capath": ssl.get_default_verify_paths().openssl_capath},
             "build": "pg8000 %s (CPython %s, %s)" % (
                 pg8000.__version__, sys.version.split()[0], " ".join(ssl.OPENSSL_VERSION.split()[:2])),
-            "features": ["ssl_max_protocol_version", "ssl_min_protocol_version"],
+            "features": ["ssl_max_protocol_version", "ssl_min_protocol_version",
+                         "surface:options", "surface:env"],
         }
 
     def connect(self, case, timeout_s):
-        ctx = ssl_context_for(case)
+        tls_args = {}
+        if case.get("surface") == "env":
+            for key, name in TLS_ENV.items():
+                if case.get(key) is not None:
+                    os.environ[name] = str(case[key])
+        else:
+            tls_args["ssl_context"] = ssl_context_for(case)
         out = {}
         conn = pg8000.native.Connection(
             user=case.get("user") or "postgres",
@@ -111,7 +140,7 @@ class Driver:
             database=case.get("dbname"),
             port=case.get("port") or 5432,
             password=case.get("password"),
-            ssl_context=ctx,
+            **tls_args,
             timeout=timeout_s,
             application_name=case.get("application_name"),
         )

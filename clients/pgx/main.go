@@ -27,8 +27,86 @@ import (
 	"strings"
 	"time"
 
+	"net/url"
+
 	"github.com/jackc/pgx/v5/pgconn"
 )
+
+// docs/surfaces.md. pgconn.ParseConfig reads a keyword/value string or a URL and
+// the PG* variables (config.go parseEnvSettings: PGSSLMODE, PGSSLROOTCERT,
+// PGSSLNEGOTIATION, PGSSLSNI, ...). pgconn.Config has no sslmode or sslrootcert
+// field (TLS is a *tls.Config that ParseConfig builds), so pgx has no options
+// surface for them.
+var surfaces = []string{"surface:conninfo", "surface:url", "surface:env", "surface:url+env"}
+var surfaceReasons = map[string]string{
+	"surface:options": "pgx has no option fields for sslmode or sslrootcert: pgconn.Config " +
+		"carries a *tls.Config, which ParseConfig builds from a connection string and PG* variables (pgconn/config.go configTLS)",
+	"surface:url+options": "pgx has no option fields for sslmode or sslrootcert: pgconn.Config " +
+		"carries a *tls.Config, which ParseConfig builds from a connection string and PG* variables (pgconn/config.go configTLS)",
+	"surface:npgsql": "pgx parses keyword=value strings and postgres:// URLs (pgconn.ParseConfig); it has no parser for the ADO.NET form (Key=Value;...)",
+	"literal":        "pgx adapter: source-page strings are run by libpq-based adapters; pgx would read the same keyword=value syntax",
+}
+var tlsEnv = map[string]string{"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
+	"sslnegotiation": "PGSSLNEGOTIATION", "channel_binding": "PGCHANNELBINDING", "sslsni": "PGSSLSNI",
+	"sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY"}
+
+func isTLSKey(k string) bool { return strings.HasPrefix(k, "ssl") || k == "channel_binding" }
+
+// surfaceString writes the settings on a surface: the string ParseConfig reads,
+// with the TLS settings of the env surfaces set as PG* variables instead.
+func surfaceString(surface string, keys, vals []string) (string, error) {
+	var in []int
+	for i, k := range keys {
+		if (surface == "env" || surface == "url+env") && isTLSKey(k) {
+			name, ok := tlsEnv[k]
+			if !ok {
+				return "", fmt.Errorf("pgx reads no environment variable for %s", k)
+			}
+			os.Setenv(name, vals[i])
+			continue
+		}
+		in = append(in, i)
+	}
+	if surface == "url" || surface == "url+env" {
+		u := url.URL{Scheme: "postgresql", Path: "/"}
+		q := url.Values{}
+		var user, pass string
+		var hasUser, hasPass bool
+		host, port := "", ""
+		for _, i := range in {
+			switch keys[i] {
+			case "user":
+				user, hasUser = vals[i], true
+			case "password":
+				pass, hasPass = vals[i], true
+			case "host":
+				host = vals[i]
+			case "port":
+				port = vals[i]
+			case "dbname":
+				u.Path = "/" + vals[i]
+			default:
+				q.Set(keys[i], vals[i])
+			}
+		}
+		if hasUser && hasPass {
+			u.User = url.UserPassword(user, pass)
+		} else if hasUser {
+			u.User = url.User(user)
+		}
+		u.Host = host
+		if port != "" {
+			u.Host = host + ":" + port
+		}
+		u.RawQuery = q.Encode()
+		return u.String(), nil
+	}
+	var parts []string
+	for _, i := range in {
+		parts = append(parts, keys[i]+"="+quote(vals[i]))
+	}
+	return strings.Join(parts, " "), nil
+}
 
 const protocolVersion = 1
 
@@ -180,6 +258,27 @@ func runCase(c map[string]any, feats []string) (r result) {
 		r.ErrorCode = strp("adapter")
 		return r
 	}
+	needs := []string{}
+	if sf, _ := c["surface"].(string); sf != "" {
+		needs = append(needs, "surface:"+sf)
+	}
+	if lit, _ := c["literal"].(string); lit != "" {
+		needs = append(needs, "literal")
+	}
+	for _, n := range needs {
+		found := false
+		for _, g := range feats {
+			found = found || g == n
+		}
+		if !found {
+			reason, ok := surfaceReasons[n]
+			if !ok {
+				reason = "pgx: the adapter cannot express \"" + n + "\""
+			}
+			r.Unsupported = strp(reason)
+			return r
+		}
+	}
 	for _, f := range optionalFields {
 		if v, ok := c[f]; ok && v != nil {
 			found := false
@@ -215,8 +314,12 @@ func runCase(c map[string]any, feats []string) (r result) {
 		return bad(err)
 	}
 
-	var parts []string
-	add := func(k, v string) { parts = append(parts, k+"="+quote(v)) }
+	var parts, keys, vals []string
+	add := func(k, v string) {
+		parts = append(parts, k+"="+quote(v))
+		keys = append(keys, k)
+		vals = append(vals, v)
+	}
 	for _, k := range []string{"host", "user", "password", "dbname", "sslmode", "sslrootcert",
 		"application_name", "sslnegotiation", "channel_binding", "sslsni"} {
 		v, ok, err := getString(c, k)
@@ -252,7 +355,16 @@ func runCase(c map[string]any, feats []string) (r result) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeoutMS)*time.Millisecond)
 	defer cancel()
-	cfg, err := pgconn.ParseConfig(strings.Join(parts, " "))
+	connString := strings.Join(parts, " ")
+	if sf, _ := c["surface"].(string); sf != "" {
+		s, err := surfaceString(sf, keys, vals)
+		if err != nil {
+			r.Unsupported = strp(err.Error())
+			return r
+		}
+		connString = s
+	}
+	cfg, err := pgconn.ParseConfig(connString)
 	if err != nil {
 		return driverError(r, err)
 	}
@@ -416,7 +528,7 @@ func main() {
 	if len(args) >= 2 && args[0] == "--client-name" {
 		name, args = args[1], args[2:]
 	}
-	feats := features()
+	feats := append(features(), surfaces...)
 	emit(out, hello(name, feats))
 	if len(args) > 0 && args[0] == "--describe" {
 		return

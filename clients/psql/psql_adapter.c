@@ -212,6 +212,12 @@ static json_t *psql_hello(void *vctx)
         if (ctx->defaults != NULL && knows_keyword(ctx, keyword_features[i]))
             json_array_append_new(features, json_string(keyword_features[i]));
     json_array_append_new(features, json_string("connect_options"));
+    /* docs/surfaces.md: psql takes a conninfo string or a URL as -d and
+     * its libpq reads PG* variables; it has no options for TLS settings. */
+    static const char *const surfaces[] = {"surface:conninfo", "surface:url", "surface:env",
+                                           "surface:url+env", "literal", NULL};
+    for (int i = 0; surfaces[i] != NULL; i++)
+        json_array_append_new(features, json_string(surfaces[i]));
 
     json_t *hello = json_object();
     json_object_set_new(hello, "protocol", json_integer(CL_PROTOCOL_VERSION));
@@ -236,11 +242,79 @@ static json_t *psql_hello(void *vctx)
 static char *psql_unsupported_reason(void *vctx, const char *field)
 {
     psql_ctx *ctx = vctx;
+    if (strcmp(field, "surface:options") == 0 || strcmp(field, "surface:url+options") == 0)
+        return strdup("psql has no command-line option for sslmode, sslrootcert or any TLS "
+                      "setting (-h, -p, -U and the database name only): TLS settings reach it "
+                      "in a conninfo string, a URL or PG* variables");
+    if (strcmp(field, "surface:npgsql") == 0)
+        return strdup("psql -d takes a keyword=value conninfo string or a postgresql:// URL; "
+                      "libpq has no parser for the ADO.NET form (Key=Value;...)");
     char *ver = ctx->libpq_version ? version_text(ctx->libpq_version) : strdup("unknown");
     char *reason =
         str_printf("psql's libpq %s does not know the connection option \"%s\"", ver, field);
     free(ver);
     return reason;
+}
+
+/* The -d value for a case with a surface (docs/surfaces.md); the PG*
+ * variables of the env surfaces are set here. NULL with "unsupported" or
+ * "error" set in result. */
+static char *surface_conninfo(const cl_case *c, json_t *result)
+{
+    cl_settings all = {0};
+    cl_surface_plan plan = {0};
+    char port[16], timeout[32], *why = NULL, *out = NULL;
+
+    snprintf(port, sizeof(port), "%d", c->port);
+    snprintf(timeout, sizeof(timeout), "%ld", (c->timeout_ms + 999) / 1000);
+#define ADD(k, v)                                                                                  \
+    do {                                                                                           \
+        if ((v) != NULL && all.n < CL_MAX_SETTINGS) {                                              \
+            all.keywords[all.n] = (k);                                                             \
+            all.values[all.n++] = (v);                                                             \
+        }                                                                                          \
+    } while (0)
+    ADD("host", c->host);
+    ADD("hostaddr", c->hostaddr);
+    ADD("port", port);
+    ADD("sslmode", c->sslmode);
+    ADD("sslrootcert", c->sslrootcert);
+    ADD("user", c->user);
+    ADD("dbname", c->dbname);
+    ADD("connect_timeout", timeout);
+    ADD("application_name", c->application_name);
+    ADD("sslnegotiation", c->sslnegotiation);
+    ADD("channel_binding", c->channel_binding);
+    ADD("ssl_min_protocol_version", c->ssl_min_protocol_version);
+    ADD("ssl_max_protocol_version", c->ssl_max_protocol_version);
+    ADD("sslsni", c->sslsni);
+    if (c->connect_options != NULL) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(c->connect_options, k, v)
+        {
+            if (!json_is_string(v)) {
+                cl_json_set_str(result, "unsupported",
+                                "connect_options: only strings on a surface");
+                return NULL;
+            }
+            ADD(k, json_string_value(v));
+        }
+    }
+#undef ADD
+    if (cl_surface_split(c->surface, &all, &plan, &why) < 0) {
+        cl_json_set_str(result, "unsupported", why);
+        free(why);
+        return NULL;
+    }
+    for (int i = 0; i < plan.env.n; i++)
+        setenv(plan.env.keywords[i], plan.env.values[i], 1);
+    /* conninfo and url: the string; env: the target keywords as a string. */
+    out = plan.string ? strdup(plan.string) : cl_settings_conninfo(&plan.params);
+    if (out == NULL)
+        cl_json_set_str(result, "error", "adapter: out of memory");
+    cl_surface_plan_cleanup(&plan);
+    return out;
 }
 
 /* 1 if the case sets any locale variable itself. */
@@ -276,7 +350,25 @@ static void psql_run(void *vctx, const cl_case *c, json_t *result)
             }
         }
     }
-    conninfo = psql_build_conninfo(c, &unsupported);
+    if (c->literal != NULL) {
+        /* A source page's string as written (docs/surfaces.md) is psql's
+         * -d; the mock's address, port and timeout come as the PG*
+         * variables the string does not override. */
+        char port[16], timeout[32];
+        snprintf(port, sizeof(port), "%d", c->port);
+        snprintf(timeout, sizeof(timeout), "%ld", (c->timeout_ms + 999) / 1000);
+        if (c->hostaddr)
+            setenv("PGHOSTADDR", c->hostaddr, 1);
+        setenv("PGPORT", port, 1);
+        setenv("PGCONNECT_TIMEOUT", timeout, 1);
+        conninfo = strdup(c->literal);
+    } else if (c->surface != NULL) {
+        conninfo = surface_conninfo(c, result);
+        if (conninfo == NULL)
+            goto out;
+    } else {
+        conninfo = psql_build_conninfo(c, &unsupported);
+    }
     if (conninfo == NULL) {
         cl_json_set_str(result, "unsupported", unsupported ? unsupported : "out of memory");
         goto out;

@@ -35,17 +35,26 @@ class Driver:
             "build": "psycopg %s (%s, libpq %s, %s)" % (
                 psycopg.__version__, pq.__impl__, _libpq_label(lib), _short(tls)),
             # "entra": token rows through azure-identity (docs/entra.md)
-            "features": libpq_params.features_for(lib) + (["entra"] if entra_token.available() else []),
+            "features": (libpq_params.features_for(lib) + libpq_params.surface_features()
+                         + (["entra"] if entra_token.available() else [])),
             # Where sslrootcert=system looks without SSL_CERT_FILE/SSL_CERT_DIR.
             "extra": {"openssldir": pgtls_adapter.loaded_openssldir("psycopg_binary"),
                       "azure_identity": entra_token.SDK_VERSION},
         }
+
+    def surface_reason(self, need):
+        return libpq_params.NPGSQL_REASON if need == "surface:npgsql" else None
 
     def connect(self, case, timeout_s):
         kw = libpq_params.keywords(case, timeout_s)
         out = {}
         if case.get("entra"):
             conn = _entra_connect(case["entra"], kw)
+        elif case.get("surface") or case.get("literal") is not None:
+            # docs/surfaces.md: psycopg.connect(conninfo, **kwargs) merges them
+            # (make_conninfo: the keyword arguments win), as a user's call does.
+            string, params = libpq_params.surface_args(case, timeout_s)
+            conn = psycopg.connect(string, autocommit=True, **params)
         else:
             conn = psycopg.connect(psycopg.conninfo.make_conninfo(**kw), autocommit=True)
         try:

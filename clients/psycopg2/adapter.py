@@ -35,15 +35,24 @@ class Driver:
             "tls_library": tls,
             "build": "psycopg2-binary %s (libpq %s, %s)" % (
                 version, _libpq_label(lib), " ".join((tls or "unknown TLS").split()[:2])),
-            "features": libpq_params.features_for(lib),
+            "features": libpq_params.features_for(lib) + libpq_params.surface_features(),
             # Where sslrootcert=system looks without SSL_CERT_FILE/SSL_CERT_DIR.
             "extra": {"openssldir": pgtls_adapter.loaded_openssldir("psycopg2_binary")},
         }
 
+    def surface_reason(self, need):
+        return libpq_params.NPGSQL_REASON if need == "surface:npgsql" else None
+
     def connect(self, case, timeout_s):
         kw = libpq_params.keywords(case, timeout_s)
         out = {}
-        conn = psycopg2.connect(psycopg2.extensions.make_dsn(**kw))
+        if case.get("surface") or case.get("literal") is not None:
+            # docs/surfaces.md: psycopg2.connect(dsn, **kwargs) merges them
+            # (make_dsn: the keyword arguments win), as a user's call does.
+            string, params = libpq_params.surface_args(case, timeout_s)
+            conn = psycopg2.connect(string, **params)
+        else:
+            conn = psycopg2.connect(psycopg2.extensions.make_dsn(**kw))
         try:
             conn.autocommit = True
             out["connected"] = True

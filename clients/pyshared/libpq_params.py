@@ -35,6 +35,81 @@ def keywords(case, timeout_s):
     return kw
 
 
+# --- surfaces (docs/surfaces.md) --------------------------------------------------
+# The same keywords as one conninfo string, one URL, PG* variables (libpq's names)
+# or keyword arguments, split like the C adapters' kit (clients/adapter-kit/surface.c).
+SURFACES = ("conninfo", "url", "env", "options", "url+options", "url+env")
+TLS_ENV = {
+    "sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslnegotiation": "PGSSLNEGOTIATION",
+    "channel_binding": "PGCHANNELBINDING", "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION", "sslsni": "PGSSLSNI",
+    "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY", "sslcrl": "PGSSLCRL",
+}
+NPGSQL_REASON = ("libpq reads keyword=value pairs separated by blanks or a postgresql:// URL; "
+                 "it has no parser for the ADO.NET form (Key=Value;...)")
+
+
+def surface_features():
+    return ["surface:%s" % s for s in SURFACES] + ["literal"]
+
+
+def _is_tls(k):
+    return k.startswith("ssl") or k == "channel_binding"
+
+
+def conninfo_string(kw):
+    return " ".join("%s='%s'" % (k, v.replace("\\", "\\\\").replace("'", "\\'"))
+                    for k, v in kw.items())
+
+
+def url_string(kw):
+    from urllib.parse import quote
+    q = lambda v: quote(v, safe="")  # noqa: E731
+    auth = ""
+    if "user" in kw:
+        auth = q(kw["user"]) + (":" + q(kw["password"]) if "password" in kw else "") + "@"
+    host = q(kw.get("host", ""))
+    port = ":" + kw["port"] if "port" in kw else ""
+    rest = [(k, v) for k, v in kw.items() if k not in ("user", "password", "host", "port", "dbname")]
+    query = "&".join("%s=%s" % (q(k), q(v)) for k, v in rest)
+    return "postgresql://%s%s%s/%s%s" % (auth, host, port, q(kw.get("dbname", "")),
+                                        "?" + query if query else "")
+
+
+def surface_args(case, timeout_s):
+    """(string, keyword arguments) for a case with a surface or a literal; the PG*
+    variables of the env surfaces are set in os.environ (the case's environment was
+    applied already and is reset before the next case)."""
+    import os
+    kw = keywords(case, timeout_s)
+    if case.get("literal") is not None:
+        # A source page's string as written; only the mock's address, port, the
+        # password and the timeout come beside it (the string names none of them).
+        return case["literal"], {k: kw[k] for k in ("hostaddr", "port", "password",
+                                                     "connect_timeout") if k in kw}
+    surface = case["surface"]
+    in_string, params = {}, {}
+    url = surface.startswith("url")
+    for k, v in kw.items():
+        tls = _is_tls(k)
+        if surface in ("conninfo", "url"):
+            in_string[k] = v
+        elif surface == "options":
+            params[k] = v
+        elif surface in ("env", "url+env") and tls:
+            if k not in TLS_ENV:
+                raise ValueError("libpq has no environment variable for %s" % k)
+            os.environ[TLS_ENV[k]] = v
+        elif surface == "url+options" and tls and k != "sslmode":
+            params[k] = v
+        elif url:
+            in_string[k] = v
+        else:
+            params[k] = v
+    string = (url_string(in_string) if url else conninfo_string(in_string)) if in_string else ""
+    return string, params
+
+
 # --- the certificate chain libpq's OpenSSL saw ------------------------------------
 # libpq does not expose the chain; PQsslStruct(conn, "OpenSSL") gives its SSL*, and
 # the libssl that libpq uses (the wheel's own, found in /proc/self/maps) answers

@@ -239,6 +239,14 @@ def run_case(driver, case, features):
             if case.get(field) is not None and field not in features:
                 raise Unsupported("%s: the adapter cannot set %s for this driver"
                                   % (driver.name, field))
+        # docs/surfaces.md: a surface (or a source page's string) the adapter does
+        # not list is never emulated.
+        for need in (("surface:%s" % case["surface"]) if case.get("surface") else None,
+                     "literal" if case.get("literal") else None):
+            if need and need not in features:
+                reason = getattr(driver, "surface_reason", lambda n: None)(need)
+                raise Unsupported(reason or "%s: the adapter cannot express \"%s\""
+                                  % (driver.name, need))
         for field in _INT_FIELDS:
             if case.get(field) is not None and not isinstance(case.get(field), int):
                 raise ValueError("%s must be an integer" % field)

@@ -233,6 +233,50 @@ START_TEST(a_matrix_without_field_cases_has_no_field_section)
 }
 END_TEST
 
+START_TEST(the_surfaces_section_lists_intents_whose_surfaces_disagree)
+{
+    pgtls_err err;
+    json_t *doc = js(
+        "{\"clients\":[{\"key\":\"drv 1 | no libpq | X\",\"client\":\"drv\"}],\"cases\":["
+        "{\"id\":\"s/wrong-root/verify-full\",\"results\":{\"drv 1 | no libpq | X\":"
+        "{\"verdict\":\"conforms\",\"expected\":\"untrusted-chain\",\"observed\":\"untrusted-chain\"}}},"
+        "{\"id\":\"s/wrong-root/verify-full/surface=env\",\"surface\":\"env\",\"results\":"
+        "{\"drv 1 | no libpq | X\":{\"verdict\":\"fails\",\"expected\":\"untrusted-chain\","
+        "\"observed\":\"connected-tls\"}}},"
+        "{\"id\":\"s/wrong-root/verify-full/surface=conninfo\",\"surface\":\"conninfo\","
+        "\"results\":{\"drv 1 | no libpq | X\":{\"verdict\":\"unsupported\","
+        "\"expected\":\"untrusted-chain\",\"observed\":\"unsupported\"}}},"
+        "{\"id\":\"s/root/verify-full\",\"results\":{\"drv 1 | no libpq | X\":"
+        "{\"verdict\":\"conforms\",\"expected\":\"connected-tls\",\"observed\":\"connected-tls\"}}},"
+        "{\"id\":\"s/root/verify-full/surface=url\",\"surface\":\"url\",\"results\":"
+        "{\"drv 1 | no libpq | X\":{\"verdict\":\"conforms\",\"expected\":\"connected-tls\","
+        "\"observed\":\"connected-tls\"}}},"
+        "{\"id\":\"s/root/verify-full/surface=env\",\"surface\":\"env\",\"results\":"
+        "{\"drv 1 | no libpq | X\":{\"verdict\":\"unsupported\",\"expected\":\"connected-tls\","
+        "\"observed\":\"unsupported\"}}}]}");
+    err_clear(&err);
+    char *md = rs_render_surfaces_markdown(doc, &err);
+    ck_assert_msg(md != NULL, "%s", err.msg);
+    ck_assert_ptr_nonnull(strstr(md, "## Where surfaces disagree"));
+    ck_assert_ptr_nonnull(strstr(md, "### drv 1 \\| no libpq \\| X"));
+    ck_assert_ptr_nonnull(strstr(md, "| `s/wrong-root/verify-full` | untrusted-chain | "
+                                     "default: untrusted-chain, env: connected-tls, conninfo: "
+                                     "unsupported |"));
+    /* Agreeing surfaces (an unsupported one apart) make no row. */
+    ck_assert_ptr_null(strstr(md, "`s/root/verify-full`"));
+    free(md);
+    json_decref(doc);
+
+    /* A matrix without surfaces renders no section, in summary.md either. */
+    rs_matrix *m = load_golden();
+    md = rs_render_markdown(m, &err);
+    ck_assert_ptr_nonnull(md);
+    ck_assert_ptr_null(strstr(md, "Where surfaces disagree"));
+    free(md);
+    rs_matrix_free(m);
+}
+END_TEST
+
 typedef struct worker_arg {
     rs_matrix *m;
     int client;
@@ -998,6 +1042,7 @@ Suite *rs_matrix_suite(void)
     tcase_add_test(tc, a_known_deviation_is_recorded_as_such_never_as_a_pass);
     tcase_add_test(tc, a_field_case_row_carries_its_source_reported_class_and_field_verdict);
     tcase_add_test(tc, a_matrix_without_field_cases_has_no_field_section);
+    tcase_add_test(tc, the_surfaces_section_lists_intents_whose_surfaces_disagree);
     tcase_add_test(tc, runner_workers_may_record_and_write_concurrently);
     tcase_add_loop_test(tc, a_malformed_matrix_is_one_clear_error, 0,
                         (int)(sizeof(bad_matrices) / sizeof(bad_matrices[0])));

@@ -195,6 +195,95 @@ START_TEST(expansion_crosses_every_axis_with_stable_sorted_ids)
 }
 END_TEST
 
+START_TEST(the_surfaces_axis_crosses_every_case_and_names_it_in_the_id)
+{
+    fixture f = fx_setup();
+    pgtls_err err;
+    st_case_list l;
+    st_suite *s = parse_ok("[suite]\nname=n\n[a]\nscenarios = azure-new\n"
+                           "stores = root-g2 wrong-root\nsslmodes = verify-full\n"
+                           "home = default root.crt:wrong-root\n"
+                           "surfaces = default url url+env\n");
+    err_clear(&err);
+    ck_assert_msg(st_expand(s, f.idx, &l, &err) == 0, "%s", err.msg);
+    /* 2 stores x 2 homes x 3 surfaces */
+    ck_assert_uint_eq(l.num_cases, 12);
+    const st_case *c = st_case_find(&l, "azure-new/root-g2/verify-full");
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_null(c->surface);
+    json_t *o = st_case_to_json(c);
+    ck_assert_ptr_null(json_object_get(o, "surface")); /* default cases stay as they were */
+    json_decref(o);
+    c = st_case_find(&l, "azure-new/wrong-root/verify-full/home=root.crt:wrong-root/surface=url+env");
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(c->surface, "url+env");
+    ck_assert_str_eq(c->home_root_crt_store, "wrong-root");
+    o = st_case_to_json(c);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "surface")), "url+env");
+    json_decref(o);
+    st_case_list_cleanup(&l);
+    st_suite_free(s);
+
+    /* A source-page block: the literal as written, its files replaced. */
+    s = parse_ok("[suite]\nname=n\n[page-one]\nscenarios = azure-new\nstores = root-g2\n"
+                 "sslmodes = verify-full\nsurfaces = conninfo\npage = A page title\n"
+                 "literal = sslmode=verify-full sslrootcert=c:\\ssl\\Root.crt.pem dbname=postgres\n"
+                 "files = c:\\ssl\\Root.crt.pem:root-g2\n");
+    err_clear(&err);
+    ck_assert_msg(st_expand(s, f.idx, &l, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(l.num_cases, 1);
+    c = &l.cases[0];
+    ck_assert_str_eq(c->id, "azure-new/root-g2/verify-full/surface=conninfo/page=page-one");
+    ck_assert_str_eq(c->page, "A page title");
+    ck_assert_str_eq(c->literal_as_written,
+                     "sslmode=verify-full sslrootcert=c:\\ssl\\Root.crt.pem dbname=postgres");
+    ck_assert_ptr_null(strstr(c->literal, "c:\\ssl"));
+    ck_assert_ptr_nonnull(strstr(c->literal, "stores/root-g2.pem dbname=postgres"));
+    st_case_list_cleanup(&l);
+    st_suite_free(s);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(a_bad_surface_or_source_page_block_is_one_clear_error)
+{
+    static const char *const bad[][2] = {
+        {"[suite]\nname=n\n[a]\nscenarios=x\nstores=y\nsslmodes=require\nsurfaces=uri\n",
+         "t.suite:7: surfaces: \"uri\" is not a surface"},
+        {"[suite]\nname=n\n[a]\nscenarios=x\nstores=y\nsslmodes=require\nliteral=host=x\n",
+         "\"literal\" and \"page\" go together"},
+        {"[suite]\nname=n\n[a]\nscenarios=x\nstores=y\nsslmodes=require\nliteral=host=x\n"
+         "page=P\nsurfaces=url conninfo\n",
+         "needs exactly one surface"},
+        {"[suite]\nname=n\n[a]\nscenarios=x\nstores=y\nsslmodes=require\nliteral=host=x\n"
+         "page=P\nsurfaces=conninfo\nfiles=nostore\n",
+         "files: \"nostore\" is not <file name>:<store>"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        pgtls_err err;
+        err_clear(&err);
+        st_suite *s = st_suite_parse(bad[i][0], "t.suite", &err);
+        ck_assert_msg(s == NULL, "case %zu parsed", i);
+        ck_assert_msg(strstr(err.msg, bad[i][1]) != NULL, "case %zu: %s", i, err.msg);
+    }
+}
+END_TEST
+
+START_TEST(the_shipped_surfaces_and_source_pages_suites_parse)
+{
+    static const char *const names[] = {"suites/surfaces.suite", "suites/source-pages.suite"};
+    for (size_t i = 0; i < 2; i++) {
+        pgtls_err err;
+        char *p = ts_source_path(names[i]);
+        err_clear(&err);
+        st_suite *s = st_suite_load(p, &err);
+        ck_assert_msg(s != NULL, "%s", err.msg);
+        st_suite_free(s);
+        free(p);
+    }
+}
+END_TEST
+
 START_TEST(special_stores_set_the_root_kind_and_paths)
 {
     fixture f = fx_setup();
@@ -439,6 +528,9 @@ Suite *st_suite_suite(void)
                         (int)(sizeof(bad_expansions) / sizeof(bad_expansions[0])));
     tcase_add_test(tc, a_case_becomes_an_adapter_case_object);
     tcase_add_test(tc, token_cases_are_named_by_their_token_and_need_an_entra_scenario);
+    tcase_add_test(tc, the_surfaces_axis_crosses_every_case_and_names_it_in_the_id);
+    tcase_add_test(tc, a_bad_surface_or_source_page_block_is_one_clear_error);
+    tcase_add_test(tc, the_shipped_surfaces_and_source_pages_suites_parse);
     tcase_add_test(tc, a_field_block_makes_cases_named_by_the_block_for_its_clients_only);
     suite_add_tcase(s, tc);
     return s;

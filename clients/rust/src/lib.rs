@@ -106,6 +106,37 @@ fn apply_env(base: &[(String, String)], env: &Value) -> Result<(), String> {
     }
 }
 
+/// docs/surfaces.md: why this driver cannot express a surface (or a source page's
+/// string), by feature name ("surface:conninfo", "literal"); set once by the binary.
+static SURFACE_REASONS: std::sync::OnceLock<&'static [(&'static str, &'static str)]> =
+    std::sync::OnceLock::new();
+
+pub fn set_surface_reasons(reasons: &'static [(&'static str, &'static str)]) {
+    let _ = SURFACE_REASONS.set(reasons);
+}
+
+/// libpq's PG* variable for each TLS keyword (the env surfaces).
+pub const TLS_ENV: &[(&str, &str)] = &[
+    ("sslmode", "PGSSLMODE"),
+    ("sslrootcert", "PGSSLROOTCERT"),
+    ("sslnegotiation", "PGSSLNEGOTIATION"),
+    ("channel_binding", "PGCHANNELBINDING"),
+    ("ssl_min_protocol_version", "PGSSLMINPROTOCOLVERSION"),
+    ("ssl_max_protocol_version", "PGSSLMAXPROTOCOLVERSION"),
+    ("sslsni", "PGSSLSNI"),
+];
+
+/// Sets the case's TLS settings as libpq's PG* variables (the env surfaces); the
+/// next case's environment reset removes them.
+pub fn set_tls_env(c: &Value) -> Result<(), String> {
+    for (k, name) in TLS_ENV {
+        if let Some(v) = s(c, k)? {
+            std::env::set_var(name, v);
+        }
+    }
+    Ok(())
+}
+
 fn run_case<F>(
     c: &Value,
     features: &[&str],
@@ -127,6 +158,20 @@ where
                     "unsupported".into(),
                     json!(format!("the driver has no equivalent of {f}")),
                 );
+                return Ok(());
+            }
+        }
+        let needs = [
+            c.get("surface").and_then(Value::as_str).map(|s| format!("surface:{s}")),
+            c.get("literal").and_then(Value::as_str).map(|_| "literal".to_string()),
+        ];
+        for need in needs.into_iter().flatten() {
+            if !features.contains(&need.as_str()) {
+                let why = SURFACE_REASONS
+                    .get()
+                    .and_then(|rs| rs.iter().find(|(k, _)| *k == need).map(|(_, v)| v.to_string()))
+                    .unwrap_or_else(|| format!("the adapter cannot express \"{need}\""));
+                r.insert("unsupported".into(), json!(why));
                 return Ok(());
             }
         }

@@ -9,7 +9,7 @@
 
 use pgtls_rust_adapters::{self as pa, Outcome};
 use serde_json::{json, Map, Value};
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{Connection, Row};
 use std::ffi::{CStr, CString};
 use std::str::FromStr;
@@ -54,7 +54,7 @@ pub unsafe extern "C" fn getaddrinfo(
     real(node, service, hints, res)
 }
 
-fn url(c: &Value) -> Result<String, String> {
+fn url(c: &Value, tls_keys: &[&str]) -> Result<String, String> {
     let enc = |v: &str| -> String {
         v.bytes()
             .map(|b| {
@@ -81,6 +81,9 @@ fn url(c: &Value) -> Result<String, String> {
     let db = enc(&pa::s(c, "dbname")?.unwrap_or_default());
     let mut params = Vec::new();
     for k in ["sslmode", "sslrootcert", "application_name"] {
+        if !tls_keys.contains(&k) && k != "application_name" {
+            continue;
+        }
         if let Some(v) = pa::s(c, k)? {
             params.push(format!("{k}={}", enc(&v)));
         }
@@ -106,7 +109,59 @@ async fn attempt(c: &Value, timeout: Duration) -> Result<Map<String, Value>, Str
             _ => None,
         };
     }
-    let opts = match PgConnectOptions::from_str(&url(c)?) {
+    // docs/surfaces.md. sqlx parses URLs only (PgConnectOptions::from_str), reads
+    // PGSSLMODE and PGSSLROOTCERT (PgConnectOptions::new, which from_str starts from)
+    // and has builder methods for both.
+    let surface = pa::s(c, "surface")?;
+    let built: Result<PgConnectOptions, sqlx::Error> = match surface.as_deref() {
+        None | Some("url") => PgConnectOptions::from_str(&url(c, &["sslmode", "sslrootcert"])?),
+        Some("url+options") => PgConnectOptions::from_str(&url(c, &["sslmode"])?)
+            .map(|o| match pa::s(c, "sslrootcert") {
+                Ok(Some(root)) => o.ssl_root_cert(root),
+                _ => o,
+            }),
+        Some("url+env") => {
+            pa::set_tls_env(c)?;
+            PgConnectOptions::from_str(&url(c, &[])?)
+        }
+        Some(sf) => {
+            if sf == "env" {
+                pa::set_tls_env(c)?;
+            }
+            let mut o = PgConnectOptions::new()
+                .host(&pa::s(c, "host")?.or(pa::s(c, "hostaddr")?).unwrap_or_else(|| "localhost".into()));
+            if let Some(p) = pa::int(c, "port")? {
+                o = o.port(p as u16);
+            }
+            if let Some(u) = pa::s(c, "user")? {
+                o = o.username(&u);
+            }
+            if let Some(p) = pa::s(c, "password")? {
+                o = o.password(&p);
+            }
+            if let Some(d) = pa::s(c, "dbname")? {
+                o = o.database(&d);
+            }
+            if let Some(a) = pa::s(c, "application_name")? {
+                o = o.application_name(&a);
+            }
+            if sf == "options" {
+                let mode = pa::s(c, "sslmode")?.map(|m| PgSslMode::from_str(&m)).transpose();
+                match mode {
+                    Ok(Some(m)) => Ok(o.ssl_mode(m)),
+                    Ok(None) => Ok(o),
+                    Err(e) => Err(e),
+                }
+                .map(|o| match pa::s(c, "sslrootcert") {
+                    Ok(Some(root)) => o.ssl_root_cert(root),
+                    _ => o,
+                })
+            } else {
+                Ok(o)
+            }
+        }
+    };
+    let opts = match built {
         Ok(o) => o,
         Err(e) => {
             r.insert("error".into(), json!(e.to_string()));
@@ -179,7 +234,14 @@ fn main() {
     hello.insert("tls_library".into(), json!(format!("rustls {rustls} (ring, webpki-roots)")));
     hello.insert("runtime".into(), json!(pa::rustc_version()));
     hello.insert("build".into(), json!(format!("sqlx {version} (rustls {rustls}, ring)")));
-    let code = pa::main("sqlx", hello, &["connect_options"], |c, t| {
+    pa::set_surface_reasons(&[
+        ("surface:conninfo", "sqlx reads no keyword=value string: PgConnectOptions::from_str parses a URL (Url::parse)"),
+        ("surface:npgsql", "sqlx has no parser for the ADO.NET form (Key=Value;...): PgConnectOptions::from_str parses a URL"),
+        ("literal", "sqlx reads postgres:// URLs only; the source pages show libpq conninfo and Npgsql strings"),
+    ]);
+    let features = ["connect_options", "surface:url", "surface:env", "surface:options",
+                    "surface:url+options", "surface:url+env"];
+    let code = pa::main("sqlx", hello, &features, |c, t| {
         rt.block_on(attempt(c, t)).map(Outcome::Fields)
     });
     std::process::exit(code);

@@ -98,6 +98,7 @@ public final class PgjdbcAdapter {
     if (hasProperty("sslNegotiation")) {
       features.add("sslnegotiation");
     }
+    features.addAll(SURFACES);
     h.add("features", GSON.toJsonTree(features));
     return h;
   }
@@ -139,10 +140,36 @@ public final class PgjdbcAdapter {
   private static final String[] OPTIONAL = {"sslnegotiation", "channel_binding", "ssl_min_protocol_version",
       "ssl_max_protocol_version", "sslsni", "connect_options"};
 
+  // docs/surfaces.md. pgjdbc takes a JDBC URL (parameters in its query) and
+  // Properties; URL parameters override Properties of the same name
+  // (Driver.parseURL). It reads no PGSSL* variable: org.postgresql.PGEnvironment
+  // lists PGPASSFILE, PGSERVICEFILE and PGSYSCONFDIR only, and a JVM cannot change
+  // its own environment per case anyway.
+  static final List<String> SURFACES = List.of("surface:url", "surface:options", "surface:url+options");
+  static final Map<String, String> SURFACE_REASONS = Map.of(
+      "surface:conninfo", "pgjdbc reads a jdbc:postgresql:// URL and Properties; it parses no libpq keyword=value string",
+      "surface:env", "pgjdbc reads no PGSSLMODE or PGSSLROOTCERT (org.postgresql.PGEnvironment: PGPASSFILE, PGSERVICEFILE, PGSYSCONFDIR only), and a JVM cannot set its own environment per case",
+      "surface:url+env", "pgjdbc reads no PGSSLMODE or PGSSLROOTCERT (org.postgresql.PGEnvironment: PGPASSFILE, PGSERVICEFILE, PGSYSCONFDIR only), and a JVM cannot set its own environment per case",
+      "surface:npgsql", "pgjdbc reads a jdbc:postgresql:// URL and Properties; it has no parser for the ADO.NET form (Key=Value;...)",
+      "literal", "pgjdbc reads jdbc:postgresql:// URLs; the source pages show libpq conninfo and Npgsql strings");
+  // The case's intent keys (what a user writes), as opposed to the adapter's plumbing
+  // (timeouts, hostaddr socket factory, the client variant's sslfactory).
+  static final List<String> INTENT = List.of("user", "password", "sslmode", "sslrootcert", "ApplicationName",
+      "sslNegotiation", "channelBinding");
+
   JsonObject runCase(JsonObject c, List<String> features) {
     JsonObject r = blank(c.get("id"));
     long t0 = System.nanoTime();
     try {
+      for (String need : new String[] {
+          str(c, "surface") == null ? null : "surface:" + str(c, "surface"),
+          str(c, "literal") == null ? null : "literal"}) {
+        if (need != null && !features.contains(need)) {
+          r.addProperty("unsupported", SURFACE_REASONS.getOrDefault(need,
+              clientName + ": the adapter cannot express \"" + need + "\""));
+          return r;
+        }
+      }
       for (String f : OPTIONAL) {
         JsonElement e = c.get(f);
         if (e != null && !e.isJsonNull() && !features.contains(f)) {
@@ -210,8 +237,26 @@ public final class PgjdbcAdapter {
       if (hostPart.indexOf(':') >= 0) {
         hostPart = "[" + hostPart + "]";
       }
-      String url = "jdbc:postgresql://" + hostPart + (port == null ? "" : ":" + port) + "/"
+      String base = "jdbc:postgresql://" + hostPart + (port == null ? "" : ":" + port) + "/"
           + (str(c, "dbname") == null ? "" : str(c, "dbname"));
+      String surface = str(c, "surface");
+      if ("url".equals(surface) || "url+options".equals(surface)) {
+        // url: every intent key in the URL; url+options: the target and sslmode in
+        // the URL, the rest (sslrootcert, ...) stays in Properties.
+        StringBuilder q = new StringBuilder();
+        for (String k : INTENT) {
+          String v = props.getProperty(k);
+          boolean inUrl = "url".equals(surface) || k.equals("user") || k.equals("password") || k.equals("sslmode");
+          if (v == null || !inUrl) {
+            continue;
+          }
+          q.append(q.length() == 0 ? "?" : "&").append(k).append('=')
+              .append(java.net.URLEncoder.encode(v, StandardCharsets.UTF_8));
+          props.remove(k);
+        }
+        base += q;
+      }
+      String url = base;
       String query = str(c, "query") == null ? "SELECT ssl_is_used()" : str(c, "query");
       Future<JsonObject> f = pool.submit(() -> attempt(url, props, query));
       try {
