@@ -23,9 +23,8 @@ PG* environment variables. Two ways users write the URL, two client names:
 
 Both: connect_args={"timeout": s, "server_settings": {"application_name": ...}}
 (SQLAlchemy's documented way to pass asyncpg arguments); connect_options become more
-URL query parameters. The engine is created with _initialize=False: the dialect's
-first-connect initialisation and its JSON codec set-up run catalogue queries the
-pgtls mock does not answer; the TLS decision is made before them, in
+URL query parameters. SQLAlchemy's first-connect initialisation and the dialect's
+JSON codec set-up run as for every user, after the TLS decision made in
 asyncpg.connect(). asyncpg has no hostaddr: the shared loop maps host to hostaddr in
 name resolution. See docs/drivers.md."""
 
@@ -81,7 +80,7 @@ class Driver:
         self.name = name
 
     def hello(self):
-        engine = create_async_engine("postgresql+asyncpg://", _initialize=False)
+        engine = create_async_engine("postgresql+asyncpg://")
         asyncpg = engine.sync_engine.dialect.dbapi.asyncpg  # the module the dialect loaded
         return {
             "version": sqlalchemy.__version__,
@@ -112,7 +111,7 @@ class Driver:
         if case.get("application_name"):
             connect_args["server_settings"] = {"application_name": case["application_name"]}
         engine = create_async_engine(url(case, self.mode), connect_args=connect_args,
-                                     poolclass=sqlalchemy.pool.NullPool, _initialize=False)
+                                     poolclass=sqlalchemy.pool.NullPool)
         out = {}
         try:
             try:

@@ -10,11 +10,12 @@ and connect_args are merged over them (engine/create.py: cparams.union(connect_a
 psycopg makes them libpq keywords. So every libpq keyword passes through, and TLS is
 the bundled libpq's. connect_options become more connect_args.
 
-The engine is created with _initialize=False: SQLAlchemy's first-connect dialect
-initialisation (server version, schema, isolation level, hstore OID) runs catalogue
-queries the pgtls mock does not answer; they come after the TLS decision, which is
-made inside dialect.connect() -> psycopg.connect(). Everything up to and including
-psycopg.connect() is SQLAlchemy's own code path; the query runs through
+The engine is created with use_native_hstore=False (a documented option of the
+psycopg dialect): SQLAlchemy's first-connect initialisation otherwise looks up the
+hstore type with psycopg's TypeInfo.fetch (SAVEPOINT and a pg_type query), which the
+pgtls mock does not answer; the rest of it (server version, current_schema,
+standard_conforming_strings, isolation level) runs as for every user, after the TLS
+decision made inside dialect.connect() -> psycopg.connect(). The query runs through
 Connection.exec_driver_sql. See docs/drivers.md."""
 
 import os
@@ -64,7 +65,7 @@ class Driver:
 
     def hello(self):
         # The DBAPI module SQLAlchemy's dialect really loads for this URL scheme.
-        engine = sqlalchemy.create_engine("postgresql+psycopg://", _initialize=False)
+        engine = sqlalchemy.create_engine("postgresql+psycopg://")
         dbapi = engine.dialect.loaded_dbapi
         lib = dbapi.pq.version()
         tls = pgtls_adapter.loaded_openssl(prefer_substring="psycopg_binary")
@@ -87,7 +88,8 @@ class Driver:
         for key, value in (case.get("connect_options") or {}).items():
             connect_args[str(key)] = str(value)
         engine = sqlalchemy.create_engine(url(case), connect_args=connect_args,
-                                          poolclass=sqlalchemy.pool.NullPool, _initialize=False)
+                                          poolclass=sqlalchemy.pool.NullPool,
+                                          use_native_hstore=False)
         out = {}
         try:
             with engine.connect() as conn:
