@@ -348,10 +348,11 @@ def main():
                 cs["ssl_min_protocol_version"] = "TLSv1.2"
                 r = ad.ask(json.dumps(cs))
                 if ("ssl_min_protocol_version" in (hello.get("features") or [])
-                        and str(expect.get("vf-right", "")).startswith("refused")):
-                    # A build documented to refuse every connection (adapter.json
-                    # smoke_expect) still expresses the field: it must answer, not
-                    # call it unsupported.
+                        and str(expect.get("min-proto", "")).startswith("refused")):
+                    # A documented deviation (adapter.json smoke_expect "min-proto"):
+                    # the build passes the field on and the driver refuses the case
+                    # (sqlalchemy-asyncpg-sslmode: every URL with sslmode); it must
+                    # answer with that error, never call the field unsupported.
                     checks.append(("ssl_min_protocol_version (a listed feature) is passed on and refused as documented",
                                    r.get("connected") is False and bool(r.get("error"))
                                    and not r.get("unsupported") and r.get("id") == "min-proto", r))
