@@ -1,0 +1,571 @@
+// Command gorm is the pgtls adapter for GORM over pgx (gorm.io/gorm with
+// gorm.io/driver/postgres): the case protocol v1 (docs/case-protocol.md).
+//
+// The case becomes the DSN GORM's documentation shows ("host=... user=... password=...
+// dbname=... port=... sslmode=... sslrootcert=..."), opened with
+// gorm.Open(postgres.New(postgres.Config{DSN: dsn, OptionOpenDB: ...}), &gorm.Config{}).
+// gorm.io/driver/postgres hands the DSN to pgx.ParseConfig and opens it with
+// stdlib.OpenDB (Dialector.Initialize), so pgx's own semantics apply; gorm.Open then
+// pings, which is when the connection (and TLS) is made. pgx has no hostaddr: the
+// adapter adds stdlib.OptionBeforeConnect (through the dialector's documented
+// OptionOpenDB) to set pgconn's LookupFunc, which answers `host` with `hostaddr`; TLS
+// still verifies `host`. HOME and PG* are set per case with os.Setenv before opening.
+// The pgx version is the one GORM's driver module selects (go.mod/go.sum), reported at
+// run time from the build information.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+const protocolVersion = 1
+
+var optionalFields = []string{"sslnegotiation", "channel_binding", "ssl_min_protocol_version",
+	"ssl_max_protocol_version", "sslsni", "connect_options",
+	// Entra ID token rows (a newer runner's "entra" field): GORM's DSN path has no
+	// token callback here, so such a case is answered unsupported.
+	"entra"}
+
+// keywords pgx might know: offered as features only if ParseConfig consumes them
+// (an unknown keyword would be sent to the server as a runtime parameter).
+var probeKeywords = map[string]string{
+	"sslnegotiation":  "sslnegotiation=postgres",
+	"channel_binding": "channel_binding=prefer",
+	"sslsni":          "sslsni=1",
+}
+
+var isolated = []string{"SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS"}
+
+type result struct {
+	ID          any      `json:"id"`
+	Connected   bool     `json:"connected"`
+	TLS         *bool    `json:"tls"`
+	TLSVersion  *string  `json:"tls_version"`
+	Cipher      *string  `json:"cipher"`
+	QueryResult *string  `json:"query_result"`
+	Error       *string  `json:"error"`
+	ErrorCode   *string  `json:"error_code"`
+	ElapsedMS   int64    `json:"elapsed_ms"`
+	Chain       []string `json:"chain"`
+	Unsupported *string  `json:"unsupported"`
+	Notes       *string  `json:"notes"`
+}
+
+func strp(s string) *string { return &s }
+
+func modVersion(path string) string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == path {
+				return strings.TrimPrefix(d.Version, "v")
+			}
+		}
+	}
+	return "unknown"
+}
+
+func pgxVersion() string { return modVersion("github.com/jackc/pgx/v5") }
+
+func features() []string {
+	f := []string{"connect_options"}
+	for name, kv := range probeKeywords {
+		cfg, err := pgconn.ParseConfig("host=127.0.0.1 sslmode=disable " + kv)
+		if err == nil {
+			if _, leaked := cfg.RuntimeParams[name]; !leaked {
+				f = append(f, name)
+			}
+		}
+	}
+	sort.Strings(f)
+	return f
+}
+
+func hello(name string, feats []string) map[string]any {
+	g, drv, p := modVersion("gorm.io/gorm"), modVersion("gorm.io/driver/postgres"), pgxVersion()
+	return map[string]any{
+		"protocol":    protocolVersion,
+		"client":      name,
+		"version":     g,
+		"libpq":       nil,
+		"tls_library": "crypto/tls (Go " + runtime.Version() + ")",
+		"runtime":     "Go " + runtime.Version(),
+		"build":       fmt.Sprintf("GORM %s + gorm.io/driver/postgres %s + pgx %s (Go %s crypto/tls)", g, drv, p, runtime.Version()),
+		"features":    feats,
+		"extra": map[string]any{"framework": "GORM " + g, "dialector": "gorm.io/driver/postgres " + drv,
+			"driver": "pgx " + p},
+	}
+}
+
+// quote writes a libpq connection-string value: single-quoted, \ and ' escaped.
+func quote(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+func getString(c map[string]any, k string) (string, bool, error) {
+	v, ok := c[k]
+	if !ok || v == nil {
+		return "", false, nil
+	}
+	switch x := v.(type) {
+	case string:
+		return x, true, nil
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), true, nil
+	case bool:
+		if x {
+			return "1", true, nil
+		}
+		return "0", true, nil
+	}
+	return "", false, fmt.Errorf("%s must be a string", k)
+}
+
+func getInt(c map[string]any, k string) (int, bool, error) {
+	v, ok := c[k]
+	if !ok || v == nil {
+		return 0, false, nil
+	}
+	f, isNum := v.(float64)
+	if !isNum || f != float64(int(f)) {
+		return 0, false, fmt.Errorf("%s must be an integer", k)
+	}
+	return int(f), true, nil
+}
+
+var baseEnv = os.Environ()
+
+// applyEnv resets the process environment to the start-up one minus PG* and the
+// trust-store variables, then sets the case's (HOME included).
+func applyEnv(env map[string]any) error {
+	os.Clearenv()
+	for _, kv := range baseEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		skip := strings.HasPrefix(k, "PG")
+		for _, n := range isolated {
+			skip = skip || k == n
+		}
+		if !skip {
+			os.Setenv(k, v)
+		}
+	}
+	for k, v := range env {
+		if v == nil {
+			continue
+		}
+		s, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("env.%s must be a string", k)
+		}
+		os.Setenv(k, s)
+	}
+	return nil
+}
+
+func runCase(c map[string]any, feats []string) (r result) {
+	start := time.Now()
+	r.ID = c["id"]
+	defer func() { r.ElapsedMS = time.Since(start).Milliseconds() }()
+	bad := func(err error) result {
+		r.Error = strp("adapter: bad case: " + err.Error())
+		r.ErrorCode = strp("adapter")
+		return r
+	}
+	for _, f := range optionalFields {
+		if v, ok := c[f]; ok && v != nil {
+			found := false
+			for _, g := range feats {
+				found = found || g == f
+			}
+			if !found {
+				r.Unsupported = strp("gorm: no equivalent of " + f + " in the DSN of pgx " + pgxVersion())
+				return r
+			}
+		}
+	}
+	timeoutMS, has, err := getInt(c, "timeout_ms")
+	if err != nil {
+		return bad(err)
+	}
+	if !has || timeoutMS <= 0 {
+		timeoutMS = 10000
+	}
+	port, hasPort, err := getInt(c, "port")
+	if err != nil {
+		return bad(err)
+	}
+	env := map[string]any{}
+	if e, ok := c["env"]; ok && e != nil {
+		m, isMap := e.(map[string]any)
+		if !isMap {
+			return bad(errors.New("env must be an object"))
+		}
+		env = m
+	}
+	if err := applyEnv(env); err != nil {
+		return bad(err)
+	}
+
+	var parts []string
+	add := func(k, v string) { parts = append(parts, k+"="+quote(v)) }
+	for _, k := range []string{"host", "user", "password", "dbname", "sslmode", "sslrootcert",
+		"application_name", "sslnegotiation", "channel_binding", "sslsni"} {
+		v, ok, err := getString(c, k)
+		if err != nil {
+			return bad(err)
+		}
+		if ok {
+			add(k, v)
+		}
+	}
+	if hasPort {
+		add("port", strconv.Itoa(port))
+	}
+	add("connect_timeout", strconv.Itoa((timeoutMS+999)/1000))
+	if co, ok := c["connect_options"].(map[string]any); ok {
+		keys := make([]string, 0, len(co))
+		for k := range co {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			add(k, fmt.Sprint(co[k]))
+		}
+	}
+	host, _, _ := getString(c, "host")
+	hostaddr, hasAddr, err := getString(c, "hostaddr")
+	if err != nil {
+		return bad(err)
+	}
+	if host == "" && hasAddr {
+		add("host", hostaddr)
+	}
+
+	if _, set, _ := getString(c, "sslrootcert"); !set && !isDisable(c) {
+		if why := accountHomeUnmeasurable(); why != "" {
+			r.Unsupported = strp(why)
+			return r
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeoutMS)*time.Millisecond)
+	defer cancel()
+	var opts []stdlib.OptionOpenDB
+	if hasAddr && host != "" && host != hostaddr {
+		opts = append(opts, stdlib.OptionBeforeConnect(func(_ context.Context, cc *pgx.ConnConfig) error {
+			cc.LookupFunc = func(ctx context.Context, h string) ([]string, error) {
+				if h == host {
+					return []string{hostaddr}, nil
+				}
+				return net.DefaultResolver.LookupHost(ctx, h)
+			}
+			return nil
+		}))
+	}
+	var tlsConn *tls.Conn
+	opts = append(opts, stdlib.OptionAfterConnect(func(_ context.Context, conn *pgx.Conn) error {
+		tlsConn, _ = conn.PgConn().Conn().(*tls.Conn)
+		return nil
+	}))
+	db, err := gorm.Open(postgres.New(postgres.Config{DSN: strings.Join(parts, " "), OptionOpenDB: opts}),
+		&gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		return driverError(r, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return driverError(r, err)
+	}
+	defer sqlDB.Close()
+	r.Connected = true
+	r.TLS = new(bool)
+	if tlsConn != nil {
+		st := tlsConn.ConnectionState()
+		*r.TLS = true
+		r.TLSVersion = strp(strings.Replace(tls.VersionName(st.Version), "TLS ", "TLSv", 1))
+		r.Cipher = strp(tls.CipherSuiteName(st.CipherSuite))
+		certs := st.PeerCertificates
+		if len(st.VerifiedChains) > 0 {
+			certs = st.VerifiedChains[0]
+		}
+		for _, cert := range certs {
+			r.Chain = append(r.Chain, cert.Subject.String())
+		}
+	}
+	query, ok, _ := getString(c, "query")
+	if !ok {
+		query = "SELECT ssl_is_used()"
+	}
+	var v any
+	if err := db.WithContext(ctx).Raw(query).Row().Scan(&v); err != nil {
+		r.Error = strp(err.Error())
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			r.ErrorCode = strp(pe.Code)
+		}
+		return r
+	}
+	switch x := v.(type) {
+	case nil:
+	case bool:
+		if x {
+			r.QueryResult = strp("t")
+		} else {
+			r.QueryResult = strp("f")
+		}
+	case []byte:
+		r.QueryResult = strp(string(x))
+	case string:
+		r.QueryResult = strp(x)
+	default:
+		r.QueryResult = strp(fmt.Sprint(x))
+	}
+	return r
+}
+
+func isDisable(c map[string]any) bool {
+	m, _, _ := getString(c, "sslmode")
+	return m == "disable"
+}
+
+// accountHomeUnmeasurable says why a case without sslrootcert cannot be measured
+// with this pgx, or "". pgx before 5.11.0 finds ~/.postgresql/root.crt under the OS
+// account's home directory (os/user.Current().HomeDir in pgconn/defaults.go), not
+// $HOME ("On Unix these now use $HOME", pgx 5.11.0 CHANGELOG), so the case's HOME,
+// where the runner puts the case's root.crt, is not where pgx looks, and whatever the
+// account's home holds would decide instead.
+func accountHomeUnmeasurable() string {
+	var major, minor int
+	if _, err := fmt.Sscanf(pgxVersion(), "%d.%d", &major, &minor); err != nil || major != 5 || minor >= 11 {
+		return ""
+	}
+	u, err := user.Current()
+	if err != nil {
+		return ""
+	}
+	home := os.Getenv("HOME")
+	if u.HomeDir == home {
+		return ""
+	}
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	if exists(filepath.Join(home, ".postgresql")) || exists(filepath.Join(u.HomeDir, ".postgresql", "root.crt")) {
+		return fmt.Sprintf("gorm: pgx %s reads ~/.postgresql/root.crt from the account's home %s (os/user), not $HOME (pgx >= 5.11.0 uses $HOME): the case's root.crt cannot be put where it looks",
+			pgxVersion(), u.HomeDir)
+	}
+	return ""
+}
+
+func driverError(r result, err error) result {
+	r.Error = strp(err.Error())
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe):
+		r.ErrorCode = strp(pe.Code)
+	case errors.Is(err, context.DeadlineExceeded):
+		r.ErrorCode = strp("timeout")
+	default:
+		r.ErrorCode = strp(errorClass(err))
+	}
+	return r
+}
+
+// errorClass names the failing layer by the most specific Go error type in the chain
+// (pgx joins and wraps errors, so errors.As, not Unwrap, finds them).
+func errorClass(err error) string {
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	var alert tls.AlertError
+	var recordHeader tls.RecordHeaderError
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &unknownCA):
+		return "x509.UnknownAuthorityError"
+	case errors.As(err, &hostname):
+		return "x509.HostnameError"
+	case errors.As(err, &invalid):
+		return fmt.Sprintf("x509.CertificateInvalidError(reason=%d)", invalid.Reason)
+	case errors.As(err, &verify):
+		return "tls.CertificateVerificationError"
+	case errors.As(err, &alert):
+		return "tls.AlertError"
+	case errors.As(err, &recordHeader):
+		return "tls.RecordHeaderError"
+	case errors.As(err, &opErr):
+		return "net.OpError"
+	}
+	return fmt.Sprintf("%T", err)
+}
+
+func emit(w *bufio.Writer, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{"id":null,"connected":false,"error":"adapter: cannot encode result"}`)
+	}
+	w.Write(b)
+	w.WriteByte('\n')
+	w.Flush()
+}
+
+func parseFlags(args []string) (map[string]any, error) {
+	c := map[string]any{}
+	env := map[string]any{}
+	for i := 0; i < len(args); i += 2 {
+		if !strings.HasPrefix(args[i], "--") || i+1 >= len(args) {
+			return nil, fmt.Errorf("expected --FIELD VALUE, got %q", args[i])
+		}
+		name := strings.ReplaceAll(args[i][2:], "-", "_")
+		v := args[i+1]
+		switch {
+		case name == "env":
+			k, val, ok := strings.Cut(v, "=")
+			if !ok || k == "" {
+				return nil, fmt.Errorf("--env wants NAME=VALUE, got %q", v)
+			}
+			env[k] = val
+		case v == "null":
+			c[name] = nil
+		case name == "port" || name == "timeout_ms":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", name, err)
+			}
+			c[name] = float64(n)
+		case name == "connect_options":
+			var m map[string]any
+			if err := json.Unmarshal([]byte(v), &m); err != nil {
+				return nil, fmt.Errorf("connect_options: %v", err)
+			}
+			c[name] = m
+		default:
+			c[name] = v
+		}
+	}
+	c["env"] = env
+	if _, ok := c["id"]; !ok {
+		c["id"] = "one-shot"
+	}
+	return c, nil
+}
+
+func main() {
+	out := bufio.NewWriter(os.Stdout)
+	name := "gorm"
+	args := os.Args[1:]
+	if len(args) >= 2 && args[0] == "--client-name" {
+		name, args = args[1], args[2:]
+	}
+	feats := features()
+	emit(out, hello(name, feats))
+	if len(args) > 0 && args[0] == "--describe" {
+		return
+	}
+	if len(args) > 0 {
+		c, err := parseFlags(args)
+		if err != nil {
+			emit(out, result{Error: strp("adapter: bad flags: " + err.Error()), ErrorCode: strp("adapter")})
+			os.Exit(2)
+		}
+		emit(out, runCase(c, feats))
+		return
+	}
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(make([]byte, 1<<16), 1<<24)
+	rootsKey, haveRootsKey := "", false
+	for in.Scan() {
+		line := strings.TrimSpace(in.Text())
+		if line == "" {
+			continue
+		}
+		var c map[string]any
+		if err := json.Unmarshal([]byte(line), &c); err != nil || c == nil {
+			msg := "case is not a JSON object"
+			if err != nil {
+				msg = err.Error()
+			}
+			emit(out, result{Error: strp("adapter: cannot parse case: " + msg), ErrorCode: strp("adapter")})
+			continue
+		}
+		// Go loads the system roots once per process (crypto/x509
+		// systemRoots, a sync.Once), from SSL_CERT_FILE/SSL_CERT_DIR as they
+		// were at that moment. A user's process has one environment; the
+		// runner changes these per case, so a case whose system store differs
+		// from the first case's runs in a fresh child of this adapter.
+		key := systemRootsKey(c)
+		if !haveRootsKey {
+			rootsKey, haveRootsKey = key, true
+		}
+		if key != rootsKey {
+			emit(out, runInChild(c, line, name))
+			continue
+		}
+		emit(out, runCase(c, feats))
+	}
+}
+
+// systemRootsKey names the system store a case asks for (its env's
+// SSL_CERT_FILE and SSL_CERT_DIR).
+func systemRootsKey(c map[string]any) string {
+	env, _ := c["env"].(map[string]any)
+	f, _ := env["SSL_CERT_FILE"].(string)
+	d, _ := env["SSL_CERT_DIR"].(string)
+	return f + "\x00" + d
+}
+
+// runInChild runs one case line in a new process of this adapter (stdin
+// protocol, one case) and returns its result, noting that it did.
+func runInChild(c map[string]any, line, name string) result {
+	fail := func(err error) result {
+		return result{ID: c["id"], Error: strp("adapter: child process: " + err.Error()),
+			ErrorCode: strp("adapter")}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fail(err)
+	}
+	cmd := exec.Command(self, "--client-name", name)
+	cmd.Env = baseEnv
+	cmd.Stdin = strings.NewReader(line + "\n")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		return fail(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(stdout)), "\n")
+	if len(lines) < 2 {
+		return fail(errors.New("no result line"))
+	}
+	var r result
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		return fail(err)
+	}
+	note := "ran in a child process (Go loads the system roots once per process)"
+	if r.Notes != nil && *r.Notes != "" {
+		note = *r.Notes + "; " + note
+	}
+	r.Notes = &note
+	return r
+}
