@@ -288,7 +288,7 @@ func runCase(c map[string]any) (r result) {
 	if !ok {
 		query = "SELECT ssl_is_used()"
 	}
-	var v sql.NullString
+	var v any
 	err = conn.QueryRowContext(ctx, query).Scan(&v)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -298,10 +298,30 @@ func runCase(c map[string]any) (r result) {
 		if errors.As(err, &pe) {
 			r.ErrorCode = strp(string(pe.Code))
 		}
-	case v.Valid:
-		r.QueryResult = strp(v.String)
+	default:
+		r.QueryResult = asText(v)
 	}
 	return r
+}
+
+// asText renders a value lib/pq decoded as PostgreSQL's text output would: booleans
+// t/f (lib/pq decodes bool, int and float columns into Go values), NULL as null.
+func asText(v any) *string {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case bool:
+		if x {
+			return strp("t")
+		}
+		return strp("f")
+	case []byte:
+		return strp(string(x))
+	case time.Time:
+		return strp(x.Format(time.RFC3339Nano))
+	default:
+		return strp(fmt.Sprint(x))
+	}
 }
 
 func driverError(r result, err error) result {
