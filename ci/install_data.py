@@ -11,7 +11,7 @@ import shutil
 import sys
 
 SKIP_DIRS = {".venv", "node_modules", "target", "tests", "__pycache__", ".git"}
-SKIP_FILES = {"meson.build", "pgx-adapter", "entra-go"}
+SKIP_FILES = {"meson.build", "pgx-adapter", "lib-pq-adapter", "entra-go"}
 
 
 def ignore(folder, names):

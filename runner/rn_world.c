@@ -231,11 +231,14 @@ const char *rn_world_summary(const rn_world *w)
     return w && w->summary ? w->summary : "";
 }
 
+/* Node.js, or Bun: Bun compiles in the same kind of root list, exposes it as
+ * tls.rootCertificates and adds NODE_EXTRA_CA_CERTS to it (for Bun.SQL too:
+ * measured with Bun 1.4.5, clients/bun-sql). */
 static int is_node(const char *argv0)
 {
     const char *base = strrchr(argv0, '/');
     base = base ? base + 1 : argv0;
-    return strcmp(base, "node") == 0 || strcmp(base, "nodejs") == 0;
+    return strcmp(base, "node") == 0 || strcmp(base, "nodejs") == 0 || strcmp(base, "bun") == 0;
 }
 
 /* The twins of the roots this Node holds in tls.rootCertificates (read by

@@ -56,6 +56,9 @@ static const pattern patterns[] = {
     /* the instance metadata service's answer for an unknown client id,
      * quoted at the end of the SDKs' "... authentication failed" texts */
     {ST_CLIENT_CONFIG_ERROR, "Identity not found"},
+    /* Go (lib/pq): the root file is read after the TCP connection opened */
+    {ST_CLIENT_CONFIG_ERROR, "couldn't parse pem from sslrootcert"},
+    {ST_CLIENT_CONFIG_ERROR, ": no such file or directory"},
 
     /* host names */
     {ST_HOSTNAME_MISMATCH, "does not match host name"},
@@ -406,6 +409,13 @@ static int classify_failed_event(json_t *ev, st_class text_cls, st_observation *
     if (ssl_response && strcmp(ssl_response, "N") == 0 && startup != 1) {
         o->cls = ST_SERVER_REFUSED_SSL;
         o->evidence = "server event: the server answered 'N' and the client gave up";
+        return 1;
+    }
+    if (tls_up && startup != 1 && end_reason && strstr(end_reason, "without ALPN")) {
+        /* PostgreSQL 17 ProcessSSLStartup: a direct handshake that offered no
+         * ALPN completes, then the server closes (COMMERROR, nothing sent). */
+        o->cls = ST_SERVER_REFUSED_SSL;
+        o->evidence = "server event: direct TLS without ALPN, the server closed after the handshake";
         return 1;
     }
     if (tls_up && startup != 1) {

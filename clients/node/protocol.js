@@ -2,7 +2,8 @@
 // Shared loop of the Node.js adapters: the case protocol v1 (docs/case-protocol.md).
 //
 // A driver supplies { name, hello(): {...}, connect(case, timeoutMs): Promise<fields> };
-// connect may throw an Unsupported. This module does the rest: hello line, batch mode
+// connect may throw an Unsupported. Optional whyUnsupported(field): the reason a case
+// field that is not in hello().features cannot be expressed (default: a generic one). This module does the rest: hello line, batch mode
 // over stdin (results in order, one at a time), one-shot flags, --describe, per-case
 // environment isolation, host->hostaddr mapping, TLS session capture, timeouts.
 
@@ -155,7 +156,8 @@ async function runCase(driver, c, features, argv) {
     if (!c || typeof c !== 'object' || Array.isArray(c)) throw new TypeError('case is not a JSON object');
     for (const f of OPTIONAL_FIELDS) {
       if (c[f] !== null && c[f] !== undefined && !features.includes(f)) {
-        throw new Unsupported(`${driver.name}: the driver has no equivalent of ${f}`);
+        const why = driver.whyUnsupported && driver.whyUnsupported(f);
+        throw new Unsupported(`${driver.name}: ${why || `the driver has no equivalent of ${f}`}`);
       }
     }
     // docs/surfaces.md: a surface (or a source page's string) the adapter does not

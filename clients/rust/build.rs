@@ -8,6 +8,7 @@ fn main() {
     for (krate, var) in [
         ("tokio-postgres", "TOKIO_POSTGRES"),
         ("postgres-openssl", "POSTGRES_OPENSSL"),
+        ("tokio-postgres-rustls", "TOKIO_POSTGRES_RUSTLS"),
         ("sqlx", "SQLX"),
         ("rustls", "RUSTLS"),
         ("webpki-roots", "WEBPKI_ROOTS"),

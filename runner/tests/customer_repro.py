@@ -24,6 +24,7 @@ BROKEN_TODAY_FOR_A_DOCUMENTED_REASON = {
     "postgresjs": ("unrecognized configuration parameter \"sslrootcert\"",
                    "unable to get local issuer certificate"),
     "tokio-postgres": ("invalid value for option `sslmode`",),  # no verify-full
+    "tokio-postgres-rustls": ("invalid value for option `sslmode`",),  # the same driver
 }
 
 

@@ -281,7 +281,12 @@ def own_trust_rows_connect_where_the_real_store_verifies_and_fail_on_the_short_c
     ensure_fixtures()
     wanted = {"pgx": "verify-full", "node-postgres": "verify-full",
               "node-postgres-node24": "verify-full", "pgjdbc-javatrust": "verify-full",
-              "tokio-postgres": "require"}
+              "tokio-postgres": "require",
+              # Bun's bundled roots get their twins through NODE_EXTRA_CA_CERTS as
+              # Node's do; lib/pq reads the OS store as pgx; rustls-native-certs the
+              # OS store; Temurin 25's cacerts.
+              "bun-sql": "verify-full", "lib-pq": "verify-full",
+              "tokio-postgres-rustls": "require", "pgjdbc-javatrust-jdk25": "verify-full"}
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out")
         p = run([pgtls(), "run", "--clients", ",".join(wanted), "--stores", "default",

@@ -137,6 +137,10 @@ static const struct {
      "[{\"tls_start\":\"none\",\"ssl_response\":null,\"handshake\":\"none\",\"startup\":false,"
      "\"end\":\"protocol-error\",\"end_reason\":\"invalid length of startup packet (369098752 bytes)\"}]",
      "{\"connected\":false,\"error\":\"connection closed\"}", ST_SERVER_REFUSED_SSL},
+    {"mock: a direct handshake without ALPN that the server then closes is server-refused-ssl",
+     "[{\"tls_start\":\"direct\",\"ssl_response\":null,\"handshake\":\"ok\",\"startup\":false,"
+     "\"end\":\"protocol-error\",\"end_reason\":\"received direct SSL connection request without ALPN protocol negotiation extension\"}]",
+     "{\"connected\":false,\"error\":\"EOF\"}", ST_SERVER_REFUSED_SSL},
     {"mock: auth_result failed with a channel binding error is auth-failed",
      "[{\"tls_start\":\"sslrequest\",\"ssl_response\":\"S\",\"handshake\":\"ok\",\"startup\":true,\"auth_result\":\"abandoned\"}]",
      "{\"connected\":false,\"error\":\"channel binding required, but server authenticated client without channel binding\"}", ST_AUTH_FAILED},
@@ -223,6 +227,8 @@ static const struct {
     {"Node", "CA signature digest algorithm too weak", ST_UNTRUSTED_CHAIN},
     {"Node", "EE certificate key too weak", ST_UNTRUSTED_CHAIN},
     {"postgres.js", "unrecognized configuration parameter \"sslrootcert\"", ST_CLIENT_CONFIG_ERROR},
+    {"lib/pq", "pq: couldn't parse pem from sslrootcert", ST_CLIENT_CONFIG_ERROR},
+    {"lib/pq", "open /x/missing.pem: no such file or directory", ST_CLIENT_CONFIG_ERROR},
     {"none", "something else entirely", ST_CLASS_NONE},
     {"none", "", ST_CLASS_NONE},
 };

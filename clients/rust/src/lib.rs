@@ -28,6 +28,7 @@ pub fn locked(name: &str) -> &'static str {
     match name {
         "tokio-postgres" => env!("PGTLS_VER_TOKIO_POSTGRES"),
         "postgres-openssl" => env!("PGTLS_VER_POSTGRES_OPENSSL"),
+        "tokio-postgres-rustls" => env!("PGTLS_VER_TOKIO_POSTGRES_RUSTLS"),
         "sqlx" => env!("PGTLS_VER_SQLX"),
         "rustls" => env!("PGTLS_VER_RUSTLS"),
         "webpki-roots" => env!("PGTLS_VER_WEBPKI_ROOTS"),

@@ -100,6 +100,28 @@ public final class PgjdbcAdapter {
     }
     features.addAll(SURFACES);
     h.add("features", GSON.toJsonTree(features));
+    // The JDK is an axis of its own (clients pgjdbc and pgjdbc-jdk25): which JVM runs,
+    // where its default trust store is, and the algorithm policy its java.security
+    // file sets, as this JVM reads them.
+    JsonObject extra = new JsonObject();
+    extra.addProperty("java_home", System.getProperty("java.home"));
+    java.nio.file.Path cacerts = java.nio.file.Paths.get(System.getProperty("java.home"), "lib", "security", "cacerts");
+    String cacertsReal;
+    try {
+      cacertsReal = cacerts.toRealPath().toString();
+    } catch (java.io.IOException e) {
+      cacertsReal = cacerts + " (" + e.getMessage() + ")";
+    }
+    extra.addProperty("cacerts", cacertsReal);
+    for (String k : new String[] {"jdk.certpath.disabledAlgorithms", "jdk.tls.disabledAlgorithms"}) {
+      String v = java.security.Security.getProperty(k);
+      if (v == null) {
+        extra.add(k, JsonNull.INSTANCE);
+      } else {
+        extra.addProperty(k, v.replaceAll("\\s+", " ").trim());
+      }
+    }
+    h.add("extra", extra);
     return h;
   }
 
