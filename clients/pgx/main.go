@@ -20,12 +20,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -61,6 +63,30 @@ type result struct {
 }
 
 func strp(s string) *string { return &s }
+
+// tlsConnOf finds the *tls.Conn under pgconn's net.Conn. pgx v5.0 to v5.2 wrap it in
+// internal/nbconn.TLSConn (non-blocking I/O; the field tlsConn, no accessor), later
+// releases return it as is: a version build of an early v5 (docs/versions.md) would
+// otherwise report an encrypted connection as plaintext. Read-only reflection.
+func tlsConnOf(c net.Conn) (*tls.Conn, bool) {
+	if tc, ok := c.(*tls.Conn); ok {
+		return tc, true
+	}
+	v := reflect.ValueOf(c)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil, false
+	}
+	s := v.Elem()
+	want := reflect.TypeOf((*tls.Conn)(nil))
+	for i := 0; i < s.NumField(); i++ {
+		f := s.Field(i)
+		if f.Type() == want && f.CanAddr() {
+			tc := reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface().(*tls.Conn)
+			return tc, tc != nil
+		}
+	}
+	return nil, false
+}
 
 func pgxVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
@@ -265,7 +291,7 @@ func runCase(c map[string]any, feats []string) (r result) {
 	}
 	defer conn.Close(context.Background())
 	r.Connected = true
-	if tc, ok := conn.Conn().(*tls.Conn); ok {
+	if tc, ok := tlsConnOf(conn.Conn()); ok {
 		st := tc.ConnectionState()
 		r.TLS = new(bool)
 		*r.TLS = true
