@@ -171,8 +171,11 @@ def lock_npm(folder, package, version, tmp):
     except AddError as e:
         text = str(e)
         if refused(text):
-            raise AddError(f"the npm registry refused or could not be reached for {package}@{version}: "
-                           f"{last_words(text, UNREACHABLE)}")
+            code = re.search(r'"code":\s*"(\w+)"|npm (?:ERR!|error) code (\w+)', text)
+            why = f"npm error code {code.group(1) or code.group(2)}" if code else last_words(text, UNREACHABLE)
+            raise AddError(f"the npm registry refused or could not be reached for {package}@{version}: {why}")
+        if re.search(r"E404|No match found for version", text):
+            raise AddError(f"{package} {version} is not on npm (see https://www.npmjs.com/package/{package}?activeTab=versions)")
         raise AddError(f"npm view {package}@{version} failed: {last_words(text, [r'npm (ERR|error)'])}")
     if not out.strip():
         raise AddError(f"{package} {version} is not on npm (see https://www.npmjs.com/package/{package}?activeTab=versions)")
@@ -208,6 +211,20 @@ def lock_npm(folder, package, version, tmp):
 # ------------------------------------------------------------------ Go
 
 def lock_go(folder, package, version, tmp, src):
+    env = {"GOTOOLCHAIN": os.environ.get("GOTOOLCHAIN", "local"), "GOFLAGS": "-mod=mod"}
+    # Does the proxy have it? (the .info request; GOPROXY and GOPRIVATE apply)
+    try:
+        run(["go", "list", "-m", "-json", f"{package}@v{version}"], cwd=tmp, env=env, what=package)
+    except AddError as e:
+        text = str(e)
+        said = last_words(text, [r"server response: .*", r"unknown revision", r"invalid version"])
+        if re.search(r"dial tcp|connection refused|no such host|i/o timeout|TLS handshake", text):
+            raise AddError(f"the Go module proxy refused or could not be reached for {package}@v{version}: "
+                           f"{last_words(text, UNREACHABLE)}")
+        if re.search(r"unknown revision|invalid version|not available|404 Not Found|410 Gone|no matching versions", text):
+            raise AddError(f"{package} v{version} is not on the Go module proxy ({said}; "
+                           f"see https://pkg.go.dev/{package}?tab=versions)")
+        raise AddError(f"go list {package}@v{version} failed: {said}")
     base = os.path.join(src, "clients", "pgx")
     for f in os.listdir(base):
         if f.endswith(".go"):
@@ -218,7 +235,6 @@ def lock_go(folder, package, version, tmp, src):
                    f"require github.com/jackc/pgx/v5 v{version}", gomod)
     gomod = re.sub(r"(?s)\nrequire \(.*?\)\n", "\n", gomod)
     write(os.path.join(tmp, "go.mod"), gomod)
-    env = {"GOTOOLCHAIN": os.environ.get("GOTOOLCHAIN", "local"), "GOFLAGS": "-mod=mod"}
     try:
         run(["go", "mod", "tidy"], cwd=tmp, env=env, what=package)
     except AddError as e:
