@@ -163,10 +163,14 @@ def adapters(selected):
             spec = json.load(f)
         if any("@BUILD@" in a for a in spec["argv"]) or spec.get("tls_only"):
             continue  # the C adapters (built by meson) have their own integration tests
-        argv = [a.replace("@SRC@", SRC) for a in spec["argv"]]
+        # @DIR@ and @NAME@ as the runner expands them (a version build,
+        # clients/<adapter>@<version>, names its own folder and itself).
+        def expand(a, folder=os.path.join(cdir, name)):
+            return a.replace("@SRC@", SRC).replace("@DIR@", folder).replace("@NAME@", name)
+        argv = [expand(a) for a in spec["argv"]]
         # "program": the file that must exist for the adapter to be installed
         # (argv[0] may be an interpreter found on PATH, e.g. java or node).
-        program = spec.get("program", argv[0]).replace("@SRC@", SRC)
+        program = expand(spec.get("program", spec["argv"][0]))
         if os.sep not in program:
             program = shutil.which(program) or program
         found.append((spec.get("name", name), argv, program, spec.get("smoke_expect") or {}))
