@@ -246,11 +246,16 @@ char *rn_client_resolve(const char *clients_dir, const char *name, const rn_path
     rn_client_base(folder, base, sizeof(base));
     {
         int same = 0;
-        if (rn_client_probe(clients_dir, base, paths, 30000, &probe) == 0 && !probe.unusable) {
+        char *base_says = NULL;
+        if (rn_client_probe(clients_dir, base, paths, 30000, &probe) == 0) {
             const char *loaded = json_string_value(json_object_get(probe.hello, "version"));
             if (loaded && loaded[0] == 'v')
                 loaded++;
-            same = loaded && strcmp(loaded, version) == 0;
+            same = !probe.unusable && loaded && strcmp(loaded, version) == 0;
+            if (probe.unusable)
+                base_says = str_printf("; %s is unusable: %.200s", base, probe.unusable);
+            else if (loaded)
+                base_says = str_printf("; %s loads %s", base, loaded);
         }
         rn_client_cleanup(&probe);
         if (same) {
@@ -259,10 +264,11 @@ char *rn_client_resolve(const char *clients_dir, const char *name, const rn_path
                 goto nomem;
             goto out;
         }
+        err_set(err, PGTLS_ERR_USAGE,
+                "--clients: no client build %s in %s (add it: pgtls clients add %s)%s", folder,
+                clients_dir, name, base_says ? base_says : "");
+        free(base_says);
     }
-    err_set(err, PGTLS_ERR_USAGE,
-            "--clients: no client build %s in %s (add it: pgtls clients add %s)", folder,
-            clients_dir, name);
     goto out;
 nomem:
     err_set(err, PGTLS_ERR_NOMEM, "out of memory");
