@@ -164,11 +164,15 @@ def adapters(selected):
             spec = json.load(f)
         if "@BUILD@" in spec["argv"][0] or spec.get("tls_only"):
             continue  # the C adapters (built by meson) have their own integration tests
-        # A driver adapter may name a helper meson builds (bun-sql's hostaddr library).
-        argv = [a.replace("@SRC@", SRC).replace("@BUILD@", BUILD) for a in spec["argv"]]
+        # @DIR@ and @NAME@ as the runner expands them; @BUILD@ for a helper
+        # meson builds (bun-sql's hostaddr library) (a version build,
+        # clients/<adapter>@<version>, names its own folder and itself).
+        def expand(a, folder=os.path.join(cdir, name)):
+            return a.replace("@SRC@", SRC).replace("@DIR@", folder).replace("@NAME@", name).replace("@BUILD@", BUILD)
+        argv = [expand(a) for a in spec["argv"]]
         # "program": the file that must exist for the adapter to be installed
         # (argv[0] may be an interpreter found on PATH, e.g. java or node).
-        program = spec.get("program", argv[0]).replace("@SRC@", SRC)
+        program = expand(spec.get("program", spec["argv"][0]))
         if os.sep not in program:
             program = shutil.which(program) or program
         found.append((spec.get("name", name), argv, program, spec.get("smoke_expect") or {}))

@@ -151,4 +151,11 @@ int rs_cli_explain(int argc, char **argv);
  * (0 ok, 1 findings or failures, 2 usage or input error). */
 int rs_cli_report(int argc, char **argv);
 
+/* `pgtls report history`: the builds of one driver (client BASE or
+ * BASE@VERSION; a registry name such as "pg" works) in version order, for one
+ * case (case_id) or every case whose observed class changes (NULL); Markdown
+ * text in *out (heap). -1 with err (no such driver or case in the matrix). */
+int rs_render_history(json_t *doc, const char *client, const char *case_id, char **out,
+                      pgtls_err *err);
+
 #endif

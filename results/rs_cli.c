@@ -1,4 +1,4 @@
-/* pgtls results: `pgtls report render|merge|diff`.
+/* pgtls results: `pgtls report render|merge|diff|history`.
  * Exit status: 0 OK, 1 regression (diff), 2 usage or input error. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,9 @@ static const char usage_report[] =
     "                                   client build a column), rendered to DIR\n"
     "  diff BASELINE.json NEW.json [--accept FILE] [--strict]\n"
     "                                   case-by-case changes; exit 1 on a regression\n"
+    "  history MATRIX.json --client NAME [--case ID]\n"
+    "                                   one driver's builds in version order: one case,\n"
+    "                                   or every case whose observed class changes\n"
     "\n"
     "Exit status: 0 OK, 1 regression found (diff), 2 usage or input error.\n"
     "Formats: docs/matrix-schema.md.\n";
@@ -40,6 +43,13 @@ static const char usage_diff[] =
     "  --strict  also exit 1 on any other behaviour change of a row (its observed class or\n"
     "            error code, a fix included, or a row NEW lacks) that the accept file does\n"
     "            not take with a reason: a driver's CI notices every change.\n";
+
+static const char usage_history[] =
+    "usage: pgtls report history MATRIX.json --client NAME [--case CASE-ID]\n"
+    "The builds of one driver in the matrix (client NAME and the version builds NAME@VERSION;\n"
+    "a registry name such as pg or psycopg2-binary works), in version order. With --case: that\n"
+    "case for each version (observed, verdict, expected, error) and the versions in which the\n"
+    "observed class changed; without: every case whose observed class changes. docs/versions.md.\n";
 
 static int is_help(const char *a)
 {
@@ -210,6 +220,56 @@ out:
     return status;
 }
 
+static int cmd_history(int argc, char **argv)
+{
+    const char *path = NULL, *client = NULL, *case_id = NULL;
+    pgtls_err err;
+    rs_matrix *m = NULL;
+    char *text = NULL;
+    int status = 2;
+
+    for (int i = 1; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_history, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--client") == 0 || strcmp(argv[i], "--case") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "pgtls report history: %s needs a value\n%s", argv[i],
+                        usage_history);
+                return 2;
+            }
+            *(argv[i][3] == 'l' ? &client : &case_id) = argv[i + 1];
+            i++;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "pgtls report history: unknown option %s\n%s", argv[i], usage_history);
+            return 2;
+        } else if (path) {
+            fprintf(stderr, "pgtls report history: too many arguments\n%s", usage_history);
+            return 2;
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path || !client) {
+        fprintf(stderr, "pgtls report history: needs MATRIX.json and --client NAME\n%s",
+                usage_history);
+        return 2;
+    }
+    err_clear(&err);
+    if (!(m = rs_matrix_load(path, &err)) ||
+        rs_render_history(rs_matrix_json(m), client, case_id, &text, &err) < 0) {
+        fprintf(stderr, "pgtls report history: %s\n", err.msg);
+        goto out;
+    }
+    fputs(text, stdout);
+    status = 0;
+out:
+    free(text);
+    rs_matrix_free(m);
+    return status;
+}
+
 int rs_cli_report(int argc, char **argv)
 {
     if (argc < 2) {
@@ -226,6 +286,8 @@ int rs_cli_report(int argc, char **argv)
         return cmd_merge(argc - 1, argv + 1);
     if (strcmp(argv[1], "diff") == 0)
         return cmd_diff(argc - 1, argv + 1);
+    if (strcmp(argv[1], "history") == 0)
+        return cmd_history(argc - 1, argv + 1);
     fprintf(stderr, "pgtls report: unknown command \"%s\"\n%s", argv[1], usage_report);
     return 2;
 }

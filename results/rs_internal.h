@@ -34,6 +34,12 @@ void rs_buf_add_csv(rs_buf *b, const char *text);
 /* Hands the string to the caller (NULL with err on oom). */
 char *rs_buf_finish(rs_buf *b, pgtls_err *err);
 
+/* Version order ("8.7.3" < "8.11.3", a leading "v" ignored); <0, 0, >0. */
+int rs_version_cmp(const char *a, const char *b);
+/* summary.md's "Versions of one driver" section (nothing when no driver has
+ * builds of several versions). 0, -1 when out of memory. */
+int rs_history_markdown(json_t *doc, rs_buf *b);
+
 /* Accessors over the document. */
 const char *rs_jstr(json_t *o, const char *key); /* "" when absent */
 

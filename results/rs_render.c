@@ -327,6 +327,13 @@ char *rs_render_markdown(rs_matrix *m, pgtls_err *err)
         rs_buf_add(&b, "\n");
     }
 
+    if (rs_history_markdown(doc, &b) < 0) {
+        free(scen);
+        free(b.s);
+        err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+
     rs_buf_add(&b, "\n## Failures\n\n");
     json_array_foreach(json_object_get(doc, "cases"), j, c)
     {

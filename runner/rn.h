@@ -69,6 +69,15 @@ void rn_manifest_free(rn_manifest *m);
  * frees with rn_strv_free, or -1 with err. */
 int rn_manifest_list(const char *clients_dir, char ***out_names, pgtls_err *err);
 
+/* An adapter name: letters, digits, '.', '_', '-' (not first), optionally
+ * followed by '@' and a version of the same characters plus '+' (a version
+ * build, docs/versions.md: "node-postgres@8.7.3"). 1 when name is one. */
+int rn_client_name_ok(const char *name);
+
+/* The base adapter of a version build ("pgx" for "pgx@5.0.0", the name
+ * itself otherwise), in buf. */
+const char *rn_client_base(const char *name, char *buf, size_t cap);
+
 /* Checks that argv[0] can be executed: an absolute/relative path that is an
  * executable file, or a bare name found in $PATH. Returns 0 if OK, -1 with
  * the reason in err ("build the adapter: ninja -C build", ...). */
@@ -236,6 +245,16 @@ typedef struct rn_client {
 int rn_client_probe(const char *clients_dir, const char *name, const rn_paths *paths,
                     int describe_timeout_ms, rn_client *out);
 void rn_client_cleanup(rn_client *c);
+
+/* Maps a --clients name to an adapter folder under clients_dir (heap string):
+ * the folder itself; a registry name with a version ("pg@8.7.3",
+ * "psycopg2-binary@2.9.5", "org.postgresql:postgresql@42.2.29",
+ * "github.com/jackc/pgx/v5@v5.0.0") to its version build
+ * (docs/versions.md); and "ADAPTER@VERSION" without such a folder to the base
+ * adapter when that one loads exactly VERSION. NULL with a one-line reason in
+ * err (what to add) otherwise. */
+char *rn_client_resolve(const char *clients_dir, const char *name, const rn_paths *paths,
+                        pgtls_err *err);
 
 /* Probes several clients in parallel (at most jobs at a time). names is
  * NULL-terminated; out has one slot per name. Returns 0, -1 when out of memory. */

@@ -151,7 +151,9 @@ static void run_usage(FILE *f)
             "mock server and writes matrix.json plus its renderings into --out (default\n"
             "out/run-<timestamp>; out/latest points at the last run written directly\n"
             "under out/).\n\n"
-            "  --clients      adapters to run (folder names under clients/; default: all usable)\n"
+            "  --clients      adapters to run (folder names under clients/, or a driver at a\n"
+            "                 version: pg@8.7.3, pgx@5.0.0, docs/versions.md; default: all\n"
+            "                 usable adapters except version builds)\n"
             "  --scenarios    only these scenarios;  --sslmodes  only these sslmodes\n"
             "  --stores       only these trust stores (default = the client's own trust,\n"
             "                 system = sslrootcert=system, or a store of pgtls ca list)\n"
@@ -286,6 +288,17 @@ int rn_cli_run(int argc, char **argv)
         if (!as_of_dir)
             goto out;
         o.fixtures_dir = as_of_dir;
+    }
+    /* Registry names and versions (pg@8.7.3) name their version build
+     * (docs/versions.md); a plain adapter name stays as it is. */
+    for (size_t i = 0; o.clients && o.clients[i]; i++) {
+        char *name = rn_client_resolve(o.clients_dir, o.clients[i], &o.paths, &err);
+        if (!name) {
+            fprintf(stderr, "pgtls run: %s\n", err.msg);
+            goto out;
+        }
+        free(o.clients[i]);
+        o.clients[i] = name;
     }
     dedupe(o.clients);
     dedupe(o.scenarios);
@@ -519,8 +532,60 @@ int rn_cli_repro(int argc, char **argv)
 
 /* ------------------------------------------------------------------ clients */
 
+/* `pgtls clients add NAME@VERSION`: clients/versions/add.py does the work with
+ * each ecosystem's own client (pip, npm, go, mvn); this starts it, argv only. */
+static int clients_add(int argc, char **argv)
+{
+    char *script = str_printf("%s/clients/versions/add.py", pgtls_data_root());
+    char **args = calloc((size_t)argc + 10, sizeof(char *));
+    int n = 0;
+
+    if (!script || !args) {
+        fprintf(stderr, "pgtls clients add: out of memory\n");
+        return 2;
+    }
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: pgtls clients add NAME@VERSION [--clients-dir DIR] [--no-install]\n\n"
+                   "Adds a client build: the driver NAME at VERSION from its registry, pinned in a\n"
+                   "lockfile with hashes, as clients/<adapter>@<version>/ (docs/versions.md).\n"
+                   "NAME: psycopg2-binary (psycopg2), pg (node-postgres), org.postgresql:postgresql\n"
+                   "(pgjdbc), github.com/jackc/pgx/v5 (pgx). Then: pgtls run --clients NAME@VERSION.\n"
+                   "exit status: 0 added and installed, 2 bad input or the registry refused.\n");
+            free(script);
+            free(args);
+            return 0;
+        }
+    if (!fs_exists(script)) {
+        fprintf(stderr, "pgtls clients add: %s is missing (reinstall pgtls)\n", script);
+        free(script);
+        free(args);
+        return 2;
+    }
+    args[n++] = "python3";
+    args[n++] = script;
+    args[n++] = "--src";
+    args[n++] = (char *)pgtls_data_root();
+    args[n++] = "--build";
+    args[n++] = (char *)pgtls_exec_root();
+    args[n++] = "--clients-dir";
+    args[n++] = (char *)default_clients_dir();
+    for (int i = 1; i < argc; i++)
+        args[n++] = argv[i];
+    args[n] = NULL;
+    fflush(stdout);
+    execvp(args[0], args);
+    fprintf(stderr, "pgtls clients add: cannot start python3 (%s): install Python 3\n",
+            strerror(errno));
+    free(script);
+    free(args);
+    return 2;
+}
+
 int rn_cli_clients(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "add") == 0)
+        return clients_add(argc - 1, argv + 1);
     const char *clients_dir = default_clients_dir();
     rn_paths paths = default_paths();
     int as_json = 0, timeout_ms = 30000, count;
@@ -534,7 +599,8 @@ int rn_cli_clients(int argc, char **argv)
     for (f.i = 1; f.i < argc && !f.bad; f.i++) {
         const char *a = argv[f.i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf("usage: pgtls clients [--json] [--clients-dir DIR] [--timeout-ms N]\n\n"
+            printf("usage: pgtls clients [--json] [--clients-dir DIR] [--timeout-ms N]\n"
+                   "       pgtls clients add NAME@VERSION [--clients-dir DIR] (docs/versions.md)\n\n"
                    "Lists the adapters under clients/ with what their --describe reports\n"
                    "(client, version, libpq, TLS library), and why an unusable one is unusable.\n"
                    "exit status: 0 listed (even with unusable clients), 2 usage error.\n");

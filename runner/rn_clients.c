@@ -172,3 +172,108 @@ int rn_client_probe_all(const char *clients_dir, char *const *names, const rn_pa
     pthread_mutex_destroy(&j.mu);
     return 0;
 }
+
+/* Registry names of the drivers that have version builds (docs/versions.md). */
+static const struct {
+    const char *registry, *adapter;
+} registry_names[] = {
+    {"pg", "node-postgres"},
+    {"psycopg2-binary", "psycopg2"},
+    {"org.postgresql:postgresql", "pgjdbc"},
+    {"github.com/jackc/pgx/v5", "pgx"},
+};
+
+char *rn_client_resolve(const char *clients_dir, const char *name, const rn_paths *paths,
+                        pgtls_err *err)
+{
+    const char *at = strrchr(name, '@');
+    char *adapter = NULL, *folder = NULL, *out = NULL;
+    char base[160];
+    rn_client probe;
+
+    if (!at) {
+        /* a plain adapter name, or a registry name without a version */
+        for (size_t i = 0; i < sizeof(registry_names) / sizeof(registry_names[0]); i++)
+            if (strcmp(name, registry_names[i].registry) == 0 &&
+                strcmp(name, registry_names[i].adapter) != 0) {
+                char *dir = fs_join(clients_dir, registry_names[i].adapter);
+                int have = dir && fs_exists(dir);
+                free(dir);
+                if (have)
+                    return strdup(registry_names[i].adapter);
+            }
+        return strdup(name);
+    }
+    /* NAME@VERSION: the registry's name or the adapter's; "v" of a Go version dropped */
+    adapter = strndup(name, (size_t)(at - name));
+    if (!adapter)
+        goto nomem;
+    const char *version = at + 1;
+    for (size_t i = 0; i < sizeof(registry_names) / sizeof(registry_names[0]); i++)
+        if (strcmp(adapter, registry_names[i].registry) == 0) {
+            free(adapter);
+            adapter = strdup(registry_names[i].adapter);
+            if (!adapter)
+                goto nomem;
+            if (strcmp(registry_names[i].adapter, "pgx") == 0 && version[0] == 'v')
+                version++;
+            break;
+        }
+    if (strcmp(adapter, "pgx") == 0 && version[0] == 'v')
+        version++;
+    folder = str_printf("%s@%s", adapter, version);
+    if (!folder)
+        goto nomem;
+    if (!rn_client_name_ok(folder)) {
+        err_set(err, PGTLS_ERR_USAGE,
+                "--clients: '%s' is not a client name (NAME or NAME@VERSION; see pgtls clients)",
+                name);
+        goto out;
+    }
+    {
+        char *dir = fs_join(clients_dir, folder);
+        char *manifest = dir ? fs_join(dir, "adapter.json") : NULL;
+        int have = manifest && fs_exists(manifest);
+        free(manifest);
+        free(dir);
+        if (have) {
+            out = folder;
+            folder = NULL;
+            goto out;
+        }
+    }
+    /* No version build: the base adapter, when it loads that very version. */
+    rn_client_base(folder, base, sizeof(base));
+    {
+        int same = 0;
+        char *base_says = NULL;
+        if (rn_client_probe(clients_dir, base, paths, 30000, &probe) == 0) {
+            const char *loaded = json_string_value(json_object_get(probe.hello, "version"));
+            if (loaded && loaded[0] == 'v')
+                loaded++;
+            same = !probe.unusable && loaded && strcmp(loaded, version) == 0;
+            if (probe.unusable)
+                base_says = str_printf("; %s is unusable: %.200s", base, probe.unusable);
+            else if (loaded)
+                base_says = str_printf("; %s loads %s", base, loaded);
+        }
+        rn_client_cleanup(&probe);
+        if (same) {
+            out = strdup(base);
+            if (!out)
+                goto nomem;
+            goto out;
+        }
+        err_set(err, PGTLS_ERR_USAGE,
+                "--clients: no client build %s in %s (add it: pgtls clients add %s)%s", folder,
+                clients_dir, name, base_says ? base_says : "");
+        free(base_says);
+    }
+    goto out;
+nomem:
+    err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+out:
+    free(adapter);
+    free(folder);
+    return out;
+}

@@ -31,10 +31,14 @@ char *rn_expand_placeholders(const char *s, const rn_paths *paths, const char *a
     char *out = NULL;
     const char *p = s;
 
-    static const char *const names[] = {"@BUILD@", "@SRC@", "@DIR@"};
+    /* @NAME@: the adapter's name (its folder's), which may hold an '@' itself
+     * (a version build, "pgx@5.0.0", docs/versions.md) and so cannot be
+     * written literally in argv. */
+    static const char *const names[] = {"@BUILD@", "@SRC@", "@DIR@", "@NAME@"};
+    const char *slash = adapter_dir ? strrchr(adapter_dir, '/') : NULL;
     const char *values[] = {paths ? paths->build_root : NULL, paths ? paths->source_root : NULL,
-                            adapter_dir};
-    for (size_t i = 0; i < 3; i++)
+                            adapter_dir, adapter_dir ? (slash ? slash + 1 : adapter_dir) : NULL};
+    for (size_t i = 0; i < 4; i++)
         if (values[i])
             cap += strlen(values[i]) * 4; /* generous: a few occurrences at most */
     out = malloc(cap);
@@ -51,16 +55,16 @@ char *rn_expand_placeholders(const char *s, const rn_paths *paths, const char *a
         size_t i;
         if (!end) {
             err_set(err, PGTLS_ERR_CONFIG,
-                    "unterminated placeholder in '%s' (use @BUILD@, @SRC@ or @DIR@)", s);
+                    "unterminated placeholder in '%s' (use @BUILD@, @SRC@, @DIR@ or @NAME@)", s);
             goto fail;
         }
-        for (i = 0; i < 3; i++)
+        for (i = 0; i < 4; i++)
             if ((size_t)(end - p + 1) == strlen(names[i]) &&
                 strncmp(p, names[i], strlen(names[i])) == 0)
                 break;
-        if (i == 3) {
+        if (i == 4) {
             err_set(err, PGTLS_ERR_CONFIG,
-                    "unknown placeholder %.*s in '%s' (use @BUILD@, @SRC@ or @DIR@)",
+                    "unknown placeholder %.*s in '%s' (use @BUILD@, @SRC@, @DIR@ or @NAME@)",
                     (int)(end - p + 1), p, s);
             goto fail;
         }
@@ -212,14 +216,57 @@ out:
     return result;
 }
 
+static int name_chars_ok(const char *s, size_t n, const char *more)
+{
+    if (n == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+                    (s[0] >= '0' && s[0] <= '9')))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || (c && strchr(more, c))))
+            return 0;
+    }
+    return 1;
+}
+
+int rn_client_name_ok(const char *name)
+{
+    const char *at = name ? strchr(name, '@') : NULL;
+    if (!name || strlen(name) > 128)
+        return 0;
+    if (!at)
+        return name_chars_ok(name, strlen(name), "");
+    return name_chars_ok(name, (size_t)(at - name), "") &&
+           name_chars_ok(at + 1, strlen(at + 1), "+");
+}
+
+const char *rn_client_base(const char *name, char *buf, size_t cap)
+{
+    const char *at = strchr(name, '@');
+    size_t n = at ? (size_t)(at - name) : strlen(name);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(buf, name, n);
+    buf[n] = '\0';
+    return buf;
+}
+
 rn_manifest *rn_manifest_load(const char *clients_dir, const char *name, const rn_paths *paths,
                               pgtls_err *err)
 {
-    char *dir = fs_join(clients_dir, name);
-    char *path = dir ? fs_join(dir, "adapter.json") : NULL;
-    char *text = NULL;
+    char *dir = NULL, *path = NULL, *text = NULL;
     rn_manifest *m = NULL;
 
+    if (!rn_client_name_ok(name)) {
+        err_set(err, PGTLS_ERR_INPUT,
+                "'%s' is not an adapter name (letters, digits, '.', '_', '-', optionally "
+                "'@VERSION'; see pgtls clients)",
+                name);
+        return NULL;
+    }
+    dir = fs_join(clients_dir, name);
+    path = dir ? fs_join(dir, "adapter.json") : NULL;
     if (!path) {
         err_set(err, PGTLS_ERR_NOMEM, "out of memory");
         goto out;
@@ -250,7 +297,7 @@ int rn_manifest_list(const char *clients_dir, char ***out_names, pgtls_err *err)
     *out_names = NULL;
     ENSURE(d, err, PGTLS_ERR_IO, "cannot list adapters in %s: %s", clients_dir, strerror(errno));
     while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
+        if (de->d_name[0] == '.' || !rn_client_name_ok(de->d_name))
             continue;
         char *manifest = str_printf("%s/%s/adapter.json", clients_dir, de->d_name);
         ENSURE(manifest, err, PGTLS_ERR_NOMEM, "out of memory");

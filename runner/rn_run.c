@@ -441,6 +441,17 @@ static int select_clients(run_ctx *r, pgtls_err *err)
     count = rn_manifest_list(o->clients_dir, &detected, err);
     if (count < 0)
         goto out;
+    if (!o->clients) {
+        /* The default matrix is one build per driver configuration: version
+         * builds (NAME@VERSION, docs/versions.md) run when --clients names them. */
+        size_t k = 0;
+        for (size_t i = 0; detected[i]; i++)
+            if (strchr(detected[i], '@'))
+                free(detected[i]);
+            else
+                detected[k++] = detected[i];
+        detected[k] = NULL;
+    }
     names = o->clients ? o->clients : detected;
     while (names[n])
         n++;

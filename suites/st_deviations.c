@@ -252,6 +252,20 @@ st_deviations *st_deviations_load(const char *dir, const char *client, pgtls_err
         err_set(err, PGTLS_ERR_NOMEM, "out of memory");
         goto out;
     }
+    if (!fs_exists(path) && strchr(client, '@')) {
+        /* A version build (NAME@VERSION, docs/versions.md) without its own
+         * file is judged with its base adapter's deviations: what a release
+         * documents explains the same behaviour of another one, and what
+         * differs shows as fails. */
+        free(path);
+        free(name);
+        name = str_printf("%.*s.ini", (int)(strchr(client, '@') - client), client);
+        path = name ? fs_join(dir, name) : NULL;
+        if (!path) {
+            err_set(err, PGTLS_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
     if (!fs_exists(path)) {
         d = calloc(1, sizeof(*d));
         goto out;

@@ -14,9 +14,11 @@
 //     ssl_min/max_protocol_version become the object's minVersion/maxVersion.
 //     ca is the sslrootcert file's content; with no sslrootcert (or 'system') no ca is
 //     set, so Node's bundled Mozilla roots apply, as they would for the user.
+//   --modules DIR: load pg and pg-connection-string from DIR instead of this folder's
+//     node_modules (a version build, clients/node-postgres@VERSION, docs/versions.md).
 
 const fs = require('fs');
-const { main, Unsupported, asText, pkgVersion, TLS_ENV } = require('./protocol');
+const { main, Unsupported, asText, pkgVersion, TLS_ENV, setModulesDir, requireDriver } = require('./protocol');
 const entraToken = require('./entra');
 
 // docs/surfaces.md. pg 8.x reads a URL only (pg-connection-string parses with
@@ -42,9 +44,10 @@ const NO_TLS = { sslmode: null, sslrootcert: null };
 function parseArgs(argv) {
   const opts = { mode: 'connstring', name: null, urlParams: [] };
   let i = 0;
-  while (i + 1 < argv.length && ['--mode', '--client-name', '--url-param'].includes(argv[i])) {
+  while (i + 1 < argv.length && ['--mode', '--client-name', '--url-param', '--modules'].includes(argv[i])) {
     if (argv[i] === '--mode') opts.mode = argv[i + 1];
     else if (argv[i] === '--client-name') opts.name = argv[i + 1];
+    else if (argv[i] === '--modules') setModulesDir(argv[i + 1]);
     else opts.urlParams.push(argv[i + 1]);
     i += 2;
   }
@@ -94,7 +97,7 @@ function sslObject(c) {
 }
 
 function makeDriver(opts) {
-  const { Client } = require('pg');
+  const { Client } = requireDriver('pg');
   return {
     name: opts.name,
     hello() {

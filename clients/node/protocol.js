@@ -303,11 +303,19 @@ async function main(driver, adapterArgs, rest) {
 
 // The installed package's own version (read from its package.json on disk: some
 // packages' "exports" do not allow require('<name>/package.json')).
+// The folder the drivers are loaded from: this folder's node_modules, or the one a
+// version build names with --modules (clients/<adapter>@<version>/node_modules).
+let modulesDir = path.join(__dirname, 'node_modules');
+function setModulesDir(dir) { modulesDir = path.resolve(dir); }
+function requireDriver(name) { return require(path.join(modulesDir, name)); }
+
+// The version of the package actually loaded: the package.json beside the module
+// require() resolved, not the lockfile's word.
 function pkgVersion(name) {
   const fs = require('fs');
-  const file = path.join(__dirname, 'node_modules', name, 'package.json');
+  const file = path.join(modulesDir, name, 'package.json');
   return JSON.parse(fs.readFileSync(file, 'utf8')).version;
 }
 
 module.exports = {
-  TLS_ENV, main, Unsupported, asText, pkgVersion, errorText };
+  TLS_ENV, main, Unsupported, asText, pkgVersion, errorText, setModulesDir, requireDriver };

@@ -20,12 +20,16 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
+	"path/filepath"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"net/url"
 
@@ -140,6 +144,30 @@ type result struct {
 
 func strp(s string) *string { return &s }
 
+// tlsConnOf finds the *tls.Conn under pgconn's net.Conn. pgx v5.0 to v5.2 wrap it in
+// internal/nbconn.TLSConn (non-blocking I/O; the field tlsConn, no accessor), later
+// releases return it as is: a version build of an early v5 (docs/versions.md) would
+// otherwise report an encrypted connection as plaintext. Read-only reflection.
+func tlsConnOf(c net.Conn) (*tls.Conn, bool) {
+	if tc, ok := c.(*tls.Conn); ok {
+		return tc, true
+	}
+	v := reflect.ValueOf(c)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil, false
+	}
+	s := v.Elem()
+	want := reflect.TypeOf((*tls.Conn)(nil))
+	for i := 0; i < s.NumField(); i++ {
+		f := s.Field(i)
+		if f.Type() == want && f.CanAddr() {
+			tc := reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface().(*tls.Conn)
+			return tc, tc != nil
+		}
+	}
+	return nil, false
+}
+
 func pgxVersion() string { return modVersion("github.com/jackc/pgx/v5") }
 
 // modVersion is the version of a module linked into this binary.
@@ -249,6 +277,53 @@ func applyEnv(env map[string]any) error {
 	return nil
 }
 
+// homeFollowsEnv says whether the loaded pgx finds ~/.postgresql/root.crt under
+// $HOME. pgx up to v5.7 takes the home directory from os/user.Current() (the passwd
+// entry; pgconn/defaults.go), later releases from $HOME (os.UserHomeDir), so with an
+// older pgx (a version build, docs/versions.md) the case's HOME does not isolate the
+// default root file: measured by giving ParseConfig a HOME whose root.crt is not a
+// certificate (a pgx that reads it fails to parse the config).
+var homeFollowsEnv = probeHome()
+
+func probeHome() bool {
+	dir, err := os.MkdirTemp("", "pgtls-pgx-home-")
+	if err != nil {
+		return true
+	}
+	defer os.RemoveAll(dir)
+	if os.MkdirAll(filepath.Join(dir, ".postgresql"), 0o700) != nil ||
+		os.WriteFile(filepath.Join(dir, ".postgresql", "root.crt"), []byte("not a certificate\n"), 0o600) != nil {
+		return true
+	}
+	if applyEnv(map[string]any{"HOME": dir}) != nil {
+		return true
+	}
+	_, err = pgconn.ParseConfig("host=127.0.0.1 sslmode=require")
+	return err != nil
+}
+
+// homeNotIsolated names the default root file a pgx reading the passwd home would
+// use in place of (or besides) the case's, when there is one; "" otherwise.
+func homeNotIsolated(c map[string]any) string {
+	if homeFollowsEnv {
+		return ""
+	}
+	if v, ok, _ := getString(c, "sslrootcert"); ok && v != "" {
+		return ""
+	}
+	dirs := []string{os.Getenv("HOME")}
+	if u, err := user.Current(); err == nil {
+		dirs = append(dirs, u.HomeDir)
+	}
+	for _, d := range dirs {
+		f := filepath.Join(d, ".postgresql", "root.crt")
+		if _, err := os.Stat(f); d != "" && err == nil {
+			return f
+		}
+	}
+	return ""
+}
+
 func runCase(c map[string]any, feats []string) (r result) {
 	start := time.Now()
 	r.ID = c["id"]
@@ -312,6 +387,11 @@ func runCase(c map[string]any, feats []string) (r result) {
 	}
 	if err := applyEnv(env); err != nil {
 		return bad(err)
+	}
+	if f := homeNotIsolated(c); f != "" {
+		r.Unsupported = strp("pgx " + pgxVersion() + " takes ~/.postgresql/root.crt from the passwd " +
+			"entry (os/user.Current), not $HOME, so the case's HOME cannot be isolated (" + f + " exists)")
+		return r
 	}
 
 	var parts, keys, vals []string
@@ -389,7 +469,7 @@ func runCase(c map[string]any, feats []string) (r result) {
 	}
 	defer conn.Close(context.Background())
 	r.Connected = true
-	if tc, ok := conn.Conn().(*tls.Conn); ok {
+	if tc, ok := tlsConnOf(conn.Conn()); ok {
 		st := tc.ConnectionState()
 		r.TLS = new(bool)
 		*r.TLS = true

@@ -706,6 +706,82 @@ START_TEST(strict_diff_counts_a_changed_class_that_keeps_its_verdict)
 }
 END_TEST
 
+/* docs/versions.md: one driver's builds (BASE, BASE@VERSION) in version order,
+ * and the version in which a case's observed class changed. */
+static const char history_matrix[] =
+    "{\"schema\":\"pgtls-matrix/1\",\"run\":{\"suite\":\"default\"},\"clients\":["
+    "{\"key\":\"pgx 5.12.0 | no libpq | go\",\"client\":\"pgx\",\"version\":\"5.12.0\"},"
+    "{\"key\":\"pgx@5.7.4 5.7.4 | no libpq | go\",\"client\":\"pgx@5.7.4\",\"version\":\"5.7.4\"},"
+    "{\"key\":\"pgx@5.0.0 5.0.0 | no libpq | go\",\"client\":\"pgx@5.0.0\",\"version\":\"5.0.0\"},"
+    "{\"key\":\"pgx-other 1 | no libpq | go\",\"client\":\"pgx-other\",\"version\":\"1\"},"
+    "{\"key\":\"libpq 15.18 | libpq 150018 | OpenSSL\",\"client\":\"libpq\",\"version\":\"15.18\"}],"
+    "\"cases\":["
+    "{\"id\":\"azure-new/system/verify-full\",\"scenario\":\"azure-new\",\"store\":\"system\","
+    "\"sslmode\":\"verify-full\",\"results\":{"
+    "\"pgx 5.12.0 | no libpq | go\":{\"verdict\":\"conforms\",\"observed\":\"connected-tls\",\"expected\":\"connected-tls\"},"
+    "\"pgx@5.7.4 5.7.4 | no libpq | go\":{\"verdict\":\"conforms\",\"observed\":\"connected-tls\",\"expected\":\"connected-tls\"},"
+    "\"pgx@5.0.0 5.0.0 | no libpq | go\":{\"verdict\":\"fails\",\"observed\":\"client-config-error\",\"expected\":\"connected-tls\","
+    "\"error\":\"open system: no such file or directory\"},"
+    "\"pgx-other 1 | no libpq | go\":{\"verdict\":\"fails\",\"observed\":\"untrusted-chain\",\"expected\":\"connected-tls\"}}},"
+    "{\"id\":\"azure-new/root-g2/verify-full\",\"scenario\":\"azure-new\",\"store\":\"root-g2\","
+    "\"sslmode\":\"verify-full\",\"results\":{"
+    "\"pgx 5.12.0 | no libpq | go\":{\"verdict\":\"conforms\",\"observed\":\"connected-tls\",\"expected\":\"connected-tls\"},"
+    "\"pgx@5.7.4 5.7.4 | no libpq | go\":{\"verdict\":\"conforms\",\"observed\":\"connected-tls\",\"expected\":\"connected-tls\"},"
+    "\"pgx@5.0.0 5.0.0 | no libpq | go\":{\"verdict\":\"conforms\",\"observed\":\"connected-tls\",\"expected\":\"connected-tls\"}}}]}";
+
+START_TEST(history_orders_a_drivers_versions_and_names_the_change)
+{
+    pgtls_err err;
+    char *text = NULL;
+    err_clear(&err);
+    ck_assert_int_lt(rs_version_cmp("8.7.3", "8.11.3"), 0);
+    ck_assert_int_gt(rs_version_cmp("v5.12.0", "5.7.4"), 0);
+    ck_assert_int_eq(rs_version_cmp("v5.0.0", "5.0.0"), 0);
+    ck_assert_int_lt(rs_version_cmp("42.2.29", "42.10.0"), 0);
+    ck_assert_int_lt(rs_version_cmp("1.0-rc1", "1.0"), 0);
+
+    json_t *doc = js(history_matrix);
+    ck_assert_int_eq(rs_render_history(doc, "github.com/jackc/pgx/v5", "azure-new/system/verify-full",
+                                       &text, &err), 0);
+    const char *a = strstr(text, "| 5.0.0 |"), *b = strstr(text, "| 5.7.4 |"),
+               *c = strstr(text, "| 5.12.0 |");
+    ck_assert_msg(a && b && c && a < b && b < c, "not in version order:\n%s", text);
+    ck_assert_ptr_nonnull(strstr(text, "client-config-error | fails | connected-tls | open system"));
+    ck_assert_msg(strstr(text, "observed class changed in: 5.7.4 (client-config-error → connected-tls)"),
+                  "%s", text);
+    ck_assert_ptr_null(strstr(text, "pgx-other")); /* another adapter, not a version */
+    free(text);
+    /* every changing case, without --case */
+    ck_assert_int_eq(rs_render_history(doc, "pgx", NULL, &text, &err), 0);
+    ck_assert_ptr_nonnull(strstr(text, "| `azure-new/system/verify-full` | client-config-error | "
+                                       "connected-tls | connected-tls | 5.7.4"));
+    ck_assert_ptr_null(strstr(text, "root-g2"));
+    ck_assert_ptr_nonnull(strstr(text, "1 case changes across 3 versions"));
+    free(text);
+    /* an unchanged case says so */
+    ck_assert_int_eq(rs_render_history(doc, "pgx", "azure-new/root-g2/verify-full", &text, &err), 0);
+    ck_assert_ptr_nonnull(strstr(text, "observed class unchanged across 3 versions"));
+    free(text);
+    ck_assert_int_eq(rs_render_history(doc, "pg", NULL, &text, &err), -1);
+    ck_assert_msg(strstr(err.msg, "no client build of 'pg'"), "got '%s'", err.msg);
+    ck_assert_int_eq(rs_render_history(doc, "pgx", "no/such/case", &text, &err), -1);
+    ck_assert_msg(strstr(err.msg, "no case 'no/such/case'"), "got '%s'", err.msg);
+
+    /* summary.md: a section for pgx (three versions), none for libpq (one) */
+    rs_matrix *m = rs_matrix_from_json(doc, "history", &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    char *md = rs_render_markdown(m, &err);
+    ck_assert_msg(md != NULL, "%s", err.msg);
+    ck_assert_ptr_nonnull(strstr(md, "## Versions of one driver"));
+    ck_assert_ptr_nonnull(strstr(md, "### pgx: 5.0.0, 5.7.4, 5.12.0"));
+    ck_assert_ptr_null(strstr(md, "### libpq"));
+    ck_assert_ptr_null(strstr(md, "### pgx-other"));
+    free(md);
+    rs_matrix_free(m);
+    json_decref(doc);
+}
+END_TEST
+
 START_TEST(the_digest_names_a_configuration_that_breaks_at_rotation_and_its_fix)
 {
     pgtls_err err;
@@ -1074,6 +1150,7 @@ Suite *rs_diff_suite(void)
     tcase_add_test(tc, diff_reports_a_regression_and_an_accepted_one_is_not);
     tcase_add_test(tc, diff_matches_a_new_client_version_by_name_and_lists_added_and_removed);
     tcase_add_test(tc, strict_diff_counts_a_changed_class_that_keeps_its_verdict);
+    tcase_add_test(tc, history_orders_a_drivers_versions_and_names_the_change);
     tcase_add_test(tc, the_digest_names_a_configuration_that_breaks_at_rotation_and_its_fix);
     tcase_add_test(tc, a_matrix_without_rotation_scenarios_has_no_digest);
     tcase_add_test(tc, a_mode_the_driver_refuses_with_every_store_does_not_decide_the_digest);

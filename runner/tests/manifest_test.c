@@ -19,6 +19,7 @@ static const struct {
     {"--jar=@BUILD@/a.jar:@SRC@/b.jar", "--jar=/b/a.jar:/s/b.jar"},
     {"python3", "python3"},
     {"", ""},
+    {"--client-name=@NAME@", "--client-name=x"},
 };
 
 START_TEST(placeholders_expand_to_the_build_source_and_adapter_folders)
@@ -160,6 +161,69 @@ START_TEST(detection_lists_only_folders_with_a_manifest_sorted)
 }
 END_TEST
 
+/* Version builds (docs/versions.md): NAME@VERSION folders are adapters; their
+ * argv says its own name with @NAME@ (an '@' in it could not be written
+ * literally), and a name with a path or odd characters is no adapter at all. */
+START_TEST(a_version_build_is_an_adapter_named_with_its_version)
+{
+    pgtls_err err;
+    char *dir = ts_tmpdir_new("rn-version");
+    char **names = NULL;
+    err_clear(&err);
+    char *sub = fs_join(dir, "pgx@5.0.0");
+    ck_assert_int_eq(fs_mkdir_p(sub, 0755, &err), 0);
+    free(ts_write_text(sub, "adapter.json",
+                       "{\"protocol\":1,\"name\":\"pgx@5.0.0\",\"argv\":[\"@DIR@/pgx-adapter\","
+                       "\"--client-name\",\"@NAME@\"]}"));
+    char *odd = fs_join(dir, "bad name");
+    ck_assert_int_eq(fs_mkdir_p(odd, 0755, &err), 0);
+    free(ts_write_text(odd, "adapter.json", "{\"argv\":[\"x\"]}"));
+    ck_assert_int_eq(rn_manifest_list(dir, &names, &err), 1);
+    ck_assert_str_eq(names[0], "pgx@5.0.0");
+    rn_strv_free(names);
+    rn_manifest *m = rn_manifest_load(dir, "pgx@5.0.0", &paths, &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    ck_assert_int_eq(m->num_argv, 3);
+    ck_assert_str_eq(m->argv[2], "pgx@5.0.0");
+    ck_assert_msg(strstr(m->argv[0], "/pgx@5.0.0/pgx-adapter"), "got '%s'", m->argv[0]);
+    rn_manifest_free(m);
+    ck_assert_ptr_null(rn_manifest_load(dir, "../pgx@5.0.0", &paths, &err));
+    ck_assert_msg(strstr(err.msg, "is not an adapter name"), "got '%s'", err.msg);
+
+    ck_assert(rn_client_name_ok("node-postgres@8.7.3"));
+    ck_assert(rn_client_name_ok("psycopg2@2.9.5+local"));
+    ck_assert(rn_client_name_ok("openssl-s_client"));
+    ck_assert(!rn_client_name_ok("a@b@c"));
+    ck_assert(!rn_client_name_ok("pgx@"));
+    ck_assert(!rn_client_name_ok("@5.0.0"));
+    ck_assert(!rn_client_name_ok("-x"));
+    ck_assert(!rn_client_name_ok("x/y"));
+    ck_assert(!rn_client_name_ok(""));
+    char base[64];
+    ck_assert_str_eq(rn_client_base("pgx@5.0.0", base, sizeof(base)), "pgx");
+    ck_assert_str_eq(rn_client_base("libpq", base, sizeof(base)), "libpq");
+
+    /* --clients names: the folder, or a registry name at a version */
+    char *r = rn_client_resolve(dir, "github.com/jackc/pgx/v5@v5.0.0", &paths, &err);
+    ck_assert_msg(r != NULL, "%s", err.msg);
+    ck_assert_str_eq(r, "pgx@5.0.0");
+    free(r);
+    r = rn_client_resolve(dir, "pgx@v5.0.0", &paths, &err);
+    ck_assert_msg(r != NULL, "%s", err.msg);
+    ck_assert_str_eq(r, "pgx@5.0.0");
+    free(r);
+    ck_assert_ptr_null(rn_client_resolve(dir, "pg@8.7.3", &paths, &err));
+    ck_assert_msg(strstr(err.msg, "no client build node-postgres@8.7.3") &&
+                      strstr(err.msg, "pgtls clients add pg@8.7.3"),
+                  "got '%s'", err.msg);
+    ck_assert_ptr_null(rn_client_resolve(dir, "pgx@5.0.0/..", &paths, &err));
+    ck_assert_msg(strstr(err.msg, "is not a client name"), "got '%s'", err.msg);
+    free(odd);
+    free(sub);
+    ts_tmpdir_remove(dir);
+}
+END_TEST
+
 START_TEST(detection_of_a_missing_clients_folder_is_an_error_not_a_crash)
 {
     pgtls_err err;
@@ -227,6 +291,7 @@ Suite *rn_manifest_suite(void)
     tc = tcase_create("detection");
     tcase_add_test(tc, detection_lists_only_folders_with_a_manifest_sorted);
     tcase_add_test(tc, detection_of_a_missing_clients_folder_is_an_error_not_a_crash);
+    tcase_add_test(tc, a_version_build_is_an_adapter_named_with_its_version);
     tcase_add_test(tc, an_adapter_whose_program_is_missing_is_unusable_with_the_reason);
     suite_add_tcase(s, tc);
     return s;
