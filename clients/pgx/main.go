@@ -655,8 +655,9 @@ func main() {
 		// MSAL Go keeps managed-identity tokens in a cache shared by every
 		// credential of the process (managedidentity's package-level cache
 		// manager): a token case gets a process of its own, so one case's
-		// token never answers the next case's request.
-		if e, ok := c["entra"]; ok && e != nil && os.Getenv("PGTLS_PGX_CHILD") == "" {
+		// token never answers the next case's request. (The marker is not a
+		// PG* variable: the adapter clears those, at start-up too.)
+		if e, ok := c["entra"]; ok && e != nil && os.Getenv("ADAPTER_TOKEN_CHILD") == "" {
 			emit(out, runInChild(c, line, name, "token case: a fresh token cache"))
 			continue
 		}
@@ -685,7 +686,7 @@ func runInChild(c map[string]any, line, name, why string) result {
 		return fail(err)
 	}
 	cmd := exec.Command(self, "--client-name", name)
-	cmd.Env = append(append([]string{}, baseEnv...), "PGTLS_PGX_CHILD=1")
+	cmd.Env = append(append([]string{}, baseEnv...), "ADAPTER_TOKEN_CHILD=1")
 	cmd.Stdin = strings.NewReader(line + "\n")
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.Output()
