@@ -24,6 +24,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"reflect"
@@ -50,6 +52,138 @@ var feats = []string{"connect_options", "ssl_max_protocol_version", "ssl_min_pro
 	"sslnegotiation", "sslsni"}
 
 var isolated = []string{"SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS"}
+
+// docs/surfaces.md. pq.NewConfig (connector.go, v1.12.3) reads a keyword/value string
+// or a postgres:// URL (convertURL: the query parameters become keywords) over the PG*
+// variables (Config.fromEnv: each field's `env` tag); pq.Config is the options form
+// (the struct literal its example passes to pq.NewConnectorConfig).
+var surfaces = []string{"surface:conninfo", "surface:url", "surface:env", "surface:options",
+	"surface:url+options", "surface:url+env"}
+var surfaceReasons = map[string]string{
+	"surface:npgsql": "lib/pq parses keyword=value strings and postgres:// URLs (pq.NewConfig); it has no parser for the ADO.NET form (Key=Value;...)",
+	"literal":        "lib-pq adapter: source-page strings are run by libpq-based adapters; lib/pq would read the same keyword=value syntax",
+}
+
+// libpq's PG* variable for each TLS keyword (the env surfaces). The adapter sets
+// libpq's names; lib/pq's own `env` tags are what it reads (ssl_min/max_protocol_version
+// are tagged SSLPGMINPROTOCOLVERSION / SSLPGMAXPROTOCOLVERSION in v1.12.3, so libpq's
+// PGSSLMINPROTOCOLVERSION is not read, and the case shows it).
+var tlsEnv = map[string]string{"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
+	"sslnegotiation": "PGSSLNEGOTIATION", "sslsni": "PGSSLSNI",
+	"ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION", "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION"}
+
+func isTLSKey(k string) bool { return strings.HasPrefix(k, "ssl") }
+
+// surfaceString writes the settings as the string pq.NewConfig reads: keyword/value
+// pairs or a postgres:// URL, without the keys in skip; on the env surfaces the TLS
+// settings are set as PG* variables instead.
+func surfaceString(surface string, keys, vals []string, skip map[string]bool) string {
+	var in []int
+	for i, k := range keys {
+		if skip[k] {
+			continue
+		}
+		if (surface == "env" || surface == "url+env") && isTLSKey(k) {
+			os.Setenv(tlsEnv[k], vals[i])
+			continue
+		}
+		in = append(in, i)
+	}
+	if surface != "url" && surface != "url+env" && surface != "url+options" {
+		var parts []string
+		for _, i := range in {
+			parts = append(parts, keys[i]+"="+quote(vals[i]))
+		}
+		return strings.Join(parts, " ")
+	}
+	u := url.URL{Scheme: "postgresql", Path: "/"}
+	q := url.Values{}
+	var user, pass string
+	var hasUser, hasPass bool
+	host, port := "", ""
+	for _, i := range in {
+		switch keys[i] {
+		case "user":
+			user, hasUser = vals[i], true
+		case "password":
+			pass, hasPass = vals[i], true
+		case "host":
+			host = vals[i]
+		case "port":
+			port = vals[i]
+		case "dbname":
+			u.Path = "/" + vals[i]
+		default:
+			q.Set(keys[i], vals[i])
+		}
+	}
+	if hasUser && hasPass {
+		u.User = url.UserPassword(user, pass)
+	} else if hasUser {
+		u.User = url.User(user)
+	}
+	u.Host = host
+	if port != "" {
+		u.Host = net.JoinHostPort(host, port)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// optionsConfig is the options surface: a pq.Config literal, as lib/pq's example writes
+// it, with the fields the case sets (a literal's SSLSNI is false unless the case sets
+// sslsni: NewConfig's default of true applies to strings only).
+func optionsConfig(keys, vals []string) (pq.Config, error) {
+	var cfg pq.Config
+	for i, k := range keys {
+		v := vals[i]
+		switch k {
+		case "host":
+			cfg.Host = v
+		case "hostaddr":
+			a, err := netip.ParseAddr(v)
+			if err != nil {
+				return cfg, fmt.Errorf("hostaddr: %v", err)
+			}
+			cfg.Hostaddr = a
+		case "port":
+			p, err := strconv.ParseUint(v, 10, 16)
+			if err != nil {
+				return cfg, fmt.Errorf("port: %v", err)
+			}
+			cfg.Port = uint16(p)
+		case "user":
+			cfg.User = v
+		case "password":
+			cfg.Password = v
+		case "dbname":
+			cfg.Database = v
+		case "application_name":
+			cfg.ApplicationName = v
+		case "sslmode":
+			cfg.SSLMode = pq.SSLMode(v)
+		case "sslrootcert":
+			cfg.SSLRootCert = v
+		case "sslnegotiation":
+			cfg.SSLNegotiation = pq.SSLNegotiation(v)
+		case "sslsni":
+			cfg.SSLSNI = v == "1"
+		case "ssl_min_protocol_version":
+			cfg.SSLMinProtocolVersion = pq.SSLProtocolVersion(v)
+		case "ssl_max_protocol_version":
+			cfg.SSLMaxProtocolVersion = pq.SSLProtocolVersion(v)
+		case "connect_timeout":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return cfg, fmt.Errorf("connect_timeout: %v", err)
+			}
+			cfg.ConnectTimeout = time.Duration(n) * time.Second
+		default:
+			return cfg, fmt.Errorf("lib-pq adapter: no pq.Config field written for %s", k)
+		}
+	}
+	return cfg, nil
+}
 
 type result struct {
 	ID          any      `json:"id"`
@@ -89,7 +223,7 @@ func hello() map[string]any {
 		"tls_library": "crypto/tls (Go " + runtime.Version() + ")",
 		"runtime":     "Go " + runtime.Version(),
 		"build":       fmt.Sprintf("lib/pq %s (Go %s crypto/tls)", v, runtime.Version()),
-		"features":    feats,
+		"features":    append(append([]string{}, feats...), surfaces...),
 	}
 }
 
@@ -182,6 +316,27 @@ func runCase(c map[string]any) (r result) {
 		r.ErrorCode = strp("adapter")
 		return r
 	}
+	needs := []string{}
+	if sf, _ := c["surface"].(string); sf != "" {
+		needs = append(needs, "surface:"+sf)
+	}
+	if lit, _ := c["literal"].(string); lit != "" {
+		needs = append(needs, "literal")
+	}
+	for _, n := range needs {
+		found := false
+		for _, g := range surfaces {
+			found = found || g == n
+		}
+		if !found {
+			reason, ok := surfaceReasons[n]
+			if !ok {
+				reason = "lib-pq: the adapter cannot express \"" + n + "\""
+			}
+			r.Unsupported = strp(reason)
+			return r
+		}
+	}
 	for _, f := range optionalFields {
 		if v, ok := c[f]; ok && v != nil {
 			found := false
@@ -217,8 +372,12 @@ func runCase(c map[string]any) (r result) {
 		return bad(err)
 	}
 
-	var parts []string
-	add := func(k, v string) { parts = append(parts, k+"="+quote(v)) }
+	var parts, keys, vals []string
+	add := func(k, v string) {
+		parts = append(parts, k+"="+quote(v))
+		keys = append(keys, k)
+		vals = append(vals, v)
+	}
 	for _, k := range []string{"host", "hostaddr", "user", "password", "dbname", "sslmode", "sslrootcert",
 		"application_name", "sslnegotiation", "sslsni", "ssl_min_protocol_version", "ssl_max_protocol_version"} {
 		v, ok, err := getString(c, k)
@@ -246,7 +405,39 @@ func runCase(c map[string]any) (r result) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeoutMS)*time.Millisecond)
 	defer cancel()
-	connector, err := pq.NewConnector(strings.Join(parts, " "))
+	var connector *pq.Connector
+	sf, _ := c["surface"].(string)
+	switch sf {
+	case "options", "url+options":
+		if _, ok := c["connect_options"].(map[string]any); ok {
+			r.Unsupported = strp("lib-pq adapter: connect_options are written as keywords of a string only")
+			return r
+		}
+	}
+	switch sf {
+	case "":
+		connector, err = pq.NewConnector(strings.Join(parts, " "))
+	case "options":
+		var cfg pq.Config
+		if cfg, err = optionsConfig(keys, vals); err != nil {
+			return bad(err)
+		}
+		connector, err = pq.NewConnectorConfig(cfg)
+	case "url+options":
+		// The URL holds the target and sslmode, the Config the root file: NewConfig
+		// parses the URL, then the field is set, as a user adds one to a parsed Config.
+		var cfg pq.Config
+		root, hasRoot, _ := getString(c, "sslrootcert")
+		cfg, err = pq.NewConfig(surfaceString(sf, keys, vals, map[string]bool{"sslrootcert": true}))
+		if err == nil {
+			if hasRoot {
+				cfg.SSLRootCert = root
+			}
+			connector, err = pq.NewConnectorConfig(cfg)
+		}
+	default:
+		connector, err = pq.NewConnector(surfaceString(sf, keys, vals, nil))
+	}
 	if err != nil {
 		return driverError(r, err)
 	}
