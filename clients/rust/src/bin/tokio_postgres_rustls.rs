@@ -26,6 +26,10 @@ use std::time::Duration;
 use tokio_postgres_rustls::MakeRustlsConnect;
 use x509_cert::der::Decode;
 
+#[path = "../tokio_surfaces.rs"]
+mod tokio_surfaces;
+use tokio_surfaces::{builder, surface_config};
+
 /// Delegates every decision to rustls's WebPkiServerVerifier and only records that a
 /// certificate was presented (so a TLS session existed) and the presented chain.
 #[derive(Debug)]
@@ -172,8 +176,21 @@ fn config_string(c: &Value, timeout: Duration) -> Result<String, String> {
 async fn attempt(c: &Value, timeout: Duration) -> Result<Map<String, Value>, String> {
     let mut r = Map::new();
     versions(c)?; // a bad version name is a bad case
-    let conf = config_string(c, timeout)?;
-    let cfg: tokio_postgres::Config = match conf.parse() {
+    // docs/surfaces.md: the same driver and config-string path as tokio_postgres.rs;
+    // the root file of url+options goes to this connector.
+    let (conf, tls_case) = match surface_config(c, timeout, config_string)? {
+        Ok(x) => x,
+        Err(why) => {
+            r.insert("unsupported".into(), json!(why));
+            return Ok(r);
+        }
+    };
+    let parsed = if pa::s(c, "surface")?.as_deref() == Some("options") {
+        Ok(builder(c, timeout)?)
+    } else {
+        conf.parse::<tokio_postgres::Config>()
+    };
+    let cfg: tokio_postgres::Config = match parsed {
         Ok(cfg) => cfg,
         Err(e) => {
             r.insert("error".into(), json!(describe(&e)));
@@ -182,7 +199,7 @@ async fn attempt(c: &Value, timeout: Duration) -> Result<Map<String, Value>, Str
         }
     };
     let seen = Arc::new(Mutex::new(SeenBox::default()));
-    let tls = match connector(c, seen.clone()) {
+    let tls = match connector(&tls_case, seen.clone()) {
         Ok((t, note)) => {
             if let Some(n) = note {
                 r.insert("notes".into(), json!(n));
@@ -278,12 +295,22 @@ fn main() {
             pa::locked("tokio-postgres-rustls")
         )),
     );
+    pa::set_surface_reasons(&[
+        ("surface:npgsql", "tokio-postgres parses key=value strings and postgresql:// URLs (Config::from_str); it has no parser for the ADO.NET form (Key=Value;...)"),
+        ("literal", "tokio-postgres-rustls adapter: source-page strings are run by libpq-based adapters"),
+    ]);
     let features = [
         "channel_binding",
         "connect_options",
         "ssl_max_protocol_version",
         "ssl_min_protocol_version",
         "sslnegotiation",
+        "surface:conninfo",
+        "surface:url",
+        "surface:env",
+        "surface:options",
+        "surface:url+options",
+        "surface:url+env",
     ];
     let code = pa::main("tokio-postgres-rustls", hello, &features, |c, t| {
         rt.block_on(attempt(c, t)).map(Outcome::Fields)
