@@ -16,7 +16,7 @@
 
 const fs = require('fs');
 const path = require('path');
-const { main, asText, errorText } = require('../node/protocol');
+const { main, asText, errorText, TLS_ENV, Unsupported } = require('../node/protocol');
 
 function parseArgs(argv) {
   let preload = null;
@@ -67,6 +67,39 @@ function boringssl() {
   return rev ? `BoringSSL ${rev.slice(0, 12)}` : 'BoringSSL';
 }
 
+// docs/surfaces.md. Bun.SQL takes a URL or an options object (internal/sql/options.ts,
+// Bun 1.4.5); of the PG* TLS variables it reads PGSSLMODE only (envOf(prefix,
+// "SSLMODE")), never PGSSLROOTCERT. The options object is the documented form:
+// {hostname, port, username, password, database, ssl: sslmode, tls: {ca}}.
+const SURFACES = ['surface:url', 'surface:env', 'surface:options', 'surface:url+options', 'surface:url+env'];
+const SURFACE_REASONS = {
+  'surface:conninfo': 'Bun.SQL parses a URL or an options object (internal/sql/options.ts parseOptions); a keyword=value string is not a URL',
+  'surface:npgsql': 'Bun.SQL parses a URL or an options object; it has no parser for the ADO.NET form (Key=Value;...)',
+  literal: 'bun-sql adapter: source-page strings are run by libpq-based adapters',
+};
+const TLS_KEYS = ['sslmode', 'sslrootcert', 'sslnegotiation', 'channel_binding', 'sslsni',
+  'ssl_min_protocol_version', 'ssl_max_protocol_version'];
+
+function without(c, keys) {
+  const out = { ...c };
+  for (const k of keys) delete out[k];
+  return out;
+}
+
+// The options surface: what a Bun user writes; the root file is read by the user
+// (tls.ca), as Node's tls options take it.
+function optionsObject(c, timeoutMs) {
+  const o = { hostname: c.host || c.hostaddr || 'localhost', max: 1, idleTimeout: 0,
+    connectionTimeout: Math.max(1, Math.ceil(timeoutMs / 1000)) };
+  if (c.port) o.port = c.port;
+  if (c.user) o.username = c.user;
+  if (c.password) o.password = c.password;
+  if (c.dbname) o.database = c.dbname;
+  if (c.sslmode) o.ssl = c.sslmode;
+  if (c.sslrootcert) o.tls = { ca: fs.readFileSync(c.sslrootcert, 'utf8') };
+  return o;
+}
+
 function connectionUrl(c, timeoutMs) {
   const host = c.host || c.hostaddr || 'localhost';
   const auth = c.user ? `${encodeURIComponent(c.user)}${c.password ? `:${encodeURIComponent(c.password)}` : ''}@` : '';
@@ -111,7 +144,7 @@ const driver = {
       runtime: `Bun ${Bun.version} (${Bun.revision.slice(0, 12)})`,
       build: `Bun.SQL, connection URL (Bun ${Bun.version}, ${boringssl()})`,
       // The other optional fields are unsupported: whyUnsupported says why.
-      features: ['channel_binding', 'connect_options'],
+      features: ['channel_binding', 'connect_options', ...SURFACES],
       extra: { bun_path: process.execPath, boringssl_revision: process.versions.boringssl || null,
         hostaddr_library: preload },
     };
@@ -120,6 +153,9 @@ const driver = {
   },
   whyUnsupported(field) {
     return UNSUPPORTED[field];
+  },
+  surfaceReason(need) {
+    return SURFACE_REASONS[need];
   },
   async connect(c, timeoutMs) {
     const needsMap = c.host && c.hostaddr && c.host !== c.hostaddr;
@@ -140,7 +176,31 @@ const driver = {
     if (c.host) resolvedBefore.set(c.host, addr);
     if (mapHost) mapHost(needsMap ? c.host : '', addr);
     const { SQL } = require('bun');
-    const sql = new SQL(connectionUrl(c, timeoutMs), { max: 1, idleTimeout: 0 });
+    let sql;
+    switch (c.surface || '') {
+      case 'env':
+      case 'url+env':
+        for (const k of TLS_KEYS) if (c[k] !== null && c[k] !== undefined) process.env[TLS_ENV[k]] = String(c[k]);
+        sql = c.surface === 'env'
+          ? new SQL(optionsObject(without(c, TLS_KEYS), timeoutMs))
+          : new SQL(connectionUrl(without(c, TLS_KEYS), timeoutMs), { max: 1, idleTimeout: 0 });
+        break;
+      case 'options':
+      case 'url+options': {
+        if (c.sslrootcert === 'system') {
+          throw new Unsupported('bun-sql adapter: Bun.SQL\'s tls options take certificates (tls.ca); sslrootcert=system has no options form');
+        }
+        if (c.surface === 'options') sql = new SQL(optionsObject(c, timeoutMs));
+        else {
+          const extra = { max: 1, idleTimeout: 0 };
+          if (c.sslrootcert) extra.tls = { ca: fs.readFileSync(c.sslrootcert, 'utf8') };
+          sql = new SQL(connectionUrl(without(c, ['sslrootcert']), timeoutMs), extra);
+        }
+        break;
+      }
+      default:
+        sql = new SQL(connectionUrl(c, timeoutMs), { max: 1, idleTimeout: 0 });
+    }
     const out = { extra: { bun_sslmode: BUN_SSLMODES[sql.options.sslMode] || String(sql.options.sslMode) } };
     try {
       try {
