@@ -25,6 +25,10 @@ BROKEN_TODAY_FOR_A_DOCUMENTED_REASON = {
                    "unable to get local issuer certificate"),
     "tokio-postgres": ("invalid value for option `sslmode`",),  # no verify-full
     "tokio-postgres-rustls": ("invalid value for option `sslmode`",),  # the same driver
+    # SQLAlchemy's asyncpg dialect passes libpq's URL query to asyncpg.connect()
+    # as keyword arguments (suites/deviations/sqlalchemy-asyncpg-sslmode.ini,
+    # docs/findings.md 11): every case fails before connecting
+    "sqlalchemy-asyncpg-sslmode": ("unexpected keyword argument 'sslmode'",),
 }
 
 
